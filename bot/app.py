@@ -1,0 +1,126 @@
+"""The composition root: builds the telegram.ext Application and wires every journey in one place."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from telegram import BotCommand, BotCommandScopeAllPrivateChats, Update
+from telegram.constants import ParseMode
+from telegram.ext import (
+    AIORateLimiter,
+    Application,
+    ApplicationBuilder,
+    ApplicationHandlerStop,
+    ContextTypes,
+    Defaults,
+    TypeHandler,
+)
+
+from bot.config import SUPPORTED_LANGUAGES, Settings
+from bot.i18n import N_, get_lang
+from bot.persistence import SQLitePersistence
+from bot.services import Services
+from handlers import errors, start
+from handlers.common import BotContext
+
+log = logging.getLogger(__name__)
+
+# The commands in the client's menu, per language (Telegram wants a language code, not a locale name).
+COMMANDS = (
+    ("start", N_("Main menu")),
+    ("help", N_("What this bot can do")),
+    ("language", N_("Change language")),
+    ("cancel", N_("Stop what you are doing")),
+)
+TELEGRAM_LANGUAGE_CODES = {"zh_Hans": "zh", "en": "en"}
+
+GUARD_GROUP = -10  # runs before every journey
+
+BotApplication = Application[Any, BotContext, Any, Any, Any, Any]
+
+
+async def guard(update: Update, context: BotContext) -> None:
+    """Ignores channel posts and bots; records that a person wrote (so pushes reach them again)."""
+    user = update.effective_user
+    if update.channel_post or update.edited_channel_post or user is None or user.is_bot:
+        raise ApplicationHandlerStop
+    if update.edited_message is not None:
+        raise ApplicationHandlerStop  # an edit of something already answered: nothing new to do
+    await context.services.users.seen(user.id, user.first_name, context.services.clock.now())
+
+
+async def publish_commands(application: BotApplication) -> None:
+    """setMyCommands in every language, the bot's default language also for everyone else."""
+    services: Services = application.bot_data["services"]
+    for code in SUPPORTED_LANGUAGES:
+        t = get_lang(code, services.timezone)
+        commands = [BotCommand(name, t._(description)) for name, description in COMMANDS]
+        await application.bot.set_my_commands(commands, scope=BotCommandScopeAllPrivateChats(),
+                                              language_code=TELEGRAM_LANGUAGE_CODES[code])
+        if code == services.settings.default_language:
+            await application.bot.set_my_commands(commands, scope=BotCommandScopeAllPrivateChats())
+
+
+async def post_init(application: BotApplication) -> None:
+    """Opens the database (if persistence has not already) and announces the commands."""
+    services: Services = application.bot_data["services"]
+    await services.open()
+    await publish_commands(application)
+    log.info("bot started as @%s", application.bot.username)
+
+
+async def post_shutdown(application: BotApplication) -> None:
+    services: Services = application.bot_data["services"]
+    await services.close()
+
+
+def build_application(settings: Settings, services: Services | None = None) -> BotApplication:
+    """The bot, ready to run by polling or webhook; `services` may be given to share a clock with a test."""
+    services = services or Services(settings)
+    application: BotApplication = (
+        ApplicationBuilder()
+        .token(settings.bot_token)
+        .base_url(settings.api_base_url)
+        .base_file_url(settings.api_file_url)
+        .defaults(Defaults(parse_mode=ParseMode.HTML, tzinfo=settings.timezone))
+        .context_types(ContextTypes(context=BotContext))
+        .persistence(SQLitePersistence(services.open, update_interval=settings.persistence_interval))
+        .rate_limiter(AIORateLimiter(max_retries=3))
+        .post_init(post_init)
+        .post_shutdown(post_shutdown)
+        .build()
+    )
+    application.bot_data["services"] = services
+
+    # Order matters: the guard first, then every journey, then the catch-alls for what nobody claimed.
+    application.add_handler(TypeHandler(Update, guard), group=GUARD_GROUP)
+    for handler in start.build_handlers():
+        application.add_handler(handler)
+    for handler in start.build_catch_alls():
+        application.add_handler(handler)
+    application.add_error_handler(errors.on_error)
+    return application
+
+
+async def start_polling(application: BotApplication, poll_timeout: float = 10) -> None:
+    """Starts the bot as run_polling does, but inside a running event loop (tests, playground)."""
+    await application.initialize()
+    if application.post_init:
+        await application.post_init(application)
+    assert application.updater is not None
+    await application.updater.start_polling(timeout=int(poll_timeout), poll_interval=0.0,
+                                            allowed_updates=Update.ALL_TYPES)
+    await application.start()
+
+
+async def stop_polling(application: BotApplication) -> None:
+    """Stops the bot as run_polling does on a signal: updater, application, persistence flush, database."""
+    assert application.updater is not None
+    if application.updater.running:
+        await application.updater.stop()
+    if application.running:
+        await application.stop()
+    await application.shutdown()
+    if application.post_shutdown:
+        await application.post_shutdown(application)

@@ -1,0 +1,170 @@
+"""Settings from the environment and from `.env` (the environment wins), validated with clear errors."""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import time, timedelta
+from pathlib import Path
+from typing import TypeVar
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from dotenv import dotenv_values
+
+SUPPORTED_LANGUAGES = ("zh_Hans", "en")
+DEFAULT_API_BASE_URL = "https://api.telegram.org/bot"
+DEFAULT_API_FILE_URL = "https://api.telegram.org/file/bot"
+_TOKEN = re.compile(r"^\d{3,}:[A-Za-z0-9_-]{20,}$")
+_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([smhd]?)\s*$")
+_UNIT_SECONDS = {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86400}
+_LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
+
+T = TypeVar("T")
+
+
+class ConfigError(Exception):
+    """A setting is missing or invalid; the message names it and says how to fix it."""
+
+
+def parse_duration(text: str) -> timedelta:
+    """Plain seconds or a suffixed value: ``90``, ``90s``, ``30m``, ``1h``, ``3d``."""
+    match = _DURATION.match(text)
+    if not match:
+        raise ValueError(f"{text!r} is not a duration; write seconds or e.g. 90s, 30m, 1h, 3d")
+    return timedelta(seconds=float(match.group(1)) * _UNIT_SECONDS[match.group(2)])
+
+
+def parse_time_of_day(text: str) -> time:
+    """``HH:MM`` on a 24-hour clock."""
+    match = re.fullmatch(r"\s*(\d{1,2}):(\d{2})\s*", text)
+    if not match or int(match.group(1)) > 23 or int(match.group(2)) > 59:
+        raise ValueError(f"{text!r} is not a time of day; write HH:MM, e.g. 08:30")
+    return time(int(match.group(1)), int(match.group(2)))
+
+
+def parse_language(text: str) -> str:
+    for language in SUPPORTED_LANGUAGES:
+        if text.strip().lower().replace("-", "_") == language.lower():
+            return language
+    raise ValueError(f"{text!r} is not a supported language; use one of {', '.join(SUPPORTED_LANGUAGES)}")
+
+
+def _parse_ids(text: str) -> frozenset[int]:
+    ids = set()
+    for part in text.replace(" ", "").split(","):
+        if part:
+            if not re.fullmatch(r"-?\d+", part):
+                raise ValueError(f"{part!r} is not a numeric Telegram id")
+            ids.add(int(part))
+    return frozenset(ids)
+
+
+def _parse_int(text: str) -> int:
+    if not re.fullmatch(r"\s*-?\d+\s*", text):
+        raise ValueError(f"{text!r} is not a whole number")
+    return int(text)
+
+
+def _parse_timezone(text: str) -> ZoneInfo:
+    try:
+        return ZoneInfo(text.strip())
+    except (ZoneInfoNotFoundError, ValueError) as exc:
+        raise ValueError(f"{text!r} is not a known time zone (e.g. Asia/Shanghai)") from exc
+
+
+def _parse_log_level(text: str) -> str:
+    if text.strip().upper() not in _LOG_LEVELS:
+        raise ValueError(f"{text!r} is not a log level; use one of {', '.join(_LOG_LEVELS)}")
+    return text.strip().upper()
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Everything the bot is configured with; see .env.example for each setting's meaning."""
+
+    bot_token: str
+    api_base_url: str = DEFAULT_API_BASE_URL
+    api_file_url: str = DEFAULT_API_FILE_URL
+    database_path: Path = Path("data/bot.sqlite3")
+    default_language: str = "zh_Hans"
+    timezone: ZoneInfo = field(default_factory=lambda: ZoneInfo("Asia/Shanghai"))
+    admin_ids: frozenset[int] = frozenset()
+    staff_chat_id: int | None = None
+    log_level: str = "INFO"
+    persistence_interval: float = 1.0
+    webhook_url: str | None = None
+    webhook_listen: str = "0.0.0.0"
+    webhook_port: int = 8443
+    webhook_secret: str | None = None
+
+    @property
+    def use_webhook(self) -> bool:
+        return self.webhook_url is not None
+
+
+class _Reader:
+    """Reads one variable after another, remembering the name for the error message."""
+
+    def __init__(self, values: Mapping[str, str]) -> None:
+        self.values = values
+
+    def get(self, name: str, parse: Callable[[str], T], default: T) -> T:
+        raw = self.values.get(name)
+        if raw is None or raw.strip() == "":
+            return default
+        try:
+            return parse(raw)
+        except ValueError as exc:
+            raise ConfigError(f"{name} is invalid: {exc}") from None
+
+
+def load_settings(environ: Mapping[str, str] | None = None, env_file: Path | None = Path(".env")) -> Settings:
+    """Builds the settings from `.env` overlaid with the environment; raises ConfigError naming the variable."""
+    values: dict[str, str] = {}
+    if env_file is not None and env_file.is_file():
+        values.update({k: v for k, v in dotenv_values(env_file).items() if v is not None})
+    values.update(os.environ if environ is None else environ)
+    read = _Reader(values)
+
+    token = values.get("BOT_TOKEN", "").strip()
+    if not token:
+        raise ConfigError(
+            "BOT_TOKEN is missing: create a bot with @BotFather in Telegram and put its token in .env "
+            "(BOT_TOKEN=123456:ABC...), or run `python -m bot playground` to try the bot without one"
+        )
+    if not _TOKEN.match(token):
+        raise ConfigError(
+            "BOT_TOKEN is malformed: it should look like 123456789:AAE… as given by @BotFather"
+        )
+
+    webhook_url = read.get("WEBHOOK_URL", str.strip, "") or None
+    webhook_secret = read.get("WEBHOOK_SECRET", str.strip, "") or None
+    if webhook_url is not None:
+        for name in ("WEBHOOK_LISTEN", "WEBHOOK_PORT", "WEBHOOK_SECRET"):
+            if not values.get(name, "").strip():
+                raise ConfigError(f"{name} is missing: it is required when WEBHOOK_URL is set")
+        if webhook_secret and not re.fullmatch(r"[A-Za-z0-9_-]{1,256}", webhook_secret):
+            raise ConfigError("WEBHOOK_SECRET is invalid: use 1-256 characters A-Z, a-z, 0-9, _ and -")
+
+    staff_chat = read.get("STAFF_CHAT_ID", _parse_int, 0)
+    interval = read.get("PERSISTENCE_INTERVAL", parse_duration, timedelta(seconds=1))
+    if interval.total_seconds() <= 0:
+        raise ConfigError("PERSISTENCE_INTERVAL is invalid: it must be more than 0 seconds")
+    return Settings(
+        bot_token=token,
+        api_base_url=read.get("BOT_API_BASE_URL", str.strip, DEFAULT_API_BASE_URL),
+        api_file_url=read.get("BOT_API_FILE_URL", str.strip, DEFAULT_API_FILE_URL),
+        database_path=read.get("DATABASE_PATH", lambda s: Path(s.strip()), Path("data/bot.sqlite3")),
+        default_language=read.get("DEFAULT_LANGUAGE", parse_language, "zh_Hans"),
+        timezone=read.get("TIMEZONE", _parse_timezone, ZoneInfo("Asia/Shanghai")),
+        admin_ids=read.get("ADMIN_IDS", _parse_ids, frozenset()),
+        staff_chat_id=staff_chat or None,
+        log_level=read.get("LOG_LEVEL", _parse_log_level, "INFO"),
+        persistence_interval=interval.total_seconds(),
+        webhook_url=webhook_url,
+        webhook_listen=read.get("WEBHOOK_LISTEN", str.strip, "0.0.0.0"),
+        webhook_port=read.get("WEBHOOK_PORT", _parse_int, 8443),
+        webhook_secret=webhook_secret,
+    )

@@ -1,0 +1,64 @@
+"""The shared services one running bot holds: settings, the database, the clock and the user directory."""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass, field
+from datetime import tzinfo
+
+from bot.clock import Clock
+from bot.config import Settings
+from bot.db import Database
+from bot.i18n import Lang, get_lang, resolve_language
+from bot.users import UserDirectory
+
+
+@dataclass
+class Services:
+    settings: Settings
+    clock: Clock = field(default_factory=Clock)
+    _db: Database | None = None
+    _users: UserDirectory | None = None
+    _opening: asyncio.Lock = field(default_factory=asyncio.Lock)
+
+    async def open(self) -> Database:
+        """Opens the database once; persistence and post_init may both ask first."""
+        async with self._opening:
+            if self._db is None:
+                self._db = await Database.open(self.settings.database_path)
+                self._users = UserDirectory(self._db)
+            return self._db
+
+    async def close(self) -> None:
+        if self._db is not None:
+            await self._db.close()
+            self._db = None
+            self._users = None
+
+    @property
+    def db(self) -> Database:
+        if self._db is None:
+            raise RuntimeError("the database is not open yet")
+        return self._db
+
+    @property
+    def users(self) -> UserDirectory:
+        if self._users is None:
+            raise RuntimeError("the database is not open yet")
+        return self._users
+
+    @property
+    def timezone(self) -> tzinfo:
+        return self.settings.timezone
+
+    async def lang_for(self, telegram_id: int | None, telegram_code: str | None = None) -> Lang:
+        """The user's language: stored choice, then Telegram's language_code, then the default."""
+        stored = None
+        if telegram_id is not None:
+            record = await self.users.get(telegram_id)
+            stored = record.language if record else None
+        code = resolve_language(stored, telegram_code, self.settings.default_language)
+        return get_lang(code, self.settings.timezone)
+
+    def lang(self, code: str) -> Lang:
+        return get_lang(code, self.settings.timezone)

@@ -1,0 +1,86 @@
+"""People who write to the bot: their language choice and whether pushes still reach them."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from bot.clock import to_db
+from bot.config import SUPPORTED_LANGUAGES
+from bot.db import Database
+
+
+@dataclass(frozen=True)
+class UserRecord:
+    telegram_id: int
+    first_name: str
+    language: str | None
+    role: str
+    blocked_bot: bool
+
+
+class UnknownLanguage(ValueError):
+    """The language is not one the bot has a catalog for."""
+
+
+class UserDirectory:
+    """The users table, with a small cache so a busy bot does not read the same row for every update."""
+
+    def __init__(self, db: Database) -> None:
+        self.db = db
+        self._cache: dict[int, UserRecord] = {}
+
+    async def get(self, telegram_id: int) -> UserRecord | None:
+        if telegram_id in self._cache:
+            return self._cache[telegram_id]
+        row = await self.db.fetchone(
+            "SELECT telegram_id, first_name, language, role, blocked_bot FROM users WHERE telegram_id = ?",
+            (telegram_id,),
+        )
+        if row is None:
+            return None
+        record = UserRecord(row["telegram_id"], row["first_name"], row["language"], row["role"],
+                            bool(row["blocked_bot"]))
+        self._cache[telegram_id] = record
+        return record
+
+    async def seen(self, telegram_id: int, first_name: str, now: datetime) -> UserRecord:
+        """Records that the user wrote; writing again also means pushes reach them again."""
+        known = await self.get(telegram_id)
+        if known is not None and not known.blocked_bot and known.first_name == first_name:
+            return known
+        async with self.db.transaction() as conn:
+            await conn.execute(
+                """INSERT INTO users (telegram_id, first_name, created_at, updated_at) VALUES (?, ?, ?, ?)
+                   ON CONFLICT (telegram_id) DO UPDATE
+                   SET first_name = excluded.first_name, blocked_bot = 0, updated_at = excluded.updated_at""",
+                (telegram_id, first_name, to_db(now), to_db(now)),
+            )
+        self._cache.pop(telegram_id, None)
+        record = await self.get(telegram_id)
+        assert record is not None
+        return record
+
+    async def set_language(self, telegram_id: int, language: str, now: datetime) -> None:
+        if language not in SUPPORTED_LANGUAGES:
+            raise UnknownLanguage(language)
+        async with self.db.transaction() as conn:
+            await conn.execute(
+                """INSERT INTO users (telegram_id, language, created_at, updated_at) VALUES (?, ?, ?, ?)
+                   ON CONFLICT (telegram_id) DO UPDATE SET language = excluded.language,
+                   updated_at = excluded.updated_at""",
+                (telegram_id, language, to_db(now), to_db(now)),
+            )
+        self._cache.pop(telegram_id, None)
+
+    async def mark_blocked(self, telegram_id: int, now: datetime) -> None:
+        """Telegram answered Forbidden: stop pushing to this user until they write again."""
+        async with self.db.transaction() as conn:
+            await conn.execute(
+                "UPDATE users SET blocked_bot = 1, updated_at = ? WHERE telegram_id = ?",
+                (to_db(now), telegram_id),
+            )
+        self._cache.pop(telegram_id, None)
+
+    def forget_cached(self, telegram_id: int) -> None:
+        self._cache.pop(telegram_id, None)

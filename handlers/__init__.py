@@ -1,0 +1,1 @@
+"""Telegram journeys: one module each, thin (parse the update, call the core, render the reply)."""

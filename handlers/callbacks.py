@@ -1,0 +1,27 @@
+"""The one home of callback-data formats: ``prefix:part:part``, each under Telegram's 64-byte limit."""
+
+from __future__ import annotations
+
+LANGUAGE = "lang"  # lang:<code>
+
+
+def make(prefix: str, *parts: object) -> str:
+    data = ":".join([prefix, *(str(part) for part in parts)])
+    if len(data.encode()) > 64:
+        raise ValueError(f"callback data too long: {data!r}")
+    return data
+
+
+def pattern(prefix: str) -> str:
+    """The regex a CallbackQueryHandler uses to claim a prefix."""
+    return rf"^{prefix}:"
+
+
+def parts(data: str | None, prefix: str, count: int) -> list[str] | None:
+    """The parts after the prefix, or None when the data is not of that shape (stale or forged)."""
+    if not data:
+        return None
+    pieces = data.split(":")
+    if pieces[0] != prefix or len(pieces) != count + 1:
+        return None
+    return pieces[1:]

@@ -1,0 +1,50 @@
+"""The global error handler: log first, tell the user, notify the admins, keep running."""
+
+from __future__ import annotations
+
+import html
+import logging
+
+from telegram import Update
+from telegram.error import Forbidden, TelegramError
+
+from handlers.common import BotContext, lang_of
+
+log = logging.getLogger(__name__)
+
+
+def describe_error(error: BaseException | None, token: str) -> str:
+    """The error's type and message with the bot token scrubbed (httpx errors carry the URL)."""
+    if error is None:
+        return "unknown error"
+    text = f"{type(error).__name__}: {error}"
+    return text.replace(token, "<token>")[:500]
+
+
+async def on_error(update: object, context: BotContext) -> None:
+    """Logs the error with the update id, apologises to the user and tells the admins what broke."""
+    token = context.bot.token
+    update_id = update.update_id if isinstance(update, Update) else None
+    log.error("error while handling update %s: %s", update_id, describe_error(context.error, token),
+              exc_info=context.error)
+    if isinstance(update, Update) and update.effective_chat is not None and update.effective_chat.type == "private":
+        t = await lang_of(update, context)
+        try:
+            await context.bot.send_message(
+                update.effective_chat.id,
+                t._("Sorry, something went wrong on our side. Please try again; your data is safe."),
+            )
+        except TelegramError:
+            log.warning("could not tell the user about the error in update %s", update_id)
+    for admin_id in context.services.settings.admin_ids:
+        admin_t = await context.services.lang_for(admin_id)
+        try:
+            await context.bot.send_message(
+                admin_id,
+                admin_t._("⚠️ An error occurred while handling update {update_id}: {error}",
+                          update_id=update_id, error=html.escape(describe_error(context.error, token))),
+            )
+        except Forbidden:
+            log.warning("admin %s has blocked the bot", admin_id)
+        except TelegramError:
+            log.warning("could not notify admin %s", admin_id)

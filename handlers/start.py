@@ -1,0 +1,141 @@
+"""The first journey: greeting and main menu, help, language choice, cancel, and the catch-alls."""
+
+from __future__ import annotations
+
+from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
+from telegram.ext import (
+    BaseHandler,
+    CallbackQueryHandler,
+    CommandHandler,
+    MessageHandler,
+    filters,
+)
+
+from bot.config import SUPPORTED_LANGUAGES
+from bot.i18n import Lang, get_lang
+from handlers import callbacks
+from handlers.common import (
+    MENU_HELP,
+    MENU_LANGUAGE,
+    BotContext,
+    lang_of,
+    main_menu,
+    menu_button,
+)
+
+LANGUAGE_NAMES = {"zh_Hans": "中文", "en": "English"}
+
+
+def greeting(t: Lang, first_name: str) -> str:
+    return t._(
+        "Hello, {name}! I am the city-service assistant of the city management bureau.\n\n"
+        "• Residents: report a problem on the street (stalls blocking the road, garbage, broken lights, "
+        "noise…) and follow it until it is fixed.\n"
+        "• Street vendors: find the nearest free, legal vending spot that is open now.\n\n"
+        "Choose from the menu below.",
+        name=first_name,
+    )
+
+
+def help_text(t: Lang) -> str:
+    return t._(
+        "What I can do:\n"
+        "📝 Report a problem: choose a category, share the place, describe it, add photos. "
+        "You get a case number and a deadline, and I tell you each step.\n"
+        "🛒 Where can I sell: share your location and I show the nearest legal vending spots that are open, "
+        "with distance and hours.\n"
+        "📋 My reports: follow, add information or withdraw.\n\n"
+        "Commands: /start menu · /help this text · /language change language · /cancel stop what you are doing"
+    )
+
+
+async def start(update: Update, context: BotContext) -> None:
+    """Greets the user in their language and shows the main menu."""
+    t = await lang_of(update, context)
+    user = update.effective_user
+    assert update.effective_message is not None and user is not None
+    await update.effective_message.reply_text(greeting(t, user.first_name), reply_markup=main_menu(t))
+
+
+async def show_help(update: Update, context: BotContext) -> None:
+    """Explains what the bot does and lists the commands."""
+    t = await lang_of(update, context)
+    assert update.effective_message is not None
+    await update.effective_message.reply_text(help_text(t), reply_markup=main_menu(t))
+
+
+async def ask_language(update: Update, context: BotContext) -> None:
+    """Offers the languages as inline buttons."""
+    t = await lang_of(update, context)
+    assert update.effective_message is not None
+    buttons = [
+        InlineKeyboardButton(LANGUAGE_NAMES[code], callback_data=callbacks.make(callbacks.LANGUAGE, code))
+        for code in SUPPORTED_LANGUAGES
+    ]
+    await update.effective_message.reply_text(t._("Choose your language:"),
+                                              reply_markup=InlineKeyboardMarkup([buttons]))
+
+
+async def set_language(update: Update, context: BotContext) -> None:
+    """Stores the chosen language and shows the menu in it."""
+    query = update.callback_query
+    assert query is not None and update.effective_user is not None
+    parts = callbacks.parts(query.data, callbacks.LANGUAGE, 1)
+    if parts is None or parts[0] not in SUPPORTED_LANGUAGES:
+        await stale_button(update, context)
+        return
+    services = context.services
+    await services.users.set_language(update.effective_user.id, parts[0], services.clock.now())
+    t = get_lang(parts[0], services.timezone)
+    await query.answer()
+    await query.edit_message_text(t._("Language set: {language}.", language=LANGUAGE_NAMES[parts[0]]))
+    if query.message is not None:
+        await context.bot.send_message(query.message.chat.id, t._("Here is the menu."), reply_markup=main_menu(t))
+
+
+async def cancel_nothing(update: Update, context: BotContext) -> None:
+    """/cancel outside any journey: nothing to stop; shows the menu."""
+    t = await lang_of(update, context)
+    assert update.effective_message is not None
+    await update.effective_message.reply_text(t._("There is nothing to cancel. Here is the menu."),
+                                              reply_markup=main_menu(t))
+
+
+async def unexpected_message(update: Update, context: BotContext) -> None:
+    """Anything the bot did not expect in a private chat: a short hint and the menu, never silence."""
+    t = await lang_of(update, context)
+    assert update.effective_message is not None
+    await update.effective_message.reply_text(
+        t._("Sorry, I did not understand that. Please choose from the menu, or send /help."),
+        reply_markup=main_menu(t),
+    )
+
+
+async def stale_button(update: Update, context: BotContext) -> None:
+    """A button from an old message, or data the bot never made: says so instead of doing anything."""
+    t = await lang_of(update, context)
+    assert update.callback_query is not None
+    await update.callback_query.answer(
+        t._("This button is no longer active. Please start again from the menu."), show_alert=True
+    )
+
+
+def build_handlers() -> list[BaseHandler]:  # type: ignore[type-arg]
+    """Entry commands and menu buttons of this journey."""
+    return [
+        CommandHandler("start", start),
+        CommandHandler("help", show_help),
+        MessageHandler(menu_button(MENU_HELP), show_help),
+        CommandHandler("language", ask_language),
+        MessageHandler(menu_button(MENU_LANGUAGE), ask_language),
+        CallbackQueryHandler(set_language, pattern=callbacks.pattern(callbacks.LANGUAGE)),
+    ]
+
+
+def build_catch_alls() -> list[BaseHandler]:  # type: ignore[type-arg]
+    """Registered last: whatever no journey claimed."""
+    return [
+        CommandHandler("cancel", cancel_nothing, filters=filters.ChatType.PRIVATE),
+        MessageHandler(filters.ChatType.PRIVATE & ~filters.StatusUpdate.ALL, unexpected_message),
+        CallbackQueryHandler(stale_button),
+    ]

@@ -1,0 +1,45 @@
+"""Fixtures: a fresh database file per test, the Bot API emulator, and the bot running against both."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+
+from bot.db import Database
+from bot.emulator import BotAPIEmulator
+from tests.support.driver import TestBed
+
+logging.getLogger("httpx").setLevel(logging.WARNING)
+
+
+@pytest.fixture
+async def db(tmp_path: Path) -> AsyncIterator[Database]:
+    database = await Database.open(tmp_path / "test.sqlite3")
+    yield database
+    await database.close()
+
+
+@pytest.fixture
+async def emulator() -> AsyncIterator[BotAPIEmulator]:
+    server = BotAPIEmulator()
+    await server.start()
+    yield server
+    await server.stop()
+
+
+@pytest.fixture
+async def idle_bed(emulator: BotAPIEmulator, tmp_path: Path) -> AsyncIterator[TestBed]:
+    """A test bed whose bot the test starts itself (after choosing settings)."""
+    bed = TestBed(emulator, tmp_path / "bot.sqlite3")
+    yield bed
+    await bed.stop()
+
+
+@pytest.fixture
+async def bed(idle_bed: TestBed) -> AsyncIterator[TestBed]:
+    """The bot running against the emulator with default settings."""
+    await idle_bed.start()
+    yield idle_bed
