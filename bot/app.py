@@ -56,8 +56,9 @@ async def publish_commands(application: BotApplication) -> None:
     for code in SUPPORTED_LANGUAGES:
         t = get_lang(code, services.timezone)
         commands = [BotCommand(name, t._(description)) for name, description in COMMANDS]
-        await application.bot.set_my_commands(commands, scope=BotCommandScopeAllPrivateChats(),
-                                              language_code=TELEGRAM_LANGUAGE_CODES[code])
+        await application.bot.set_my_commands(
+            commands, scope=BotCommandScopeAllPrivateChats(), language_code=TELEGRAM_LANGUAGE_CODES[code]
+        )
         if code == services.settings.default_language:
             await application.bot.set_my_commands(commands, scope=BotCommandScopeAllPrivateChats())
 
@@ -109,8 +110,9 @@ async def start_polling(application: BotApplication, poll_timeout: float = 10) -
     if application.post_init:
         await application.post_init(application)
     assert application.updater is not None
-    await application.updater.start_polling(timeout=int(poll_timeout), poll_interval=0.0,
-                                            allowed_updates=Update.ALL_TYPES)
+    await application.updater.start_polling(
+        timeout=int(poll_timeout), poll_interval=0.0, allowed_updates=Update.ALL_TYPES
+    )
     await application.start()
 
 

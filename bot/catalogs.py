@@ -27,8 +27,7 @@ def extract(root: Path) -> Catalog:
         for filename, lineno, message, comments, context in extract_from_dir(
             root / folder, method_map, keywords=KEYWORDS, comment_tags=("TRANSLATORS:",)
         ):
-            catalog.add(message, None, [(f"{folder}/{filename}", lineno)], auto_comments=comments,
-                        context=context)
+            catalog.add(message, None, [(f"{folder}/{filename}", lineno)], auto_comments=comments, context=context)
     return catalog
 
 

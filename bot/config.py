@@ -74,6 +74,13 @@ def _parse_timezone(text: str) -> ZoneInfo:
         raise ValueError(f"{text!r} is not a known time zone (e.g. Asia/Shanghai)") from exc
 
 
+def _parse_existing_file(text: str) -> Path:
+    path = Path(text.strip())
+    if not path.is_file():
+        raise ValueError(f"no file at {path}")
+    return path
+
+
 def _parse_log_level(text: str) -> str:
     if text.strip().upper() not in _LOG_LEVELS:
         raise ValueError(f"{text!r} is not a log level; use one of {', '.join(_LOG_LEVELS)}")
@@ -98,6 +105,7 @@ class Settings:
     webhook_listen: str = "0.0.0.0"
     webhook_port: int = 8443
     webhook_secret: str | None = None
+    service_area_file: Path | None = None  # None: the illustrative sample city shipped with the bot
 
     @property
     def use_webhook(self) -> bool:
@@ -135,9 +143,7 @@ def load_settings(environ: Mapping[str, str] | None = None, env_file: Path | Non
             "(BOT_TOKEN=123456:ABC...), or run `python -m bot playground` to try the bot without one"
         )
     if not _TOKEN.match(token):
-        raise ConfigError(
-            "BOT_TOKEN is malformed: it should look like 123456789:AAE… as given by @BotFather"
-        )
+        raise ConfigError("BOT_TOKEN is malformed: it should look like 123456789:AAE… as given by @BotFather")
 
     webhook_url = read.get("WEBHOOK_URL", str.strip, "") or None
     webhook_secret = read.get("WEBHOOK_SECRET", str.strip, "") or None
@@ -167,4 +173,5 @@ def load_settings(environ: Mapping[str, str] | None = None, env_file: Path | Non
         webhook_listen=read.get("WEBHOOK_LISTEN", str.strip, "0.0.0.0"),
         webhook_port=read.get("WEBHOOK_PORT", _parse_int, 8443),
         webhook_secret=webhook_secret,
+        service_area_file=read.get("SERVICE_AREA_FILE", _parse_existing_file, None),
     )

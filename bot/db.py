@@ -37,7 +37,7 @@ class Migration:
 
 
 def load_migrations(directory: Path = MIGRATIONS_DIR) -> list[Migration]:
-    """Reads the migration files in order; their numbers must run 1, 2, 3… without gaps."""
+    """Reads the migration files in order; their numbers must run 1, 2, 3… without gaps or repeats."""
     migrations = []
     for path in sorted(directory.glob("*.sql")):
         match = _MIGRATION_NAME.match(path.name)
@@ -118,7 +118,7 @@ class Database:
 
     async def fetchone(self, sql: str, params: Iterable[Any] | dict[str, Any] = ()) -> sqlite3.Row | None:
         async with self._conn.execute(sql, params) as cursor:
-            return await cursor.fetchone()  # type: ignore[no-any-return]
+            return await cursor.fetchone()
 
     async def fetchall(self, sql: str, params: Iterable[Any] | dict[str, Any] = ()) -> list[sqlite3.Row]:
         async with self._conn.execute(sql, params) as cursor:

@@ -17,7 +17,7 @@ import re
 import time
 from collections import deque
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from html.parser import HTMLParser
 from typing import Any
 
@@ -31,14 +31,56 @@ log = logging.getLogger(__name__)
 # Parameters that are strings on the wire even when they look like JSON numbers.
 _STRING_PARAMS = frozenset(
     {
-        "text", "caption", "callback_query_id", "inline_message_id", "title", "address", "file_id",
-        "photo", "voice", "document", "audio", "video", "sticker", "url", "secret_token", "language_code",
-        "parse_mode", "action", "description", "short_description", "foursquare_id", "google_place_id",
-        "first_name", "last_name", "phone_number", "emoji", "name", "query",
+        "text",
+        "caption",
+        "callback_query_id",
+        "inline_message_id",
+        "title",
+        "address",
+        "file_id",
+        "photo",
+        "voice",
+        "document",
+        "audio",
+        "video",
+        "sticker",
+        "url",
+        "secret_token",
+        "language_code",
+        "parse_mode",
+        "action",
+        "description",
+        "short_description",
+        "foursquare_id",
+        "google_place_id",
+        "first_name",
+        "last_name",
+        "phone_number",
+        "emoji",
+        "name",
+        "query",
     }
 )
-_ALLOWED_HTML = frozenset({"b", "strong", "i", "em", "u", "ins", "s", "strike", "del", "a", "code", "pre",
-                           "tg-spoiler", "span", "blockquote", "tg-emoji"})
+_ALLOWED_HTML = frozenset(
+    {
+        "b",
+        "strong",
+        "i",
+        "em",
+        "u",
+        "ins",
+        "s",
+        "strike",
+        "del",
+        "a",
+        "code",
+        "pre",
+        "tg-spoiler",
+        "span",
+        "blockquote",
+        "tg-emoji",
+    }
+)
 _MAX_TEXT = 4096
 _MAX_CAPTION = 1024
 _MAX_CALLBACK_DATA = 64
@@ -115,12 +157,12 @@ class _EntityChecker(HTMLParser):
 
     def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
         if tag not in _ALLOWED_HTML:
-            self.error = self.error or f"unsupported start tag \"{tag}\""
+            self.error = self.error or f'unsupported start tag "{tag}"'
         self.stack.append(tag)
 
     def handle_endtag(self, tag: str) -> None:
         if not self.stack or self.stack[-1] != tag:
-            self.error = self.error or f"unexpected end tag \"{tag}\""
+            self.error = self.error or f'unexpected end tag "{tag}"'
         else:
             self.stack.pop()
 
@@ -145,11 +187,21 @@ def _plain_text(text: str, parse_mode: str | None) -> str:
 class BotAPIEmulator:
     """The Bot API server and the state of the little Telegram world around one bot."""
 
-    def __init__(self, token: str = "123456:emulator-token-aaaaaaaaaaaaaaaaaaaa", bot_username: str = "city_service_bot"):
+    def __init__(
+        self,
+        token: str = "123456:emulator-token-aaaaaaaaaaaaaaaaaaaa",
+        bot_username: str = "city_service_bot",
+    ):
         self.token = token
-        self.bot_user = {"id": int(token.split(":")[0]), "is_bot": True, "first_name": "City Service",
-                         "username": bot_username, "can_join_groups": True,
-                         "can_read_all_group_messages": False, "supports_inline_queries": False}
+        self.bot_user = {
+            "id": int(token.split(":")[0]),
+            "is_bot": True,
+            "first_name": "City Service",
+            "username": bot_username,
+            "can_join_groups": True,
+            "can_read_all_group_messages": False,
+            "supports_inline_queries": False,
+        }
         self.chats: dict[int, Chat] = {}
         self.users: dict[int, dict[str, Any]] = {}
         self.messages: dict[tuple[int, int], dict[str, Any]] = {}
@@ -211,8 +263,13 @@ class BotAPIEmulator:
             self._changed.notify_all()
 
     # ------------------------------------------------------------ the world
-    def add_user(self, user_id: int, first_name: str = "User", language_code: str | None = None,
-                 username: str | None = None) -> dict[str, Any]:
+    def add_user(
+        self,
+        user_id: int,
+        first_name: str = "User",
+        language_code: str | None = None,
+        username: str | None = None,
+    ) -> dict[str, Any]:
         user: dict[str, Any] = {"id": user_id, "is_bot": False, "first_name": first_name}
         if language_code:
             user["language_code"] = language_code
@@ -246,8 +303,7 @@ class BotAPIEmulator:
 
     def new_file(self, kind: str, content: bytes = b"", filename: str | None = None) -> StoredFile:
         number = next(self._file_ids)
-        stored = StoredFile(f"{kind}-file-{number:06d}", f"u{number:06d}", f"{kind}/file_{number}", content,
-                            filename)
+        stored = StoredFile(f"{kind}-file-{number:06d}", f"u{number:06d}", f"{kind}/file_{number}", content, filename)
         self.files[stored.file_id] = stored
         return stored
 
@@ -377,8 +433,11 @@ class BotAPIEmulator:
         return True
 
     async def _api_getwebhookinfo(self, params: dict[str, Any], uploads: Any) -> dict[str, Any]:
-        return {"url": self.webhook_url or "", "has_custom_certificate": False,
-                "pending_update_count": len(self._updates)}
+        return {
+            "url": self.webhook_url or "",
+            "has_custom_certificate": False,
+            "pending_update_count": len(self._updates),
+        }
 
     async def _api_setmycommands(self, params: dict[str, Any], uploads: Any) -> bool:
         scope = json.dumps(params.get("scope") or {"type": "default"}, sort_keys=True)
@@ -424,14 +483,25 @@ class BotAPIEmulator:
 
     async def _api_sendphoto(self, params: dict[str, Any], uploads: dict[str, tuple[bytes, str]]) -> dict[str, Any]:
         stored = self._file_param(params, uploads, "photo")
-        sizes = [{"file_id": stored.file_id, "file_unique_id": stored.unique_id, "width": 1280, "height": 960,
-                  "file_size": len(stored.content)}]
+        sizes = [
+            {
+                "file_id": stored.file_id,
+                "file_unique_id": stored.unique_id,
+                "width": 1280,
+                "height": 960,
+                "file_size": len(stored.content),
+            }
+        ]
         return self._deliver(params, {"photo": sizes, **self._caption(params)})
 
     async def _api_senddocument(self, params: dict[str, Any], uploads: dict[str, tuple[bytes, str]]) -> dict[str, Any]:
         stored = self._file_param(params, uploads, "document")
-        document = {"file_id": stored.file_id, "file_unique_id": stored.unique_id,
-                    "file_name": stored.filename or "file", "file_size": len(stored.content)}
+        document = {
+            "file_id": stored.file_id,
+            "file_unique_id": stored.unique_id,
+            "file_name": stored.filename or "file",
+            "file_size": len(stored.content),
+        }
         return self._deliver(params, {"document": document, **self._caption(params)})
 
     async def _api_sendvoice(self, params: dict[str, Any], uploads: dict[str, tuple[bytes, str]]) -> dict[str, Any]:
@@ -453,8 +523,16 @@ class BotAPIEmulator:
             else:
                 stored = self._known_file(reference)
             if item["type"] == "photo":
-                body: dict[str, Any] = {"photo": [{"file_id": stored.file_id, "file_unique_id": stored.unique_id,
-                                                   "width": 1280, "height": 960}]}
+                body: dict[str, Any] = {
+                    "photo": [
+                        {
+                            "file_id": stored.file_id,
+                            "file_unique_id": stored.unique_id,
+                            "width": 1280,
+                            "height": 960,
+                        }
+                    ]
+                }
             else:
                 body = {item["type"]: {"file_id": stored.file_id, "file_unique_id": stored.unique_id}}
             if item.get("caption"):
@@ -467,8 +545,17 @@ class BotAPIEmulator:
         if original is None:
             raise ApiError(400, "Bad Request: message to forward not found")
         body = {k: v for k, v in original.items() if k not in {"message_id", "chat", "date", "from"}}
-        return self._deliver(params, {**body, "forward_origin": {"type": "hidden_user", "date": int(time.time()),
-                                                                 "sender_user_name": "hidden"}})
+        return self._deliver(
+            params,
+            {
+                **body,
+                "forward_origin": {
+                    "type": "hidden_user",
+                    "date": int(time.time()),
+                    "sender_user_name": "hidden",
+                },
+            },
+        )
 
     async def _api_copymessage(self, params: dict[str, Any], uploads: Any) -> dict[str, Any]:
         original = self.messages.get((int(params["from_chat_id"]), int(params["message_id"])))
@@ -489,8 +576,11 @@ class BotAPIEmulator:
             raise ApiError(400, "Bad Request: message is too long")
         markup = self._markup(params)
         if message.get("text") == text and message.get("reply_markup") == markup:
-            raise ApiError(400, "Bad Request: message is not modified: specified new message content and reply "
-                                "markup are exactly the same as a current content and reply markup of the message")
+            raise ApiError(
+                400,
+                "Bad Request: message is not modified: specified new message content and reply "
+                "markup are exactly the same as a current content and reply markup of the message",
+            )
         message["text"] = text
         self._set_markup(message, markup)
         return self._edited(message)
@@ -520,13 +610,20 @@ class BotAPIEmulator:
         query_id = str(params["callback_query_id"])
         if query_id in self.callback_answers:
             raise ApiError(400, "Bad Request: query is too old and response timeout expired or query ID is invalid")
-        self.callback_answers[query_id] = {"text": params.get("text"), "show_alert": bool(params.get("show_alert"))}
+        self.callback_answers[query_id] = {
+            "text": params.get("text"),
+            "show_alert": bool(params.get("show_alert")),
+        }
         return True
 
     async def _api_getfile(self, params: dict[str, Any], uploads: Any) -> dict[str, Any]:
         stored = self._known_file(str(params["file_id"]))
-        return {"file_id": stored.file_id, "file_unique_id": stored.unique_id, "file_size": len(stored.content),
-                "file_path": stored.path}
+        return {
+            "file_id": stored.file_id,
+            "file_unique_id": stored.unique_id,
+            "file_size": len(stored.content),
+            "file_path": stored.path,
+        }
 
     # ------------------------------------------------------------ helpers
     def _chat(self, params: dict[str, Any]) -> Chat:
@@ -575,16 +672,22 @@ class BotAPIEmulator:
     def _deliver(self, params: dict[str, Any], body: dict[str, Any]) -> dict[str, Any]:
         chat = self._chat(params)
         markup = self._markup(params)
-        message: dict[str, Any] = {"message_id": self.new_message_id(chat.id), "date": int(time.time()),
-                                   "chat": chat.as_dict(), "from": self.bot_user, **body}
+        message: dict[str, Any] = {
+            "message_id": self.new_message_id(chat.id),
+            "date": int(time.time()),
+            "chat": chat.as_dict(),
+            "from": self.bot_user,
+            **body,
+        }
         if markup is not None and "inline_keyboard" in markup:
             message["reply_markup"] = markup
         elif markup is not None:
             message["_keyboard"] = markup  # what the client shows under the input field; not echoed back
         reply_to = params.get("reply_to_message_id") or (params.get("reply_parameters") or {}).get("message_id")
         if reply_to and (chat.id, int(reply_to)) in self.messages:
-            message["reply_to_message"] = {k: v for k, v in self.messages[(chat.id, int(reply_to))].items()
-                                           if k != "reply_to_message"}
+            message["reply_to_message"] = {
+                k: v for k, v in self.messages[(chat.id, int(reply_to))].items() if k != "reply_to_message"
+            }
         self.store_message(message)
         self.inbox.setdefault(chat.id, []).append(message)
         return _public(message)
@@ -670,7 +773,9 @@ def _fault_error(fault: Fault) -> ApiError:
     return ApiError(int(fault.kind) if fault.kind.isdigit() else 500, "Internal Server Error")
 
 
-def _decode_params(handler: tornado.web.RequestHandler) -> tuple[dict[str, Any], dict[str, tuple[bytes, str]]]:
+def _decode_params(
+    handler: tornado.web.RequestHandler,
+) -> tuple[dict[str, Any], dict[str, tuple[bytes, str]]]:
     """Reads form, multipart or JSON parameters; values that are JSON on the wire are decoded."""
     request = handler.request
     params: dict[str, Any] = {}

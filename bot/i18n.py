@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta, tzinfo
-from functools import lru_cache
+from functools import cache
 from pathlib import Path
 from typing import Any
 
@@ -58,7 +58,7 @@ def resolve_language(stored: str | None, telegram_code: str | None, default: str
     return language_from_telegram(telegram_code) or default
 
 
-@lru_cache(maxsize=None)
+@cache
 def _translations(language: str) -> NullTranslations:
     return Translations.load(str(locales_dir()), [language], DOMAIN)
 
@@ -88,10 +88,12 @@ class Lang:
     def distance(self, meters: float) -> str:
         """``350 m`` / ``350米`` below a kilometre, ``1.2 km`` / ``1.2公里`` above."""
         if meters < 1000:
-            return format_unit(round(meters / 10) * 10 or round(meters), "length-meter", length="short",
-                               locale=self.code)
-        return format_unit(round(meters / 1000, 1), "length-kilometer", length="short", format="#,##0.#",
-                           locale=self.code)
+            return format_unit(
+                round(meters / 10) * 10 or round(meters), "length-meter", length="short", locale=self.code
+            )
+        return format_unit(
+            round(meters / 1000, 1), "length-kilometer", length="short", format="#,##0.#", locale=self.code
+        )
 
     def duration(self, delta: timedelta) -> str:
         """A length of time: ``25 minutes`` / ``25分钟``."""
@@ -101,7 +103,7 @@ class Lang:
         """``in 25 minutes`` / ``25分钟后``, or ``25 minutes ago`` / ``25分钟前``."""
         return format_timedelta(moment - now, add_direction=True, threshold=1.0, locale=self.code)
 
-    def datetime(self, moment: datetime) -> str:
+    def date_time(self, moment: datetime) -> str:
         """Date and time in the city's zone: ``Nov 23, 3:05 PM`` / ``11月23日 15:05``."""
         day = format_skeleton("MMMd", moment, tzinfo=self.timezone, locale=self.code)
         return f"{day} {self.time(moment)}"
@@ -116,6 +118,6 @@ class Lang:
         return format_datetime(moment, "medium", tzinfo=self.timezone, locale=self.code)
 
 
-@lru_cache(maxsize=None)
+@cache
 def get_lang(code: str, timezone: tzinfo) -> Lang:
     return Lang(code, timezone)

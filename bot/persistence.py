@@ -44,9 +44,7 @@ class SQLitePersistence(BasePersistence[dict[str, Any], dict[str, Any], dict[str
         return None
 
     async def get_conversations(self, name: str) -> ConversationDict:
-        rows = await (await self._db()).fetchall(
-            "SELECT key, state FROM ptb_conversations WHERE name = ?", (name,)
-        )
+        rows = await (await self._db()).fetchall("SELECT key, state FROM ptb_conversations WHERE name = ?", (name,))
         return {tuple(json.loads(row["key"])): json.loads(row["state"]) for row in rows}
 
     # -------------------------------------------------------------- writes

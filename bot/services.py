@@ -9,6 +9,7 @@ from datetime import tzinfo
 from bot.clock import Clock
 from bot.config import Settings
 from bot.db import Database
+from bot.geo import SAMPLE_CITY, ServiceArea, load_service_area
 from bot.i18n import Lang, get_lang, resolve_language
 from bot.users import UserDirectory
 
@@ -20,6 +21,7 @@ class Services:
     _db: Database | None = None
     _users: UserDirectory | None = None
     _opening: asyncio.Lock = field(default_factory=asyncio.Lock)
+    _service_area: ServiceArea | None = None
 
     async def open(self) -> Database:
         """Opens the database once; persistence and post_init may both ask first."""
@@ -46,6 +48,13 @@ class Services:
         if self._users is None:
             raise RuntimeError("the database is not open yet")
         return self._users
+
+    @property
+    def service_area(self) -> ServiceArea:
+        """The districts served (read once from SERVICE_AREA_FILE, or the sample city)."""
+        if self._service_area is None:
+            self._service_area = load_service_area(self.settings.service_area_file or SAMPLE_CITY)
+        return self._service_area
 
     @property
     def timezone(self) -> tzinfo:

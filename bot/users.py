@@ -39,8 +39,9 @@ class UserDirectory:
         )
         if row is None:
             return None
-        record = UserRecord(row["telegram_id"], row["first_name"], row["language"], row["role"],
-                            bool(row["blocked_bot"]))
+        record = UserRecord(
+            row["telegram_id"], row["first_name"], row["language"], row["role"], bool(row["blocked_bot"])
+        )
         self._cache[telegram_id] = record
         return record
 

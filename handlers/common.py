@@ -9,7 +9,7 @@ from telegram import KeyboardButton, ReplyKeyboardMarkup, Update
 from telegram.ext import CallbackContext, ExtBot, filters
 
 from bot.config import SUPPORTED_LANGUAGES
-from bot.i18n import Lang, N_, get_lang
+from bot.i18n import N_, Lang, get_lang
 from bot.services import Services
 
 MENU_REPORT = N_("📝 Report a problem")
@@ -25,7 +25,7 @@ class BotContext(CallbackContext[ExtBot[None], dict[Any, Any], dict[Any, Any], d
 
     @property
     def services(self) -> Services:
-        return self.application.bot_data["services"]  # type: ignore[no-any-return]
+        return self.application.bot_data["services"]
 
 
 async def lang_of(update: object, context: BotContext) -> Lang:
@@ -56,4 +56,3 @@ def main_menu(t: Lang) -> ReplyKeyboardMarkup:
         resize_keyboard=True,
         is_persistent=True,
     )
-

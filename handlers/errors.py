@@ -25,8 +25,12 @@ async def on_error(update: object, context: BotContext) -> None:
     """Logs the error with the update id, apologises to the user and tells the admins what broke."""
     token = context.bot.token
     update_id = update.update_id if isinstance(update, Update) else None
-    log.error("error while handling update %s: %s", update_id, describe_error(context.error, token),
-              exc_info=context.error)
+    log.error(
+        "error while handling update %s: %s",
+        update_id,
+        describe_error(context.error, token),
+        exc_info=context.error,
+    )
     if isinstance(update, Update) and update.effective_chat is not None and update.effective_chat.type == "private":
         t = await lang_of(update, context)
         try:
@@ -41,8 +45,11 @@ async def on_error(update: object, context: BotContext) -> None:
         try:
             await context.bot.send_message(
                 admin_id,
-                admin_t._("⚠️ An error occurred while handling update {update_id}: {error}",
-                          update_id=update_id, error=html.escape(describe_error(context.error, token))),
+                admin_t._(
+                    "⚠️ An error occurred while handling update {update_id}: {error}",
+                    update_id=update_id,
+                    error=html.escape(describe_error(context.error, token)),
+                ),
             )
         except Forbidden:
             log.warning("admin %s has blocked the bot", admin_id)

@@ -72,8 +72,9 @@ async def ask_language(update: Update, context: BotContext) -> None:
         InlineKeyboardButton(LANGUAGE_NAMES[code], callback_data=callbacks.make(callbacks.LANGUAGE, code))
         for code in SUPPORTED_LANGUAGES
     ]
-    await update.effective_message.reply_text(t._("Choose your language:"),
-                                              reply_markup=InlineKeyboardMarkup([buttons]))
+    await update.effective_message.reply_text(
+        t._("Choose your language:"), reply_markup=InlineKeyboardMarkup([buttons])
+    )
 
 
 async def set_language(update: Update, context: BotContext) -> None:
@@ -97,8 +98,9 @@ async def cancel_nothing(update: Update, context: BotContext) -> None:
     """/cancel outside any journey: nothing to stop; shows the menu."""
     t = await lang_of(update, context)
     assert update.effective_message is not None
-    await update.effective_message.reply_text(t._("There is nothing to cancel. Here is the menu."),
-                                              reply_markup=main_menu(t))
+    await update.effective_message.reply_text(
+        t._("There is nothing to cancel. Here is the menu."), reply_markup=main_menu(t)
+    )
 
 
 async def unexpected_message(update: Update, context: BotContext) -> None:
@@ -120,7 +122,7 @@ async def stale_button(update: Update, context: BotContext) -> None:
     )
 
 
-def build_handlers() -> list[BaseHandler]:  # type: ignore[type-arg]
+def build_handlers() -> list[BaseHandler]:
     """Entry commands and menu buttons of this journey."""
     return [
         CommandHandler("start", start),
@@ -132,7 +134,7 @@ def build_handlers() -> list[BaseHandler]:  # type: ignore[type-arg]
     ]
 
 
-def build_catch_alls() -> list[BaseHandler]:  # type: ignore[type-arg]
+def build_catch_alls() -> list[BaseHandler]:
     """Registered last: whatever no journey claimed."""
     return [
         CommandHandler("cancel", cancel_nothing, filters=filters.ChatType.PRIVATE),

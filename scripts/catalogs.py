@@ -1,9 +1,9 @@
 """Keeps the gettext catalogs in step with the code: extract, update, fill English, compile, check.
 
-    python scripts/catalogs.py update   # after changing strings: refresh messages.pot and both .po files
-    python scripts/catalogs.py compile  # after translating: write the .mo files
-    python scripts/catalogs.py check    # list what is missing or stale (the test suite runs the same check)
-    python scripts/catalogs.py set zh_Hans FILE.json  # write translations {msgid: msgstr} into a catalog
+python scripts/catalogs.py update   # after changing strings: refresh messages.pot and both .po files
+python scripts/catalogs.py compile  # after translating: write the .mo files
+python scripts/catalogs.py check    # list what is missing or stale (the test suite runs the same check)
+python scripts/catalogs.py set zh_Hans FILE.json  # write translations {msgid: msgstr} into a catalog
 """
 
 from __future__ import annotations

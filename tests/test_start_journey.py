@@ -18,7 +18,12 @@ async def test_start_greets_in_english_by_telegram_language(bed: TestBed) -> Non
     await alice.send("/start")
     reply = await alice.expect_message(contains="Hello, Alice!")
     assert keyboard_labels(reply) == [
-        "📝 Report a problem", "🛒 Where can I sell?", "📋 My reports", "🌐 Language", "❓ Help"]
+        "📝 Report a problem",
+        "🛒 Where can I sell?",
+        "📋 My reports",
+        "🌐 Language",
+        "❓ Help",
+    ]
 
 
 async def test_unknown_language_code_falls_back_to_default(bed: TestBed) -> None:

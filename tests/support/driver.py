@@ -38,8 +38,11 @@ def inline_buttons(message: Mapping[str, Any]) -> list[dict[str, Any]]:
 def keyboard_labels(message: Mapping[str, Any]) -> list[str]:
     """The labels of the reply keyboard a message put under the input field."""
     markup = message.get("_keyboard") or {}
-    return [button["text"] if isinstance(button, dict) else str(button)
-            for row in markup.get("keyboard", []) for button in row]
+    return [
+        button["text"] if isinstance(button, dict) else str(button)
+        for row in markup.get("keyboard", [])
+        for button in row
+    ]
 
 
 @dataclass
@@ -65,8 +68,13 @@ class Person:
 
     # --------------------------------------------------------- acting
     async def _send_message(self, body: dict[str, Any], kind: str = "message") -> dict[str, Any]:
-        message = {"message_id": self.emulator.new_message_id(self.chat.id), "date": int(time.time()),
-                   "chat": self.chat.as_dict(), "from": self.user, **body}
+        message = {
+            "message_id": self.emulator.new_message_id(self.chat.id),
+            "date": int(time.time()),
+            "chat": self.chat.as_dict(),
+            "from": self.user,
+            **body,
+        }
         self.emulator.store_message(message)
         await self.emulator.push_update({kind: message})
         return message
@@ -90,8 +98,9 @@ class Person:
 
     async def send_photo(self, caption: str | None = None, media_group_id: str | None = None) -> dict[str, Any]:
         stored = self.emulator.new_file("photo", b"\xff\xd8\xff-fake-jpeg-%d" % next(_photo_numbers))
-        body: dict[str, Any] = {"photo": [{"file_id": stored.file_id, "file_unique_id": stored.unique_id,
-                                           "width": 800, "height": 600}]}
+        body: dict[str, Any] = {
+            "photo": [{"file_id": stored.file_id, "file_unique_id": stored.unique_id, "width": 800, "height": 600}]
+        }
         if caption:
             body["caption"] = caption
         if media_group_id:
@@ -105,14 +114,25 @@ class Person:
 
     async def send_voice(self, seconds: int = 5) -> dict[str, Any]:
         stored = self.emulator.new_file("voice", b"OggS-fake-voice")
-        voice = {"file_id": stored.file_id, "file_unique_id": stored.unique_id, "duration": seconds,
-                 "mime_type": "audio/ogg"}
+        voice = {
+            "file_id": stored.file_id,
+            "file_unique_id": stored.unique_id,
+            "duration": seconds,
+            "mime_type": "audio/ogg",
+        }
         return await self._send_message({"voice": voice})
 
     async def send_sticker(self) -> dict[str, Any]:
         stored = self.emulator.new_file("sticker")
-        sticker = {"file_id": stored.file_id, "file_unique_id": stored.unique_id, "width": 512, "height": 512,
-                   "is_animated": False, "is_video": False, "type": "regular"}
+        sticker = {
+            "file_id": stored.file_id,
+            "file_unique_id": stored.unique_id,
+            "width": 512,
+            "height": 512,
+            "is_animated": False,
+            "is_video": False,
+            "type": "regular",
+        }
         return await self._send_message({"sticker": sticker})
 
     async def edit(self, message: Mapping[str, Any], text: str) -> dict[str, Any]:
@@ -132,9 +152,17 @@ class Person:
         """Sends a callback query with any data at all (forged data included)."""
         query_id = self.emulator.new_callback_id()
         public = {k: v for k, v in message.items() if not k.startswith("_")}
-        await self.emulator.push_update({"callback_query": {
-            "id": query_id, "from": self.user, "chat_instance": f"ci-{self.chat.id}", "data": data,
-            "message": public}})
+        await self.emulator.push_update(
+            {
+                "callback_query": {
+                    "id": query_id,
+                    "from": self.user,
+                    "chat_instance": f"ci-{self.chat.id}",
+                    "data": data,
+                    "message": public,
+                }
+            }
+        )
         return query_id
 
     # -------------------------------------------------------- reading
@@ -187,7 +215,7 @@ class Person:
     def read_all(self) -> list[dict[str, Any]]:
         """Marks everything so far as read and returns it."""
         inbox = self.emulator.inbox.get(self.chat.id, [])
-        unread, self.cursor = inbox[self.cursor:], len(inbox)
+        unread, self.cursor = inbox[self.cursor :], len(inbox)
         return unread
 
 

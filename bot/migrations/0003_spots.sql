@@ -1,0 +1,2 @@
+-- Vending spots and no-vending zones (issue: street vendors).
+SELECT 1;
