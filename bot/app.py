@@ -47,7 +47,7 @@ async def guard(update: Update, context: BotContext) -> None:
         raise ApplicationHandlerStop
     if update.edited_message is not None:
         raise ApplicationHandlerStop  # an edit of something already answered: nothing new to do
-    await context.services.users.seen(user.id, user.first_name, context.services.clock.now())
+    await context.services.users.seen(user.id, user.first_name, user.language_code, context.services.clock.now())
 
 
 async def publish_commands(application: BotApplication) -> None:

@@ -13,6 +13,8 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from dotenv import dotenv_values
 
+from bot.worktime import DEFAULT_WORK_HOURS, WorkWindow, parse_work_hours
+
 SUPPORTED_LANGUAGES = ("zh_Hans", "en")
 DEFAULT_API_BASE_URL = "https://api.telegram.org/bot"
 DEFAULT_API_FILE_URL = "https://api.telegram.org/file/bot"
@@ -67,6 +69,21 @@ def _parse_int(text: str) -> int:
     return int(text)
 
 
+def _parse_positive_int(text: str) -> int:
+    value = _parse_int(text)
+    if value < 1:
+        raise ValueError(f"{value} is too small; it must be at least 1")
+    return value
+
+
+def _parse_meters(text: str) -> float:
+    """Metres, optionally suffixed: ``250``, ``250m``, ``0.3km``."""
+    match = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*(m|km)?\s*", text)
+    if not match or float(match.group(1)) <= 0:
+        raise ValueError(f"{text!r} is not a distance; write metres, e.g. 250 or 250m or 0.3km")
+    return float(match.group(1)) * (1000 if match.group(2) == "km" else 1)
+
+
 def _parse_timezone(text: str) -> ZoneInfo:
     try:
         return ZoneInfo(text.strip())
@@ -106,6 +123,11 @@ class Settings:
     webhook_port: int = 8443
     webhook_secret: str | None = None
     service_area_file: Path | None = None  # None: the illustrative sample city shipped with the bot
+    work_hours: tuple[WorkWindow, ...] = parse_work_hours(DEFAULT_WORK_HOURS)
+    report_idle_timeout: float = 1800.0  # seconds of silence before the report wizard pauses
+    reports_per_hour: int = 5
+    reports_per_day: int = 20
+    duplicate_radius_m: float = 250.0
 
     @property
     def use_webhook(self) -> bool:
@@ -155,6 +177,9 @@ def load_settings(environ: Mapping[str, str] | None = None, env_file: Path | Non
             raise ConfigError("WEBHOOK_SECRET is invalid: use 1-256 characters A-Z, a-z, 0-9, _ and -")
 
     staff_chat = read.get("STAFF_CHAT_ID", _parse_int, 0)
+    idle = read.get("REPORT_IDLE_TIMEOUT", parse_duration, timedelta(minutes=30))
+    if idle.total_seconds() <= 0:
+        raise ConfigError("REPORT_IDLE_TIMEOUT is invalid: it must be more than 0 seconds")
     interval = read.get("PERSISTENCE_INTERVAL", parse_duration, timedelta(seconds=1))
     if interval.total_seconds() <= 0:
         raise ConfigError("PERSISTENCE_INTERVAL is invalid: it must be more than 0 seconds")
@@ -174,4 +199,9 @@ def load_settings(environ: Mapping[str, str] | None = None, env_file: Path | Non
         webhook_port=read.get("WEBHOOK_PORT", _parse_int, 8443),
         webhook_secret=webhook_secret,
         service_area_file=read.get("SERVICE_AREA_FILE", _parse_existing_file, None),
+        work_hours=read.get("WORK_HOURS", parse_work_hours, parse_work_hours(DEFAULT_WORK_HOURS)),
+        report_idle_timeout=idle.total_seconds(),
+        reports_per_hour=read.get("REPORTS_PER_HOUR", _parse_positive_int, 5),
+        reports_per_day=read.get("REPORTS_PER_DAY", _parse_positive_int, 20),
+        duplicate_radius_m=read.get("DUPLICATE_RADIUS", _parse_meters, 250.0),
     )

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from datetime import tzinfo
+from datetime import timedelta, tzinfo
 
 from bot.clock import Clock
 from bot.config import Settings
@@ -12,6 +13,9 @@ from bot.db import Database
 from bot.geo import SAMPLE_CITY, ServiceArea, load_service_area
 from bot.i18n import Lang, get_lang, resolve_language
 from bot.users import UserDirectory
+
+# Called, in order, after the clock jumps (the playground's time control); e.g. to send reminders now due.
+TimeListener = Callable[[], Awaitable[None]]
 
 
 @dataclass
@@ -22,6 +26,7 @@ class Services:
     _users: UserDirectory | None = None
     _opening: asyncio.Lock = field(default_factory=asyncio.Lock)
     _service_area: ServiceArea | None = None
+    time_listeners: list[TimeListener] = field(default_factory=list)
 
     async def open(self) -> Database:
         """Opens the database once; persistence and post_init may both ask first."""
@@ -30,6 +35,12 @@ class Services:
                 self._db = await Database.open(self.settings.database_path)
                 self._users = UserDirectory(self._db)
             return self._db
+
+    async def advance_clock(self, delta: timedelta) -> None:
+        """Moves the clock forward, then lets every time listener catch up with the new "now"."""
+        self.clock.advance(delta)
+        for listener in list(self.time_listeners):
+            await listener()
 
     async def close(self) -> None:
         if self._db is not None:
@@ -65,7 +76,9 @@ class Services:
         stored = None
         if telegram_id is not None:
             record = await self.users.get(telegram_id)
-            stored = record.language if record else None
+            if record is not None:
+                stored = record.language
+                telegram_code = telegram_code or record.telegram_language
         code = resolve_language(stored, telegram_code, self.settings.default_language)
         return get_lang(code, self.settings.timezone)
 

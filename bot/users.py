@@ -15,6 +15,7 @@ class UserRecord:
     telegram_id: int
     first_name: str
     language: str | None
+    telegram_language: str | None
     role: str
     blocked_bot: bool
 
@@ -34,28 +35,41 @@ class UserDirectory:
         if telegram_id in self._cache:
             return self._cache[telegram_id]
         row = await self.db.fetchone(
-            "SELECT telegram_id, first_name, language, role, blocked_bot FROM users WHERE telegram_id = ?",
+            "SELECT telegram_id, first_name, language, telegram_language, role, blocked_bot FROM users "
+            "WHERE telegram_id = ?",
             (telegram_id,),
         )
         if row is None:
             return None
         record = UserRecord(
-            row["telegram_id"], row["first_name"], row["language"], row["role"], bool(row["blocked_bot"])
+            row["telegram_id"],
+            row["first_name"],
+            row["language"],
+            row["telegram_language"],
+            row["role"],
+            bool(row["blocked_bot"]),
         )
         self._cache[telegram_id] = record
         return record
 
-    async def seen(self, telegram_id: int, first_name: str, now: datetime) -> UserRecord:
+    async def seen(self, telegram_id: int, first_name: str, telegram_language: str | None, now: datetime) -> UserRecord:
         """Records that the user wrote; writing again also means pushes reach them again."""
         known = await self.get(telegram_id)
-        if known is not None and not known.blocked_bot and known.first_name == first_name:
+        if (
+            known is not None
+            and not known.blocked_bot
+            and known.first_name == first_name
+            and known.telegram_language == telegram_language
+        ):
             return known
         async with self.db.transaction() as conn:
             await conn.execute(
-                """INSERT INTO users (telegram_id, first_name, created_at, updated_at) VALUES (?, ?, ?, ?)
+                """INSERT INTO users (telegram_id, first_name, telegram_language, created_at, updated_at)
+                   VALUES (?, ?, ?, ?, ?)
                    ON CONFLICT (telegram_id) DO UPDATE
-                   SET first_name = excluded.first_name, blocked_bot = 0, updated_at = excluded.updated_at""",
-                (telegram_id, first_name, to_db(now), to_db(now)),
+                   SET first_name = excluded.first_name, telegram_language = excluded.telegram_language,
+                       blocked_bot = 0, updated_at = excluded.updated_at""",
+                (telegram_id, first_name, telegram_language, to_db(now), to_db(now)),
             )
         self._cache.pop(telegram_id, None)
         record = await self.get(telegram_id)

@@ -3,6 +3,7 @@ CREATE TABLE users (
     telegram_id   INTEGER PRIMARY KEY,
     first_name    TEXT NOT NULL DEFAULT '',
     language      TEXT,                       -- explicit choice; NULL = follow Telegram's language_code
+    telegram_language TEXT,                   -- the client's language_code when last seen, for pushes
     role          TEXT NOT NULL DEFAULT 'resident',
     blocked_bot   INTEGER NOT NULL DEFAULT 0, -- 1 after Forbidden: no pushes until they write again
     created_at    TEXT NOT NULL,

@@ -49,7 +49,7 @@ def keyboard_labels(message: Mapping[str, Any]) -> list[str]:
 class Person:
     """Somebody using Telegram: in their private chat with the bot, or in a group."""
 
-    bed: TestBed
+    emulator: BotAPIEmulator
     user: dict[str, Any]
     chat: Chat
     cursor: int = 0
@@ -58,13 +58,9 @@ class Person:
     def id(self) -> int:
         return int(self.user["id"])
 
-    @property
-    def emulator(self) -> BotAPIEmulator:
-        return self.bed.emulator
-
     def in_group(self, group: Chat) -> Person:
         """The same person, speaking in a group chat (with its own reading cursor)."""
-        return Person(self.bed, self.user, group, cursor=len(self.emulator.inbox.get(group.id, [])))
+        return Person(self.emulator, self.user, group, cursor=len(self.emulator.inbox.get(group.id, [])))
 
     # --------------------------------------------------------- acting
     async def _send_message(self, body: dict[str, Any], kind: str = "message") -> dict[str, Any]:
@@ -263,7 +259,7 @@ class TestBed:
 
     def person(self, user_id: int, first_name: str = "User", language_code: str | None = "zh-hans") -> Person:
         user = self.emulator.add_user(user_id, first_name, language_code)
-        return Person(self, user, self.emulator.chats[user_id])
+        return Person(self.emulator, user, self.emulator.chats[user_id])
 
     def group(self, chat_id: int, title: str = "Staff") -> Chat:
         return self.emulator.add_group(chat_id, title)

@@ -1,0 +1,70 @@
+"""Languages and CLDR formatting; the catalogs are complete and compiled."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+import pytest
+
+from bot.catalogs import check_catalogs
+from bot.i18n import get_lang, language_from_telegram, resolve_language
+
+SHANGHAI = ZoneInfo("Asia/Shanghai")
+ROOT = Path(__file__).resolve().parent.parent
+
+
+@pytest.mark.parametrize(
+    ("code", "expected"),
+    [
+        ("zh-hans", "zh_Hans"),
+        ("zh-CN", "zh_Hans"),
+        ("zh", "zh_Hans"),
+        ("en-US", "en"),
+        ("en", "en"),
+        ("fr", None),
+        (None, None),
+        ("", None),
+    ],
+)
+def test_telegram_language_codes(code: str | None, expected: str | None) -> None:
+    assert language_from_telegram(code) == expected
+
+
+def test_stored_choice_beats_telegram_which_beats_default() -> None:
+    assert resolve_language("en", "zh-CN", "zh_Hans") == "en"
+    assert resolve_language(None, "en-GB", "zh_Hans") == "en"
+    assert resolve_language(None, "de", "en") == "en"
+    assert resolve_language("klingon", None, "zh_Hans") == "zh_Hans"
+
+
+@pytest.mark.parametrize(
+    ("meters", "zh", "en"),
+    [(350, "350米", "350 m"), (1234, "1.2公里", "1.2 km"), (12_000, "12公里", "12 km"), (4, "4米", "4 m")],
+)
+def test_distances(meters: float, zh: str, en: str) -> None:
+    assert get_lang("zh_Hans", SHANGHAI).distance(meters) == zh
+    assert get_lang("en", SHANGHAI).distance(meters) == en
+
+
+def test_relative_times_and_city_time() -> None:
+    now = datetime(2026, 11, 23, 7, 0, tzinfo=UTC)
+    zh, en = get_lang("zh_Hans", SHANGHAI), get_lang("en", SHANGHAI)
+    assert zh.relative(now + timedelta(minutes=25), now) == "25分钟后"
+    assert en.relative(now + timedelta(minutes=25), now) == "in 25 minutes"
+    assert en.relative(now - timedelta(hours=2), now) == "2 hours ago"
+    assert zh.time(now) == "15:00"  # 07:00 UTC is 15:00 in Shanghai
+    assert "11月23日" in zh.date_time(now)
+    assert "Nov 23" in en.date_time(now) and "3:00" in en.date_time(now)
+
+
+def test_plurals_use_the_catalog_and_named_count() -> None:
+    en = get_lang("en", SHANGHAI)
+    assert en.n_("{count} thing", "{count} things", 1) == "1 thing"
+    assert en.n_("{count} thing", "{count} things", 1200) == "1,200 things"
+
+
+def test_every_string_is_translated_and_every_mo_is_current() -> None:
+    problems = check_catalogs(ROOT)
+    assert problems == [], "\n".join(problems)
