@@ -228,6 +228,11 @@ class BotAPIEmulator:
         self._webhook_task: asyncio.Task[None] | None = None
         self.port = 0
         self.host = "127.0.0.1"
+        # Every stored, edited or deleted message as (chat id, message id), in order: a page can follow it by index.
+        self.journal: list[tuple[int, int]] = []
+        # Seconds since the epoch for message dates; the playground points it at its shiftable clock.
+        self.clock: Callable[[], float] = time.time
+        self._embedded = False
 
     # ----------------------------------------------------------------- server
     @property
@@ -245,6 +250,15 @@ class BotAPIEmulator:
             (prefix + r"/file/bot([^/]+)/(.+)", _FileHandler, {"emulator": self}),
         ]
 
+    def attach(self, host: str, port: int) -> None:
+        """Serves through :meth:`routes` mounted in someone else's server listening on ``host:port``."""
+        self.host, self.port = host, port
+        self._embedded = True
+
+    @property
+    def serving(self) -> bool:
+        return self._server is not None or self._embedded
+
     async def start(self, host: str = "127.0.0.1", port: int = 0) -> None:
         app = tornado.web.Application(self.routes())
         sockets = bind_sockets(port, host)
@@ -259,6 +273,7 @@ class BotAPIEmulator:
             self._server.stop()
             await self._server.close_all_connections()
             self._server = None
+        self._embedded = False
         async with self._changed:
             self._changed.notify_all()
 
@@ -311,7 +326,9 @@ class BotAPIEmulator:
         return str(next(self._callback_ids) + 10_000_000)
 
     def store_message(self, message: dict[str, Any]) -> None:
-        self.messages[(message["chat"]["id"], message["message_id"])] = message
+        key = (message["chat"]["id"], message["message_id"])
+        self.messages[key] = message
+        self.journal.append(key)
 
     def message(self, chat_id: int, message_id: int) -> dict[str, Any]:
         return self.messages[(chat_id, message_id)]
@@ -407,7 +424,7 @@ class BotAPIEmulator:
         async with self._changed:
             if offset:
                 self._updates = [u for u in self._updates if u["update_id"] >= offset]
-            while not self._updates and self._server is not None:
+            while not self._updates and self.serving:
                 remaining = deadline - time.monotonic()
                 if remaining <= 0:
                     break
@@ -551,7 +568,7 @@ class BotAPIEmulator:
                 **body,
                 "forward_origin": {
                     "type": "hidden_user",
-                    "date": int(time.time()),
+                    "date": int(self.clock()),
                     "sender_user_name": "hidden",
                 },
             },
@@ -604,6 +621,7 @@ class BotAPIEmulator:
         if key not in self.messages:
             raise ApiError(400, "Bad Request: message to delete not found")
         self.messages[key]["deleted"] = True
+        self.journal.append(key)
         return True
 
     async def _api_answercallbackquery(self, params: dict[str, Any], uploads: Any) -> bool:
@@ -674,7 +692,7 @@ class BotAPIEmulator:
         markup = self._markup(params)
         message: dict[str, Any] = {
             "message_id": self.new_message_id(chat.id),
-            "date": int(time.time()),
+            "date": int(self.clock()),
             "chat": chat.as_dict(),
             "from": self.bot_user,
             **body,
@@ -704,8 +722,9 @@ class BotAPIEmulator:
         return message
 
     def _edited(self, message: dict[str, Any]) -> dict[str, Any]:
-        message["edit_date"] = int(time.time())
+        message["edit_date"] = int(self.clock())
         self.edits.append((message["chat"]["id"], message["message_id"]))
+        self.journal.append((message["chat"]["id"], message["message_id"]))
         return _public(message)
 
     def _file_param(self, params: dict[str, Any], uploads: dict[str, tuple[bytes, str]], name: str) -> StoredFile:
