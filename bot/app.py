@@ -19,7 +19,9 @@ from telegram.ext import (
 
 from bot.config import SUPPORTED_LANGUAGES, Settings
 from bot.i18n import N_, get_lang
+from bot.notify import Notifier
 from bot.persistence import SQLitePersistence
+from bot.reminders import ReminderTimer
 from bot.services import Services
 from handlers import errors, start
 from handlers.common import BotContext
@@ -64,11 +66,30 @@ async def publish_commands(application: BotApplication) -> None:
 
 
 async def post_init(application: BotApplication) -> None:
-    """Opens the database (if persistence has not already) and announces the commands."""
+    """Opens the database, announces the commands, starts the outbox courier and re-arms the reminders."""
     services: Services = application.bot_data["services"]
     await services.open()
     await publish_commands(application)
+
+    notifier = Notifier(application.bot, services)
+    application.bot_data["notifier"] = notifier
+    services.outbox_listeners.append(notifier.wake)
+    notifier.start()
+
+    assert application.job_queue is not None
+    timer = ReminderTimer(services, application.job_queue)
+    application.bot_data["reminder_timer"] = timer
+    services.reminder_listeners.append(timer.changed)
+    services.time_listeners.append(timer.catch_up)
+    await timer.restore()
     log.info("bot started as @%s", application.bot.username)
+
+
+async def post_stop(application: BotApplication) -> None:
+    """Stops the courier before the database closes (a row in flight is re-sent after restart)."""
+    notifier: Notifier | None = application.bot_data.get("notifier")
+    if notifier is not None:
+        await notifier.stop()
 
 
 async def post_shutdown(application: BotApplication) -> None:
@@ -89,6 +110,7 @@ def build_application(settings: Settings, services: Services | None = None) -> B
         .persistence(SQLitePersistence(services.open, update_interval=settings.persistence_interval))
         .rate_limiter(AIORateLimiter(max_retries=3))
         .post_init(post_init)
+        .post_stop(post_stop)
         .post_shutdown(post_shutdown)
         .build()
     )
@@ -123,6 +145,8 @@ async def stop_polling(application: BotApplication) -> None:
         await application.updater.stop()
     if application.running:
         await application.stop()
+    if application.post_stop:
+        await application.post_stop(application)
     await application.shutdown()
     if application.post_shutdown:
         await application.post_shutdown(application)

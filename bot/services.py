@@ -27,6 +27,19 @@ class Services:
     _opening: asyncio.Lock = field(default_factory=asyncio.Lock)
     _service_area: ServiceArea | None = None
     time_listeners: list[TimeListener] = field(default_factory=list)
+    # Set by the composition root: nudge the outbox courier / re-arm the reminder timer after a commit.
+    outbox_listeners: list[Callable[[], None]] = field(default_factory=list)
+    reminder_listeners: list[Callable[[], None]] = field(default_factory=list)
+
+    def wake_outbox(self) -> None:
+        """Call after committing outbox rows, so they go out now rather than at the next poll."""
+        for listener in self.outbox_listeners:
+            listener()
+
+    def reminders_changed(self) -> None:
+        """Call after committing scheduled or cancelled reminders, so the timer is re-armed."""
+        for listener in self.reminder_listeners:
+            listener()
 
     async def open(self) -> Database:
         """Opens the database once; persistence and post_init may both ask first."""

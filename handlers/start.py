@@ -6,6 +6,7 @@ from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
 from telegram.ext import (
     BaseHandler,
     CallbackQueryHandler,
+    ChatMemberHandler,
     CommandHandler,
     MessageHandler,
     filters,
@@ -113,6 +114,16 @@ async def unexpected_message(update: Update, context: BotContext) -> None:
     )
 
 
+async def track_membership(update: Update, context: BotContext) -> None:
+    """Marks a user who blocked the bot (no pushes until they come back) and clears it when they do."""
+    change = update.my_chat_member
+    if change is None or change.chat.type != "private":
+        return
+    services = context.services
+    if change.new_chat_member.status in ("kicked", "left"):
+        await services.users.mark_blocked(change.chat.id, services.clock.now())
+
+
 async def stale_button(update: Update, context: BotContext) -> None:
     """A button from an old message, or data the bot never made: says so instead of doing anything."""
     t = await lang_of(update, context)
@@ -131,6 +142,7 @@ def build_handlers() -> list[BaseHandler]:
         CommandHandler("language", ask_language),
         MessageHandler(menu_button(MENU_LANGUAGE), ask_language),
         CallbackQueryHandler(set_language, pattern=callbacks.pattern(callbacks.LANGUAGE)),
+        ChatMemberHandler(track_membership, ChatMemberHandler.MY_CHAT_MEMBER),
     ]
 
 

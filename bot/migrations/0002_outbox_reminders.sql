@@ -16,6 +16,7 @@ CREATE TABLE outbox (
 );
 CREATE INDEX outbox_due ON outbox (state, next_attempt_at);
 CREATE INDEX outbox_ref ON outbox (ref);
+CREATE INDEX outbox_chat_pending ON outbox (chat_id, id) WHERE state = 'pending';
 
 -- Scheduled follow-ups; the JobQueue only mirrors this table (see bot/reminders.py).
 CREATE TABLE reminders (

@@ -10,12 +10,13 @@ A test reads as a story::
 
 from __future__ import annotations
 
+import asyncio
 import itertools
 import time
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from bot.app import BotApplication, build_application, start_polling, stop_polling
 from bot.config import Settings, load_settings
@@ -23,6 +24,21 @@ from bot.emulator import BotAPIEmulator, Chat
 from bot.services import Services
 
 DEFAULT_TIMEOUT = 8.0
+T = TypeVar("T")
+
+
+async def eventually(check: Callable[[], Awaitable[T]], timeout: float = DEFAULT_TIMEOUT) -> T:
+    """Waits until ``check()`` returns something truthy (e.g. a row the bot writes) and returns it."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = await check()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"condition not reached within {timeout}s (last value: {value!r})")
+        await asyncio.sleep(0.05)
+
+
 _photo_numbers = itertools.count(1)
 
 
@@ -135,6 +151,29 @@ class Person:
         edited = {**message, "text": text, "edit_date": int(time.time())}
         await self.emulator.push_update({"edited_message": edited})
         return edited
+
+    async def block_bot(self) -> None:
+        """Blocks the bot in the client: sends fail with 403, and the bot is told (my_chat_member)."""
+        self.chat.blocked = True
+        await self._membership("member", "kicked")
+
+    async def unblock_bot(self) -> None:
+        self.chat.blocked = False
+        await self._membership("kicked", "member")
+
+    async def _membership(self, old: str, new: str) -> None:
+        bot = self.emulator.bot_user
+        await self.emulator.push_update(
+            {
+                "my_chat_member": {
+                    "chat": self.chat.as_dict(),
+                    "from": self.user,
+                    "date": int(time.time()),
+                    "old_chat_member": {"user": bot, "status": old, **({"until_date": 0} if old == "kicked" else {})},
+                    "new_chat_member": {"user": bot, "status": new, **({"until_date": 0} if new == "kicked" else {})},
+                }
+            }
+        )
 
     async def press(self, message: Mapping[str, Any], label: str) -> str:
         """Presses the inline button whose text contains ``label``; returns the callback query id."""

@@ -1,0 +1,183 @@
+"""The outbox's courier: delivers queued pushes through the bot, paced by PTB's AIORateLimiter.
+
+Rows are written by bot/outbox.py inside the transaction that caused them; this loop sends them in id order, per
+chat in order, and records the outcome. ``RetryAfter`` waits as Telegram asks; network errors and 5xx retry with
+capped exponential backoff (bounded in attempts); ``Forbidden`` marks the user unreachable and drops their pushes
+until they write again. A crash between sending and marking re-sends that one row on restart (at least once).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from telegram import Bot
+from telegram.error import BadRequest, Forbidden, NetworkError, RetryAfter, TelegramError
+
+from bot.clock import to_db
+from bot.services import Services
+
+log = logging.getLogger(__name__)
+
+MAX_ATTEMPTS = 30  # with the 60 s cap: keeps trying for about half an hour of outage
+BACKOFF_CAP = timedelta(seconds=60)
+BATCH = 50
+
+
+@dataclass(frozen=True)
+class OutboxRow:
+    id: int
+    chat_id: int
+    method: str
+    params: dict[str, Any]
+    attempts: int
+    ref: str | None
+
+
+def backoff(attempts: int) -> timedelta:
+    """1 s, 2 s, 4 s … capped at a minute."""
+    return min(BACKOFF_CAP, timedelta(seconds=2 ** min(attempts, 10)))
+
+
+class Notifier:
+    """Runs the delivery loop while the bot runs; ``wake()`` after queuing makes it look at once."""
+
+    def __init__(self, bot: Bot, services: Services, idle_poll: float = 1.0) -> None:
+        self.bot = bot
+        self.services = services
+        self.idle_poll = idle_poll
+        self._wake = asyncio.Event()
+        self._task: asyncio.Task[None] | None = None
+        self.delivered = 0
+
+    def start(self) -> None:
+        if self._task is None:
+            self._task = asyncio.create_task(self._run(), name="outbox-delivery")
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            try:
+                await self._task
+            except asyncio.CancelledError:
+                pass
+            self._task = None
+
+    def wake(self) -> None:
+        self._wake.set()
+
+    async def _run(self) -> None:
+        while True:
+            try:
+                sent = await self.deliver_due()
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                log.exception("outbox delivery round failed; trying again shortly")
+                sent = 0
+            if sent == 0:
+                try:
+                    await asyncio.wait_for(self._wake.wait(), self.idle_poll)
+                except TimeoutError:
+                    pass
+                self._wake.clear()
+
+    async def due_rows(self, now: datetime) -> list[OutboxRow]:
+        rows = await self.services.db.fetchall(
+            # A row waits while an earlier one to the same chat is pending: pushes arrive in order.
+            "SELECT id, chat_id, method, params, attempts, ref FROM outbox AS o "
+            "WHERE state = 'pending' AND next_attempt_at <= ? AND NOT EXISTS ("
+            "  SELECT 1 FROM outbox AS earlier WHERE earlier.chat_id = o.chat_id AND earlier.state = 'pending' "
+            "  AND earlier.id < o.id) "
+            "ORDER BY id LIMIT ?",
+            (to_db(now), BATCH),
+        )
+        return [
+            OutboxRow(r["id"], r["chat_id"], r["method"], json.loads(r["params"]), r["attempts"], r["ref"])
+            for r in rows
+        ]
+
+    async def deliver_due(self) -> int:
+        """Sends one batch of due rows; returns how many were settled (sent or given up)."""
+        now = self.services.clock.now()
+        rows = await self.due_rows(now)
+        held: set[int] = set()  # chats with an earlier row waiting: later rows must not overtake it
+        settled = 0
+        for row in rows:
+            if row.chat_id in held:
+                continue
+            if await self._unreachable(row.chat_id):
+                await self._settle(row, "dropped", error="the user has blocked the bot")
+                settled += 1
+                continue
+            outcome = await self._send(row)
+            if outcome:
+                settled += 1
+            else:
+                held.add(row.chat_id)
+        return settled
+
+    async def _unreachable(self, chat_id: int) -> bool:
+        if chat_id < 0:
+            return False
+        record = await self.services.users.get(chat_id)
+        return record is not None and record.blocked_bot
+
+    async def _send(self, row: OutboxRow) -> bool:
+        """Tries one row; True when it is settled, False when it waits for a retry."""
+        try:
+            result = await self.bot.do_api_request(row.method, api_kwargs=row.params)
+        except RetryAfter as exc:
+            delay = exc.retry_after if isinstance(exc.retry_after, timedelta) else timedelta(seconds=exc.retry_after)
+            await self._retry(row, delay, f"retry after {delay.total_seconds():.0f}s", count=False)
+            return False
+        except Forbidden as exc:
+            if row.chat_id > 0:
+                await self.services.users.mark_blocked(row.chat_id, self.services.clock.now())
+            await self._settle(row, "dropped", error=str(exc))
+            return True
+        except BadRequest as exc:
+            log.warning("outbox row %s refused by Telegram: %s", row.id, exc)
+            await self._settle(row, "failed", error=str(exc))
+            return True
+        except (NetworkError, TelegramError) as exc:
+            if row.attempts + 1 >= MAX_ATTEMPTS:
+                log.error("outbox row %s given up after %s attempts: %s", row.id, row.attempts + 1, exc)
+                await self._settle(row, "failed", error=str(exc))
+                return True
+            await self._retry(row, backoff(row.attempts), str(exc))
+            return False
+        message_id = result.get("message_id") if isinstance(result, dict) else None
+        if isinstance(result, list) and result and isinstance(result[0], dict):
+            message_id = result[0].get("message_id")
+        await self._settle(row, "sent", message_id=message_id)
+        self.delivered += 1
+        return True
+
+    async def _retry(self, row: OutboxRow, delay: timedelta, error: str, count: bool = True) -> None:
+        next_at = self.services.clock.now() + delay
+        async with self.services.db.transaction() as conn:
+            await conn.execute(
+                "UPDATE outbox SET attempts = attempts + ?, next_attempt_at = ?, error = ? WHERE id = ?",
+                (1 if count else 0, to_db(next_at), error[:500], row.id),
+            )
+
+    async def _settle(
+        self, row: OutboxRow, state: str, error: str | None = None, message_id: int | None = None
+    ) -> None:
+        async with self.services.db.transaction() as conn:
+            await conn.execute(
+                "UPDATE outbox SET state = ?, attempts = attempts + 1, sent_at = ?, error = ?, "
+                "result_message_id = ? WHERE id = ?",
+                (state, to_db(self.services.clock.now()), error and error[:500], message_id, row.id),
+            )
+
+
+async def backlog(services: Services) -> int:
+    """Rows still waiting to be sent."""
+    row = await services.db.fetchone("SELECT COUNT(*) FROM outbox WHERE state = 'pending'")
+    return int(row[0]) if row else 0

@@ -1,0 +1,219 @@
+"""Durable reminders: the ``reminders`` table is the truth; the JobQueue only holds one timer for the earliest.
+
+A reminder fires exactly once: it is marked done in the same transaction in which its handler queues the
+outbox rows it sends, so a crash before the commit leaves it pending (it fires after restart) and a crash after
+leaves it done with its messages queued. Restoring at start costs one query, however many reminders wait.
+
+Each kind registers a handler with :func:`reminder_kind`. Overdue reminders of the same kind and target are
+coalesced (only the latest fires), and a reminder later than its kind's ``stale_after`` expires unsent: "your
+spot opens in 30 minutes" is no use three hours after the opening.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+import aiosqlite
+
+from bot.clock import from_db, to_db
+from bot.services import Services
+
+log = logging.getLogger(__name__)
+
+TICK_JOB_NAME = "reminders:tick"
+FIRE_BATCH = 200
+
+
+@dataclass(frozen=True)
+class Reminder:
+    id: int
+    kind: str
+    target: str
+    due_at: datetime
+    payload: dict[str, Any]
+
+
+ReminderHandler = Callable[[aiosqlite.Connection, Reminder, Services, datetime], Awaitable[None]]
+
+
+@dataclass(frozen=True)
+class ReminderKind:
+    handler: ReminderHandler
+    stale_after: timedelta | None = None
+
+
+_KINDS: dict[str, ReminderKind] = {}
+
+
+def reminder_kind(kind: str, stale_after: timedelta | None = None) -> Callable[[ReminderHandler], ReminderHandler]:
+    """Registers the handler that queues a reminder's messages (called inside the firing transaction)."""
+
+    def register(handler: ReminderHandler) -> ReminderHandler:
+        _KINDS[kind] = ReminderKind(handler, stale_after)
+        return handler
+
+    return register
+
+
+def registered_kinds() -> frozenset[str]:
+    return frozenset(_KINDS)
+
+
+async def schedule(
+    conn: aiosqlite.Connection,
+    kind: str,
+    target: str,
+    due_at: datetime,
+    now: datetime,
+    payload: dict[str, Any] | None = None,
+) -> int | None:
+    """Adds a pending reminder (in the caller's transaction); None when the same one is already scheduled."""
+    if kind not in _KINDS:
+        raise ValueError(f"no handler registered for reminder kind {kind!r}")
+    cursor = await conn.execute(
+        "INSERT INTO reminders (kind, target, due_at, payload, created_at) VALUES (?, ?, ?, ?, ?) "
+        "ON CONFLICT (kind, target, due_at) DO NOTHING",
+        (kind, target, to_db(due_at), json.dumps(payload or {}, ensure_ascii=False), to_db(now)),
+    )
+    return cursor.lastrowid if cursor.rowcount else None
+
+
+async def cancel(conn: aiosqlite.Connection, target: str, kinds: tuple[str, ...] | None = None) -> int:
+    """Cancels pending reminders about ``target`` (e.g. the case moved on); returns how many."""
+    sql = "UPDATE reminders SET state = 'cancelled' WHERE state = 'pending' AND target = ?"
+    params: list[Any] = [target]
+    if kinds:
+        sql += f" AND kind IN ({', '.join('?' for _ in kinds)})"
+        params.extend(kinds)
+    cursor = await conn.execute(sql, params)
+    return cursor.rowcount
+
+
+async def pending(db: Any, target: str | None = None) -> list[Reminder]:
+    sql = "SELECT id, kind, target, due_at, payload FROM reminders WHERE state = 'pending'"
+    params: tuple[Any, ...] = ()
+    if target is not None:
+        sql += " AND target = ?"
+        params = (target,)
+    rows = await db.fetchall(sql + " ORDER BY due_at, id", params)
+    return [_reminder(row) for row in rows]
+
+
+async def next_due(db: Any) -> datetime | None:
+    row = await db.fetchone("SELECT MIN(due_at) FROM reminders WHERE state = 'pending'")
+    return from_db(row[0]) if row and row[0] else None
+
+
+def _reminder(row: Any) -> Reminder:
+    return Reminder(row["id"], row["kind"], row["target"], from_db(row["due_at"]), json.loads(row["payload"]))
+
+
+async def fire_due(services: Services, now: datetime, limit: int = FIRE_BATCH) -> int:
+    """Fires the reminders due by ``now`` (one transaction each); returns how many were settled."""
+    db = services.db
+    rows = await db.fetchall(
+        "SELECT id, kind, target, due_at, payload FROM reminders WHERE state = 'pending' AND due_at <= ? "
+        "ORDER BY due_at, id LIMIT ?",
+        (to_db(now), limit),
+    )
+    due = [_reminder(row) for row in rows]
+    latest: dict[tuple[str, str], Reminder] = {}
+    for reminder in due:
+        latest[(reminder.kind, reminder.target)] = reminder
+    settled = 0
+    for reminder in due:
+        if latest[(reminder.kind, reminder.target)] is not reminder:
+            await _settle(services, reminder, "coalesced", now)
+        else:
+            await _fire(services, reminder, now)
+        settled += 1
+    return settled
+
+
+async def _fire(services: Services, reminder: Reminder, now: datetime) -> None:
+    kind = _KINDS.get(reminder.kind)
+    if kind is None:
+        log.error("reminder %s has unknown kind %s; marking it failed", reminder.id, reminder.kind)
+        await _settle(services, reminder, "failed", now)
+        return
+    if kind.stale_after is not None and now - reminder.due_at > kind.stale_after:
+        await _settle(services, reminder, "expired", now)
+        return
+    try:
+        async with services.db.transaction() as conn:
+            cursor = await conn.execute(
+                "UPDATE reminders SET state = 'done', done_at = ? WHERE id = ? AND state = 'pending'",
+                (to_db(now), reminder.id),
+            )
+            if cursor.rowcount:  # nobody settled it meanwhile
+                await kind.handler(conn, reminder, services, now)
+    except Exception:
+        log.exception("reminder %s (%s) failed; marking it failed", reminder.id, reminder.kind)
+        await _settle(services, reminder, "failed", now)
+
+
+async def _settle(services: Services, reminder: Reminder, state: str, now: datetime) -> None:
+    async with services.db.transaction() as conn:
+        await conn.execute(
+            "UPDATE reminders SET state = ?, done_at = ? WHERE id = ? AND state = 'pending'",
+            (state, to_db(now), reminder.id),
+        )
+
+
+class ReminderTimer:
+    """Keeps one JobQueue job armed for the earliest pending reminder and fires what is due when it runs."""
+
+    def __init__(self, services: Services, job_queue: Any) -> None:
+        # job_queue: a telegram.ext.JobQueue (typed loosely so the core imports no telegram.ext)
+        self.services = services
+        self.job_queue = job_queue
+        self.fired = 0
+        self._tasks: set[asyncio.Task[Any]] = set()
+
+    async def restore(self) -> datetime | None:
+        """At start: arms the timer for whatever is pending (overdue ones fire at once)."""
+        return await self.arm()
+
+    async def arm(self) -> datetime | None:
+        for job in self.job_queue.get_jobs_by_name(TICK_JOB_NAME):
+            job.schedule_removal()
+        due = await next_due(self.services.db)
+        if due is None:
+            return None
+        # The JobQueue runs on the wall clock; the bot's clock may be shifted (tests, playground).
+        delay = max(0.0, (due - self.services.clock.now()).total_seconds())
+        self.job_queue.run_once(self._tick, when=delay, name=TICK_JOB_NAME)
+        return due
+
+    def changed(self) -> None:
+        """Something was scheduled or cancelled: re-arm (in the background; callers are synchronous)."""
+        task = asyncio.get_running_loop().create_task(self.arm())
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def run_now(self) -> int:
+        """Fires everything due now (after the clock jumped) and re-arms."""
+        total = 0
+        while True:
+            fired = await fire_due(self.services, self.services.clock.now())
+            total += fired
+            if fired:
+                self.services.wake_outbox()
+            if fired < FIRE_BATCH:
+                break
+        self.fired += total
+        await self.arm()
+        return total
+
+    async def catch_up(self) -> None:
+        """A time listener: the clock jumped, so fire what is now due."""
+        await self.run_now()
+
+    async def _tick(self, context: Any) -> None:
+        await self.run_now()
