@@ -56,3 +56,18 @@ async def enqueue_text(
     if reply_markup is not None:
         params["reply_markup"] = reply_markup
     return await enqueue(conn, chat_id, "sendMessage", params, now, dedupe_key=dedupe_key, ref=ref)
+
+
+def card_ref(report_id: int) -> str:
+    """The ref of a report's alert card in the staff group (edited in place, replied to by later news)."""
+    return f"report_card:{report_id}"
+
+
+async def sent_message(db: Any, ref: str) -> tuple[int, int] | None:
+    """(chat id, message id) of the latest sent push with this ref, to edit it or reply to it."""
+    row = await db.fetchone(
+        "SELECT chat_id, result_message_id FROM outbox WHERE ref = ? AND state = 'sent' "
+        "AND result_message_id IS NOT NULL ORDER BY id DESC LIMIT 1",
+        (ref,),
+    )
+    return (int(row["chat_id"]), int(row["result_message_id"])) if row else None
