@@ -23,7 +23,8 @@ from bot.notify import Notifier
 from bot.persistence import SQLitePersistence
 from bot.reminders import ReminderTimer
 from bot.services import Services
-from handlers import errors, start
+from bot.spot_import import ensure_sample_spots
+from handlers import errors, start, vendor
 from handlers.common import BotContext
 
 log = logging.getLogger(__name__)
@@ -69,6 +70,8 @@ async def post_init(application: BotApplication) -> None:
     """Opens the database, announces the commands, starts the outbox courier and re-arms the reminders."""
     services: Services = application.bot_data["services"]
     await services.open()
+    if services.settings.service_area_file is None:  # the sample city gets its sample spots on first start
+        await ensure_sample_spots(services.db, services.clock.now())
     await publish_commands(application)
 
     notifier = Notifier(application.bot, services)
@@ -119,6 +122,8 @@ def build_application(settings: Settings, services: Services | None = None) -> B
     # Order matters: the guard first, then every journey, then the catch-alls for what nobody claimed.
     application.add_handler(TypeHandler(Update, guard), group=GUARD_GROUP)
     for handler in start.build_handlers():
+        application.add_handler(handler)
+    for handler in vendor.build_handlers():
         application.add_handler(handler)
     for handler in start.build_catch_alls():
         application.add_handler(handler)

@@ -4,6 +4,15 @@ from __future__ import annotations
 
 LANGUAGE = "lang"  # lang:<code>
 
+# The vendor journey (handlers/vendor.py); locations ride in the data so old result pages keep working.
+VENDOR_MODE = "vmode"  # vmode:<nearest|here|district|name|mine>
+VENDOR_RESULTS = "vres"  # vres:<lat>:<lon>:<goods or ->:<now|tonight|morning>:<page>
+VENDOR_GOODS = "vgoods"  # vgoods:<lat>:<lon>:<when>
+VENDOR_DISTRICT = "vdist"  # vdist:<district code>:<page>
+VENDOR_SPOT = "vspot"  # vspot:<spot id>
+VENDOR_SUBSCRIBE = "vsub"  # vsub:<spot id>
+VENDOR_UNSUBSCRIBE = "vunsub"  # vunsub:<spot id>
+
 
 def make(prefix: str, *parts: object) -> str:
     data = ":".join([prefix, *(str(part) for part in parts)])

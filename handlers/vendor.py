@@ -1,0 +1,878 @@
+"""The street vendor's journey: where and when may I sell? Nearest open spots, "can I sell here?", spot pages.
+
+A vendor is never just told "no": every refusal names the nearest legal spot, how far it is and its hours.
+Result pages carry the shared location in their buttons, so "more" and the filters work on any old page.
+"""
+
+from __future__ import annotations
+
+import html
+import logging
+from dataclasses import replace
+from datetime import datetime, timedelta
+from typing import Any
+
+from babel.dates import get_day_names
+from telegram import (
+    InlineKeyboardButton,
+    InlineKeyboardMarkup,
+    KeyboardButton,
+    Message,
+    ReplyKeyboardMarkup,
+    Update,
+)
+from telegram.ext import BaseHandler, CallbackQueryHandler, CommandHandler, ConversationHandler, MessageHandler, filters
+
+from bot import spots
+from bot.geo import valid_coordinates, walking_minutes
+from bot.i18n import N_, Lang
+from bot.spots import Nearby, NearbyResult, Spot, Window, ZoneHit
+from handlers import callbacks
+from handlers.common import MENU_LABELS, MENU_SELL, BotContext, lang_of, main_menu, menu_button, translations_of
+from handlers.start import stale_button
+
+log = logging.getLogger(__name__)
+
+CHOICE, LOCATION, SEARCH_TEXT = range(3)
+
+SEND_LOCATION = N_("📍 Share my location")
+BACK = N_("⬅️ Back to menu")
+PERIOD_LABELS = {"now": N_("Now"), "tonight": N_("Tonight"), "morning": N_("Tomorrow morning")}
+PAGE_SIZE = 3
+LIST_SIZE = 8
+MAX_SEARCH_TEXT = 50
+MAX_PAGE = 30
+
+NOT_MENU = ~filters.Text([label for menu in (*MENU_LABELS, BACK) for label in translations_of(menu)])
+PLAIN_TEXT = filters.TEXT & ~filters.COMMAND & NOT_MENU
+OTHER_MESSAGE = filters.ChatType.PRIVATE & ~filters.COMMAND & ~filters.StatusUpdate.ALL & NOT_MENU
+
+
+# ------------------------------------------------------------------ sending
+async def send(update: Update, context: BotContext, text: str, markup: object = None) -> Message:
+    """Sends a message into the update's chat (works for button presses too)."""
+    assert update.effective_chat is not None
+    return await context.bot.send_message(update.effective_chat.id, text, reply_markup=markup)  # type: ignore[arg-type]
+
+
+def location_keyboard(t: Lang) -> ReplyKeyboardMarkup:
+    return ReplyKeyboardMarkup(
+        [[KeyboardButton(t._(SEND_LOCATION), request_location=True)], [KeyboardButton(t._(BACK))]],
+        resize_keyboard=True,
+        one_time_keyboard=True,
+    )
+
+
+def choices_keyboard(t: Lang) -> InlineKeyboardMarkup:
+    def button(label: str, mode: str) -> list[InlineKeyboardButton]:
+        return [InlineKeyboardButton(label, callback_data=callbacks.make(callbacks.VENDOR_MODE, mode))]
+
+    return InlineKeyboardMarkup(
+        [
+            button(t._("📍 Where can I sell now?"), "nearest"),
+            button(t._("🚫 Can I sell here?"), "here"),
+            button(t._("🏘 Spots by district"), "district"),
+            button(t._("🔎 Find a spot by name or street"), "name"),
+            button(t._("⭐ My spots"), "mine"),
+        ]
+    )
+
+
+def districts_keyboard(t: Lang, context: BotContext) -> InlineKeyboardMarkup:
+    return InlineKeyboardMarkup(
+        [
+            [
+                InlineKeyboardButton(
+                    district.name(t.code), callback_data=callbacks.make(callbacks.VENDOR_DISTRICT, district.code, 0)
+                )
+            ]
+            for district in context.services.service_area.districts
+        ]
+    )
+
+
+def spot_buttons(t: Lang, found: list[Spot], first_number: int) -> list[list[InlineKeyboardButton]]:
+    """One "details" button per listed spot, numbered as in the text."""
+    return [
+        [
+            InlineKeyboardButton(
+                t._("ℹ️ {number}. {name}", number=number, name=_short(spot.title(t.code))),
+                callback_data=callbacks.make(callbacks.VENDOR_SPOT, spot.id),
+            )
+        ]
+        for number, spot in enumerate(found, start=first_number)
+    ]
+
+
+def _short(name: str, limit: int = 28) -> str:
+    return name if len(name) <= limit else name[: limit - 1] + "…"
+
+
+def _coordinate(value: float) -> str:
+    return f"{value:.5f}"
+
+
+# ---------------------------------------------------------------- rendering
+def walk_text(t: Lang, meters: float) -> str:
+    minutes = walking_minutes(meters)
+    return t.n_(
+        "{distance}, about {count} minute on foot",
+        "{distance}, about {count} minutes on foot",
+        minutes,
+        distance=t.distance(meters),
+    )
+
+
+def when_text(t: Lang, moment: datetime, now: datetime) -> str:
+    """A time today (``22:00``), or with its date when it is another day."""
+    if moment.astimezone(t.timezone).date() == now.astimezone(t.timezone).date():
+        return t.time(moment)
+    return t.date_time(moment)
+
+
+def status_line(t: Lang, near: Nearby, now: datetime, soonest: bool) -> str:
+    """Open now until when; or when it opens (soonest); or its opening in the period asked about."""
+    opening = near.opening
+    if opening is None:
+        return ""
+    if near.open_now:
+        return t._("✅ Open now, until {time}", time=t.time(opening.closes_at))
+    if soonest:
+        return t._(
+            "⏳ Opens {relative}, at {time}",
+            relative=t.relative(opening.opens_at, now),
+            time=when_text(t, opening.opens_at, now),
+        )
+    return t._("🕒 Open {hours}", hours=spots.opening_text(t, opening))
+
+
+def stalls_text(t: Lang, spot: Spot) -> str:
+    if spot.free_stalls is not None:
+        return t.n_("about {count} stall free", "about {count} stalls free", spot.free_stalls)
+    if spot.capacity is not None:
+        return t.n_("{count} stall", "{count} stalls", spot.capacity)
+    return ""
+
+
+def facts_line(t: Lang, spot: Spot) -> str:
+    """Goods, fee and free stalls: ``fruit and cooked food · free of charge · about 12 stalls free``."""
+    parts = [spots.goods_text(t, spot.goods), spots.fee_text(t, spot.fee_cents), stalls_text(t, spot)]
+    return " · ".join(html.escape(part) for part in parts if part)
+
+
+def today_line(t: Lang, spot: Spot, now: datetime) -> str:
+    return t._("Today: {hours}", hours=spots.day_hours_text(t, spot, now.astimezone(t.timezone).date()))
+
+
+def nearby_text(t: Lang, result: NearbyResult, now: datetime, period: str, goods: str | None, first: int) -> str:
+    """The one summary message under the venue pins."""
+    headers = {
+        (False, "now"): N_("✅ Open now near you:"),
+        (False, "tonight"): N_("🌙 Open tonight near you:"),
+        (False, "morning"): N_("🌅 Open tomorrow morning near you:"),
+        (True, "now"): N_("No spot near you is open right now. These open soonest:"),
+        (True, "tonight"): N_("No spot near you is open tonight. These open soonest after that:"),
+        (True, "morning"): N_("No spot near you is open tomorrow morning. These open soonest after that:"),
+    }
+    lines = [t._(headers[(result.soonest, period)])]
+    if goods:
+        lines.append(t._("Goods: {goods}", goods=spots.goods_text(t, [goods])))
+    for number, near in enumerate(result.spots, start=first):
+        lines.append("")
+        lines.append(
+            t._(
+                "{number}. <b>{name}</b> — {walk}",
+                number=number,
+                name=html.escape(near.spot.title(t.code)),
+                walk=walk_text(t, near.distance_m),
+            )
+        )
+        lines.append(status_line(t, near, now, result.soonest))
+        lines.append(today_line(t, near.spot, now))
+        lines.append(facts_line(t, near.spot))
+    return "\n".join(lines)
+
+
+def nearby_keyboard(
+    t: Lang, result: NearbyResult, lat: float, lon: float, goods: str | None, period: str, page: int
+) -> InlineKeyboardMarkup:
+    at = (_coordinate(lat), _coordinate(lon))
+    rows = spot_buttons(t, [near.spot for near in result.spots], page * PAGE_SIZE + 1)
+    if result.more and page < MAX_PAGE:
+        data = callbacks.make(callbacks.VENDOR_RESULTS, *at, goods or "-", period, page + 1)
+        rows.append([InlineKeyboardButton(t._("▶️ More spots"), callback_data=data)])
+    rows.append(
+        [
+            InlineKeyboardButton(
+                ("✓ " if choice == period else "") + t._(label),
+                callback_data=callbacks.make(callbacks.VENDOR_RESULTS, *at, goods or "-", choice, 0),
+            )
+            for choice, label in PERIOD_LABELS.items()
+        ]
+    )
+    label = spots.goods_text(t, [goods]) if goods else t._("all goods")
+    rows.append(
+        [
+            InlineKeyboardButton(
+                t._("🧺 Goods: {goods}", goods=label),
+                callback_data=callbacks.make(callbacks.VENDOR_GOODS, *at, period),
+            )
+        ]
+    )
+    return InlineKeyboardMarkup(rows)
+
+
+def goods_keyboard(t: Lang, lat: str, lon: str, period: str) -> InlineKeyboardMarkup:
+    rows = [
+        [
+            InlineKeyboardButton(
+                t._(label), callback_data=callbacks.make(callbacks.VENDOR_RESULTS, lat, lon, code, period, 0)
+            )
+        ]
+        for code, label in spots.GOODS.items()
+    ]
+    rows.append(
+        [
+            InlineKeyboardButton(
+                t._("All goods"), callback_data=callbacks.make(callbacks.VENDOR_RESULTS, lat, lon, "-", period, 0)
+            )
+        ]
+    )
+    return InlineKeyboardMarkup(rows)
+
+
+def week_hours_lines(t: Lang, windows: tuple[Window, ...]) -> list[str]:
+    """One line per weekday: ``Monday: 22:00–04:00 (next day)``."""
+    names = get_day_names("wide", locale=t.code)
+    monday = datetime(2024, 1, 1, tzinfo=t.timezone)  # a Monday
+    lines = []
+    for day in range(7):
+        found = spots.windows_on(windows, day)
+        if found:
+            spans = []
+            for window in found:
+                opens = monday + timedelta(minutes=window.start_m)
+                spans.append(
+                    spots.opening_text(
+                        t, spots.Opening(opens, opens + timedelta(minutes=window.end_m - window.start_m))
+                    )
+                )
+            hours = ", ".join(spans)
+        else:
+            hours = t._("not open")
+        lines.append(t._("{day}: {hours}", day=names[day], hours=hours))
+    return lines
+
+
+def zone_hours_text(t: Lang, windows: tuple[Window, ...]) -> str:
+    """A zone's ban hours in short: ``Mon–Fri 07:00–17:00``."""
+    names = get_day_names("abbreviated", locale=t.code)
+    monday = datetime(2024, 1, 1, tzinfo=t.timezone)
+    groups: dict[str, list[int]] = {}
+    for window in windows:
+        opens = monday + timedelta(minutes=window.start_m)
+        span = spots.opening_text(t, spots.Opening(opens, opens + timedelta(minutes=window.end_m - window.start_m)))
+        groups.setdefault(span, []).append(window.weekday)
+    parts = []
+    for span, days in groups.items():
+        if len(days) == 7:
+            parts.append(t._("daily {hours}", hours=span))
+            continue
+        runs: list[list[int]] = []
+        for day in sorted(days):
+            if runs and runs[-1][-1] == day - 1:
+                runs[-1].append(day)
+            else:
+                runs.append([day])
+        label = ", ".join(names[r[0]] if len(r) == 1 else f"{names[r[0]]}–{names[r[-1]]}" for r in runs)
+        parts.append(t._("{days} {hours}", days=label, hours=span))
+    return "; ".join(parts)
+
+
+def zone_text(t: Lang, hits: list[ZoneHit]) -> str:
+    """What the law says at this place, kindly and plainly."""
+    active = [hit for hit in hits if hit.active]
+    if active:
+        lines = []
+        for hit in active:
+            label, why = spots.ZONE_KINDS.get(hit.zone.kind, spots.ZONE_KINDS["other"])
+            lines.append(
+                t._(
+                    "🚫 Sorry, this place is in a no-vending zone: <b>{zone}</b> ({kind}).",
+                    zone=html.escape(hit.zone.title(t.code)),
+                    kind=t._(label),
+                )
+            )
+            lines.append(t._(why))
+            if hit.zone.hours and hit.until is not None:
+                lines.append(
+                    t._(
+                        "The ban applies {hours}; right now it lasts until {time}.",
+                        hours=zone_hours_text(t, hit.zone.hours),
+                        time=t.time(hit.until),
+                    )
+                )
+            if hit.zone.note:
+                lines.append(html.escape(hit.zone.note))
+        lines.append(t._("Please come to one of the legal spots below instead; you are welcome there."))
+        return "\n".join(lines)
+    if hits:
+        hit = hits[0]
+        label, _why = spots.ZONE_KINDS.get(hit.zone.kind, spots.ZONE_KINDS["other"])
+        return t._(
+            "ℹ️ This place is in <b>{zone}</b> ({kind}), where vending is banned {hours}. The ban is not in force "
+            "right now, but street vending is allowed only at the designated spots. The nearest ones:",
+            zone=html.escape(hit.zone.title(t.code)),
+            kind=t._(label),
+            hours=zone_hours_text(t, hit.zone.hours),
+        )
+    return t._(
+        "There is no special ban at this place, but to be honest: street vending is allowed only at the "
+        "designated spots, which keeps pavements clear and is fair to every vendor. The nearest ones:"
+    )
+
+
+def spot_page_text(t: Lang, detail: spots.SpotDetail, now: datetime) -> str:
+    spot = detail.spot
+    lines = [t._("<b>{name}</b> (No. {number})", name=html.escape(spot.title(t.code)), number=spot.id)]
+    if spot.place(t.code):
+        lines.append(t._("📍 {address}", address=html.escape(spot.place(t.code))))
+    if spot.status == spots.STATUS_RELOCATED and detail.relocated_to is not None:
+        lines.append(
+            t._("➡️ This spot has moved to <b>{name}</b>.", name=html.escape(detail.relocated_to.title(t.code)))
+        )
+    elif spot.status == spots.STATUS_CLOSED and (spot.closed_until is None or spot.closed_until > now):
+        if spot.closed_until is not None:
+            lines.append(t._("⛔ Closed for now, until {until}.", until=t.date_time(spot.closed_until)))
+        else:
+            lines.append(t._("⛔ Closed for now, until further notice."))
+        if spot.status_reason:
+            lines.append(t._("Reason: {reason}", reason=html.escape(spot.status_reason)))
+    elif detail.current is not None:
+        lines.append(t._("✅ Open now, until {time}", time=t.time(detail.current.closes_at)))
+    elif detail.next is not None:
+        lines.append(
+            t._(
+                "⏳ Opens {relative}, at {time}",
+                relative=t.relative(detail.next.opens_at, now),
+                time=when_text(t, detail.next.opens_at, now),
+            )
+        )
+    if spot.status != spots.STATUS_RELOCATED:
+        lines.append("")
+        lines.append(t._("🕒 Opening hours:"))
+        lines.extend(week_hours_lines(t, spot.hours))
+        today = now.astimezone(t.timezone).date()
+        coming = [e for e in spot.exceptions if e.last_day >= today and e.first_day <= today + timedelta(days=60)]
+        if coming:
+            lines.append("")
+            lines.append(t._("📅 Closed on coming dates:"))
+            for exception in coming:
+                span = (
+                    t.date(exception.first_day)
+                    if exception.first_day == exception.last_day
+                    else t._("{first} to {last}", first=t.date(exception.first_day), last=t.date(exception.last_day))
+                )
+                if exception.reason:
+                    lines.append(t._("{dates}: {reason}", dates=span, reason=html.escape(exception.reason)))
+                else:
+                    lines.append(span)
+        lines.append("")
+        lines.append(t._("🧺 Goods: {goods}", goods=html.escape(spots.goods_text(t, spot.goods))))
+        lines.append(t._("💰 Fee: {fee}", fee=html.escape(spots.fee_text(t, spot.fee_cents))))
+        if stalls_text(t, spot):
+            lines.append(t._("🪑 Stalls: {stalls}", stalls=html.escape(stalls_text(t, spot))))
+    if spot.note:
+        lines.append(t._("📝 {note}", note=html.escape(spot.note)))
+    return "\n".join(lines)
+
+
+def spot_page_keyboard(t: Lang, detail: spots.SpotDetail) -> InlineKeyboardMarkup:
+    spot = detail.spot
+    if spot.status == spots.STATUS_RELOCATED and detail.relocated_to is not None:
+        data = callbacks.make(callbacks.VENDOR_SPOT, detail.relocated_to.id)
+        return InlineKeyboardMarkup([[InlineKeyboardButton(t._("➡️ Show the new spot"), callback_data=data)]])
+    if detail.subscribed:
+        button = InlineKeyboardButton(
+            t._("🔕 Stop reminders for this spot"), callback_data=callbacks.make(callbacks.VENDOR_UNSUBSCRIBE, spot.id)
+        )
+    else:
+        button = InlineKeyboardButton(
+            t._("🔔 Remind me before it opens"), callback_data=callbacks.make(callbacks.VENDOR_SUBSCRIBE, spot.id)
+        )
+    return InlineKeyboardMarkup([[button]])
+
+
+def spot_list_text(t: Lang, header: str, found: list[Spot], now: datetime, first: int) -> str:
+    lines = [header]
+    tz = t.timezone
+    for number, spot in enumerate(found, start=first):
+        lines.append("")
+        lines.append(t._("{number}. <b>{name}</b>", number=number, name=html.escape(spot.title(t.code))))
+        current = spots.current_opening(spot, now, tz)
+        if spot.status == spots.STATUS_RELOCATED:
+            lines.append(t._("➡️ Moved to another spot; tap for details."))
+            continue
+        if current is not None:
+            lines.append(t._("✅ Open now, until {time}", time=t.time(current.closes_at)))
+        elif spot.status == spots.STATUS_CLOSED and (spot.closed_until is None or spot.closed_until > now):
+            lines.append(t._("⛔ Closed for now"))
+        else:
+            upcoming = spots.next_opening(spot, now, tz)
+            if upcoming is not None:
+                lines.append(
+                    t._(
+                        "⏳ Opens {relative}, at {time}",
+                        relative=t.relative(upcoming.opens_at, now),
+                        time=when_text(t, upcoming.opens_at, now),
+                    )
+                )
+        lines.append(today_line(t, spot, now))
+        lines.append(facts_line(t, spot))
+    return "\n".join(lines)
+
+
+# ----------------------------------------------------------- the journey
+async def show_choices(update: Update, context: BotContext) -> int:
+    """Offers the ways to find a spot; a location or a typed name is also taken at once."""
+    t = await lang_of(update, context)
+    if context.user_data is not None:
+        context.user_data.pop("vendor_mode", None)
+    await send(
+        update,
+        context,
+        t._(
+            "🛒 Where and when may you sell? Choose below.\n"
+            "You can also send your location right away, or type part of a spot's name or a street."
+        ),
+        choices_keyboard(t),
+    )
+    return CHOICE
+
+
+async def choose_mode(update: Update, context: BotContext) -> int:
+    """Starts the chosen way: asks for the location or the search text, or lists districts or own spots."""
+    query = update.callback_query
+    assert query is not None
+    parts = callbacks.parts(query.data, callbacks.VENDOR_MODE, 1)
+    t = await lang_of(update, context)
+    if parts is None or parts[0] not in ("nearest", "here", "district", "name", "mine"):
+        await stale_button(update, context)
+        return CHOICE
+    await query.answer()
+    mode = parts[0]
+    if mode in ("nearest", "here") and context.user_data is not None:
+        context.user_data["vendor_mode"] = mode
+    if mode == "nearest":
+        text = t._(
+            "Please share your location with the button below, and I will show the nearest spots open now.\n"
+            "No GPS? Type a street or a spot's name instead."
+        )
+        await send(update, context, text, location_keyboard(t))
+        return LOCATION
+    if mode == "here":
+        text = t._(
+            "Please share your location with the button below. I will tell you whether vending is allowed there "
+            "and show the nearest legal spots."
+        )
+        await send(update, context, text, location_keyboard(t))
+        return LOCATION
+    if mode == "district":
+        await send(update, context, t._("Which district?"), districts_keyboard(t, context))
+        return ConversationHandler.END
+    if mode == "mine":
+        await show_my_spots(update, context)
+        return ConversationHandler.END
+    await send(update, context, t._("Type part of a spot's name or a street (at most 50 characters):"))
+    return SEARCH_TEXT
+
+
+async def receive_location(update: Update, context: BotContext) -> int:
+    """Answers a shared location: the nearest open spots, or first what the rules say at that place."""
+    message = update.effective_message
+    assert message is not None and message.location is not None
+    mode = (context.user_data or {}).get("vendor_mode", "nearest")
+    lat, lon = message.location.latitude, message.location.longitude
+    if not await check_in_area(update, context, lat, lon):
+        return LOCATION
+    t = await lang_of(update, context)
+    if mode == "here":
+        services = context.services
+        hits = await spots.zones_at(services.db, lat, lon, services.clock.now(), services.timezone)
+        await send(update, context, zone_text(t, hits), main_menu(t))
+    else:
+        await send(update, context, t._("Looking for spots near you…"), main_menu(t))
+    await show_nearby(update, context, lat, lon, None, "now", 0)
+    if context.user_data is not None:
+        context.user_data.pop("vendor_mode", None)
+    return ConversationHandler.END
+
+
+async def check_in_area(update: Update, context: BotContext, lat: float, lon: float) -> bool:
+    """A place outside the districts served gets a clear answer and the district list."""
+    if valid_coordinates(lat, lon) and context.services.service_area.contains(lat, lon):
+        return True
+    t = await lang_of(update, context)
+    names = ", ".join(d.name(t.code) for d in context.services.service_area.districts)
+    await send(
+        update,
+        context,
+        t._(
+            "Sorry, this place is outside the area we serve ({districts}), so I know no spots there. "
+            "Share a location inside it, or choose a district:",
+            districts=html.escape(names),
+        ),
+        districts_keyboard(t, context),
+    )
+    return False
+
+
+async def show_nearby(
+    update: Update, context: BotContext, lat: float, lon: float, goods: str | None, period: str, page: int
+) -> None:
+    """Sends the venue pins of one page of nearby spots, then the one summary message with its buttons."""
+    services = context.services
+    now = services.clock.now()
+    t = await lang_of(update, context)
+    result = await spots.nearest_open_spots(
+        services.db,
+        lat,
+        lon,
+        now,
+        services.timezone,
+        limit=PAGE_SIZE,
+        offset=page * PAGE_SIZE,
+        goods=goods,
+        when=period,
+    )
+    if not result.spots:
+        await send_nothing_near(update, context, t, lat, lon, goods, period, page)
+        return
+    assert update.effective_chat is not None
+    for number, near in enumerate(result.spots, start=page * PAGE_SIZE + 1):
+        await context.bot.send_venue(
+            update.effective_chat.id,
+            latitude=near.spot.lat,
+            longitude=near.spot.lon,
+            title=f"{number}. {near.spot.title(t.code)}",
+            address=near.spot.place(t.code) or near.spot.title(t.code),
+        )
+    text = nearby_text(t, result, now, period, goods, page * PAGE_SIZE + 1)
+    await send(update, context, text, nearby_keyboard(t, result, lat, lon, goods, period, page))
+
+
+async def send_nothing_near(
+    update: Update, context: BotContext, t: Lang, lat: float, lon: float, goods: str | None, period: str, page: int
+) -> None:
+    """No (more) spot at all: says so, and offers a wider choice."""
+    at = (_coordinate(lat), _coordinate(lon))
+    if page > 0:
+        await send(update, context, t._("There are no more spots within reach. Try another time or all goods."))
+        return
+    rows = []
+    if goods:
+        text = t._(
+            "I found no spot for {goods} within 50 km. Other spots may take your goods too:",
+            goods=spots.goods_text(t, [goods]),
+        )
+        data = callbacks.make(callbacks.VENDOR_RESULTS, *at, "-", period, 0)
+        rows.append([InlineKeyboardButton(t._("All goods"), callback_data=data)])
+    else:
+        text = t._("I found no vending spot within 50 km of this place. Please choose a district to see its spots:")
+    keyboard = InlineKeyboardMarkup(rows + list(districts_keyboard(t, context).inline_keyboard))
+    await send(update, context, text, keyboard)
+
+
+async def search_by_name(update: Update, context: BotContext) -> int:
+    """Lists the spots whose name or street contains the typed text; the step stays if the text is too long."""
+    message = update.effective_message
+    assert message is not None and message.text is not None
+    t = await lang_of(update, context)
+    text = message.text.strip()
+    if len(text) > MAX_SEARCH_TEXT:
+        await send(
+            update,
+            context,
+            t._("That is too long. Please type at most 50 characters: part of a spot's name or a street."),
+        )
+        return SEARCH_TEXT
+    services = context.services
+    now = services.clock.now()
+    found = await spots.search_spots(services.db, text, now, services.timezone, limit=LIST_SIZE)
+    if not found:
+        await send(
+            update,
+            context,
+            t._("I found no spot matching “{text}”. Try another word, or choose a district:", text=html.escape(text)),
+            districts_keyboard(t, context),
+        )
+        return SEARCH_TEXT
+    header = t._("Spots matching “{text}”:", text=html.escape(text))
+    await send(update, context, t._("Here is what I found."), main_menu(t))
+    await send(
+        update, context, spot_list_text(t, header, found, now, 1), InlineKeyboardMarkup(spot_buttons(t, found, 1))
+    )
+    return ConversationHandler.END
+
+
+async def hint_location(update: Update, context: BotContext) -> int:
+    """Something other than a location while one is awaited: says how to send it; the step stays."""
+    t = await lang_of(update, context)
+    await send(
+        update,
+        context,
+        t._(
+            "Please tap “📍 Share my location” below (or attach a location), or type a street or a spot's name. "
+            "Send /cancel to stop."
+        ),
+        location_keyboard(t),
+    )
+    return LOCATION
+
+
+async def hint_text(update: Update, context: BotContext) -> int:
+    """Something other than text while a name is awaited: says what to type; the step stays."""
+    t = await lang_of(update, context)
+    await send(update, context, t._("Please type part of a spot's name or a street, or send /cancel to stop."))
+    return SEARCH_TEXT
+
+
+async def hint_choice(update: Update, context: BotContext) -> int:
+    """Something unexpected at the choice: shows the choices again."""
+    return await show_choices(update, context)
+
+
+async def cancel(update: Update, context: BotContext) -> int:
+    """Stops the vendor journey and shows the menu."""
+    t = await lang_of(update, context)
+    if context.user_data is not None:
+        context.user_data.pop("vendor_mode", None)
+    await send(update, context, t._("All right. Here is the menu."), main_menu(t))
+    return ConversationHandler.END
+
+
+# ------------------------------------------------------------- buttons
+async def page_results(update: Update, context: BotContext) -> None:
+    """ "More", a time filter or a goods filter on a results page: sends that page for the same place."""
+    query = update.callback_query
+    assert query is not None
+    parts = callbacks.parts(query.data, callbacks.VENDOR_RESULTS, 5)
+    parsed = _parse_place(parts[:2]) if parts else None
+    if (
+        parts is None
+        or parsed is None
+        or (parts[2] != "-" and parts[2] not in spots.GOODS)
+        or parts[3] not in spots.PERIODS
+        or not parts[4].isdigit()
+        or int(parts[4]) > MAX_PAGE
+    ):
+        await stale_button(update, context)
+        return
+    await query.answer()
+    lat, lon = parsed
+    if not await check_in_area(update, context, lat, lon):
+        return
+    goods = None if parts[2] == "-" else parts[2]
+    await show_nearby(update, context, lat, lon, goods, parts[3], int(parts[4]))
+
+
+def _parse_place(parts: list[str]) -> tuple[float, float] | None:
+    try:
+        lat, lon = float(parts[0]), float(parts[1])
+    except (ValueError, IndexError):
+        return None
+    return (lat, lon) if valid_coordinates(lat, lon) else None
+
+
+async def choose_goods(update: Update, context: BotContext) -> None:
+    """Turns the results' buttons into a goods chooser for the same place and time."""
+    query = update.callback_query
+    assert query is not None
+    parts = callbacks.parts(query.data, callbacks.VENDOR_GOODS, 3)
+    if parts is None or _parse_place(parts[:2]) is None or parts[2] not in spots.PERIODS:
+        await stale_button(update, context)
+        return
+    t = await lang_of(update, context)
+    await query.answer()
+    await query.edit_message_reply_markup(goods_keyboard(t, parts[0], parts[1], parts[2]))
+
+
+async def list_district(update: Update, context: BotContext) -> None:
+    """A district's spots, open ones first, a page at a time."""
+    query = update.callback_query
+    assert query is not None
+    parts = callbacks.parts(query.data, callbacks.VENDOR_DISTRICT, 2)
+    district = context.services.service_area.by_code(parts[0]) if parts else None
+    if parts is None or district is None or not parts[1].isdigit() or int(parts[1]) > MAX_PAGE:
+        await stale_button(update, context)
+        return
+    await query.answer()
+    t = await lang_of(update, context)
+    services = context.services
+    now = services.clock.now()
+    page = int(parts[1])
+    found, more = await spots.spots_in_district(
+        services.db, district.code, now, services.timezone, limit=LIST_SIZE, offset=page * LIST_SIZE
+    )
+    if not found:
+        await send(
+            update, context, t._("There are no spots in {district} yet.", district=html.escape(district.name(t.code)))
+        )
+        return
+    header = t._("Spots in {district}:", district=html.escape(district.name(t.code)))
+    rows = spot_buttons(t, found, page * LIST_SIZE + 1)
+    if more:
+        data = callbacks.make(callbacks.VENDOR_DISTRICT, district.code, page + 1)
+        rows.append([InlineKeyboardButton(t._("▶️ More spots"), callback_data=data)])
+    await send(update, context, spot_list_text(t, header, found, now, page * LIST_SIZE + 1), InlineKeyboardMarkup(rows))
+
+
+async def show_my_spots(update: Update, context: BotContext) -> None:
+    """The spots the vendor subscribed to, each with its page."""
+    assert update.effective_user is not None
+    t = await lang_of(update, context)
+    services = context.services
+    now = services.clock.now()
+    found = await spots.subscriptions_of(services.db, update.effective_user.id, now, services.timezone)
+    if not found:
+        await send(
+            update,
+            context,
+            t._("You have no reminders yet. Open a spot's page and tap “🔔 Remind me before it opens”."),
+            choices_keyboard(t),
+        )
+        return
+    header = t._("Your spots (you get reminders for these):")
+    await send(
+        update, context, spot_list_text(t, header, found, now, 1), InlineKeyboardMarkup(spot_buttons(t, found, 1))
+    )
+
+
+async def _detail_or_refuse(update: Update, context: BotContext, prefix: str) -> spots.SpotDetail | None:
+    """The spot a button names, or None after telling the user the button is stale or the spot is gone."""
+    query = update.callback_query
+    assert query is not None and update.effective_user is not None
+    parts = callbacks.parts(query.data, prefix, 1)
+    if parts is None or not parts[0].isdigit():
+        await stale_button(update, context)
+        return None
+    services = context.services
+    try:
+        return await spots.spot_detail(
+            services.db, int(parts[0]), update.effective_user.id, services.clock.now(), services.timezone
+        )
+    except spots.SpotNotFound:
+        t = await lang_of(update, context)
+        await query.answer(t._("This spot no longer exists. Please search again with /sell."), show_alert=True)
+        return None
+
+
+async def show_spot(update: Update, context: BotContext) -> None:
+    """A spot's page: its pin, hours for the week, closures coming up, and the reminder button."""
+    detail = await _detail_or_refuse(update, context, callbacks.VENDOR_SPOT)
+    if detail is None:
+        return
+    assert update.callback_query is not None and update.effective_chat is not None
+    await update.callback_query.answer()
+    t = await lang_of(update, context)
+    spot = detail.spot
+    await context.bot.send_venue(
+        update.effective_chat.id,
+        latitude=spot.lat,
+        longitude=spot.lon,
+        title=spot.title(t.code),
+        address=spot.place(t.code) or spot.title(t.code),
+    )
+    now = context.services.clock.now()
+    await send(update, context, spot_page_text(t, detail, now), spot_page_keyboard(t, detail))
+
+
+async def subscribe_spot(update: Update, context: BotContext) -> None:
+    """Subscribes the vendor to the spot's reminders and news; a moved spot points to its new place."""
+    detail = await _detail_or_refuse(update, context, callbacks.VENDOR_SUBSCRIBE)
+    if detail is None:
+        return
+    query = update.callback_query
+    assert query is not None and update.effective_user is not None
+    t = await lang_of(update, context)
+    name = detail.spot.title(t.code)
+    if detail.spot.status == spots.STATUS_RELOCATED and detail.relocated_to is not None:
+        await query.answer(
+            t._(
+                "This spot has moved to {name}. Please subscribe there instead.", name=detail.relocated_to.title(t.code)
+            ),
+            show_alert=True,
+        )
+        return
+    services = context.services
+    await spots.subscribe(services.db, update.effective_user.id, detail.spot.id, t.code, services.clock.now())
+    await query.answer(
+        t._("🔔 Done. I will remind you before {name} opens and tell you at once if it closes or moves.", name=name),
+        show_alert=True,
+    )
+    await query.edit_message_reply_markup(spot_page_keyboard(t, _with_subscribed(detail, True)))
+
+
+async def unsubscribe_spot(update: Update, context: BotContext) -> None:
+    """Stops the reminders and news of a spot."""
+    detail = await _detail_or_refuse(update, context, callbacks.VENDOR_UNSUBSCRIBE)
+    if detail is None:
+        return
+    query = update.callback_query
+    assert query is not None and update.effective_user is not None
+    t = await lang_of(update, context)
+    await spots.unsubscribe(context.services.db, update.effective_user.id, detail.spot.id)
+    await query.answer(t._("🔕 Reminders for {name} are off.", name=detail.spot.title(t.code)), show_alert=True)
+    await query.edit_message_reply_markup(spot_page_keyboard(t, _with_subscribed(detail, False)))
+
+
+def _with_subscribed(detail: spots.SpotDetail, subscribed: bool) -> spots.SpotDetail:
+    return replace(detail, subscribed=subscribed)
+
+
+# ------------------------------------------------------------- wiring
+def build_handler() -> ConversationHandler[Any]:
+    """The vendor conversation: choose a way, then a location or a search text."""
+    back = filters.ChatType.PRIVATE & filters.Text(translations_of(BACK))
+    return ConversationHandler(
+        entry_points=[
+            CommandHandler("sell", show_choices, filters=filters.ChatType.PRIVATE),
+            MessageHandler(menu_button(MENU_SELL), show_choices),
+            CallbackQueryHandler(choose_mode, pattern=callbacks.pattern(callbacks.VENDOR_MODE)),
+        ],
+        states={
+            CHOICE: [
+                MessageHandler(filters.LOCATION, receive_location),
+                MessageHandler(PLAIN_TEXT, search_by_name),
+                MessageHandler(OTHER_MESSAGE & ~back, hint_choice),
+            ],
+            LOCATION: [
+                MessageHandler(filters.LOCATION, receive_location),
+                MessageHandler(PLAIN_TEXT, search_by_name),
+                MessageHandler(OTHER_MESSAGE & ~back, hint_location),
+            ],
+            SEARCH_TEXT: [
+                MessageHandler(PLAIN_TEXT, search_by_name),
+                MessageHandler(filters.LOCATION, receive_location),
+                MessageHandler(OTHER_MESSAGE & ~back, hint_text),
+            ],
+        },
+        fallbacks=[CommandHandler("cancel", cancel), MessageHandler(back, cancel)],
+        allow_reentry=True,
+        name="vendor",
+        persistent=True,
+    )
+
+
+def build_handlers() -> list[BaseHandler[Any, Any, Any]]:
+    """The conversation, then the buttons of result lists and spot pages (valid in any state)."""
+    return [
+        build_handler(),
+        CallbackQueryHandler(page_results, pattern=callbacks.pattern(callbacks.VENDOR_RESULTS)),
+        CallbackQueryHandler(choose_goods, pattern=callbacks.pattern(callbacks.VENDOR_GOODS)),
+        CallbackQueryHandler(list_district, pattern=callbacks.pattern(callbacks.VENDOR_DISTRICT)),
+        CallbackQueryHandler(show_spot, pattern=callbacks.pattern(callbacks.VENDOR_SPOT)),
+        CallbackQueryHandler(subscribe_spot, pattern=callbacks.pattern(callbacks.VENDOR_SUBSCRIBE)),
+        CallbackQueryHandler(unsubscribe_spot, pattern=callbacks.pattern(callbacks.VENDOR_UNSUBSCRIBE)),
+        CommandHandler("myspots", show_my_spots, filters=filters.ChatType.PRIVATE),
+    ]
