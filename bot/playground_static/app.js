@@ -190,7 +190,7 @@ class Pane {
     this.find(".sample-photo").addEventListener("click", () => this.sendPhotos(null));
     this.find(".location-button").addEventListener("click", () => openPicker(this));
     this.find(".voice-button").addEventListener("click", () => this.act("voice", {}).catch((e) => toast(e.message)));
-    this.find(".reply-cancel").addEventListener("click", () => this.setReply(null, true));
+    this.find(".reply-cancel").addEventListener("click", () => this.setReply(null, true, false));
     this.find(".commands-button").addEventListener("click", () => this.toggleCommands());
   }
 
@@ -205,7 +205,7 @@ class Pane {
   refreshLabels() {
     this.root.querySelectorAll("[data-i18n]").forEach((node) => { node.textContent = tr(node.dataset.i18n); });
     this.root.querySelectorAll("[data-i18n-title]").forEach((node) => { node.title = tr(node.dataset.i18nTitle); });
-    this.find(".text").placeholder = tr("message");
+    this.find(".message-input").placeholder = tr("message");
     const personas = this.find(".persona");
     personas.replaceChildren(...state.world.personas.map((p) => {
       const option = el("option", null, `${p.first_name} · ${p.role}`);
@@ -318,7 +318,7 @@ class Pane {
     meta.append(el("time", null, formatTime(new Date(message.date * 1000), false)));
     const reply = el("button", "reply-action", "↩ " + tr("reply"));
     reply.type = "button";
-    reply.addEventListener("click", () => this.setReply(message, false));
+    reply.addEventListener("click", () => this.setReply(message, false, true));
     meta.append(reply);
     node.append(meta);
   }
@@ -363,7 +363,7 @@ class Pane {
       if (message.keyboard.force_reply) forceReply = message;
     }
     if (forceReply && forceReply.message_id !== this.dismissedForceReply && !this.replyTo) {
-      this.setReply(forceReply, false);
+      this.setReply(forceReply, false, false); // no focus jump: the visitor may be typing in the other chat
     }
     if (!keyboard || this.hiddenKeyboardOf === keyboardOf) {
       box.hidden = true;
@@ -396,13 +396,13 @@ class Pane {
     this.updateKeyboard();
   }
 
-  setReply(message, dismissed) {
+  setReply(message, dismissed, focus) {
     if (dismissed && this.replyTo) this.dismissedForceReply = this.replyTo.message_id;
     this.replyTo = message;
     const bar = this.find(".reply-bar");
     bar.hidden = !message;
     this.find(".reply-text").textContent = message ? summary(message) : "";
-    if (message) this.find(".text").focus();
+    if (message && focus) this.find(".message-input").focus();
   }
 
   toggleCommands() {
@@ -428,12 +428,12 @@ class Pane {
     const payload = { persona: this.personaKey, ...body };
     if (action === "send" && this.replyTo) payload.reply_to = this.replyTo.message_id;
     const result = await api(`/api/chats/${this.chatId}/${action}`, payload);
-    if (action === "send" && this.replyTo) this.setReply(null, true);
+    if (action === "send" && this.replyTo) this.setReply(null, true, false);
     return result;
   }
 
   async sendTyped() {
-    const input = this.find(".text");
+    const input = this.find(".message-input");
     if (!input.value.trim()) return;
     try {
       await this.act("send", { text: input.value });
@@ -446,11 +446,11 @@ class Pane {
   async sendPhotos(input) {
     const form = new FormData();
     form.append("persona", this.personaKey);
-    form.append("caption", this.find(".text").value);
+    form.append("caption", this.find(".message-input").value);
     if (input) for (const file of input.files) form.append("photo", file, file.name);
     try {
       await api(`/api/chats/${this.chatId}/photos`, form);
-      this.find(".text").value = "";
+      this.find(".message-input").value = "";
     } catch (error) {
       toast(error.message);
     }
