@@ -1,0 +1,130 @@
+"""Wrong input at every step of the report wizard: a hint for that step, the step stays, nothing half-written."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any
+
+import pytest
+
+from tests.support.driver import Person, TestBed, text_of
+from tests.support.report_steps import BEIJING, HOME, count_rows, draft_step, walk_to
+
+Action = Callable[[Person, dict[str, Any]], Awaitable[Any]]
+
+
+@dataclass(frozen=True)
+class BadInput:
+    description: str
+    step: str
+    act: Action
+    hint: str
+    alert: bool = False  # the answer is a button alert rather than a message
+
+
+def sticker(person: Person, prompt: dict[str, Any]) -> Awaitable[Any]:
+    return person.send_sticker()
+
+
+def photo(person: Person, prompt: dict[str, Any]) -> Awaitable[Any]:
+    return person.send_photo()
+
+
+def voice(person: Person, prompt: dict[str, Any]) -> Awaitable[Any]:
+    return person.send_voice()
+
+
+def location(lat: float, lon: float) -> Action:
+    return lambda person, prompt: person.share_location(lat, lon)
+
+
+def typed(text: str) -> Action:
+    return lambda person, prompt: person.send(text)
+
+
+def forged(data: str) -> Action:
+    return lambda person, prompt: person.press_data(prompt, data)
+
+
+CASES = [
+    BadInput("sticker instead of a category", "category", sticker, "Please choose a category"),
+    BadInput("photo instead of a category", "category", photo, "Please choose a category"),
+    BadInput("text instead of a category", "category", typed("garbage"), "Please choose a category"),
+    BadInput("unknown category code", "category", forged("rpt:cat:klingon"), "earlier step", alert=True),
+    BadInput("sticker instead of a place", "location", sticker, "Send my location"),
+    BadInput("voice instead of a place", "location", voice, "Send my location"),
+    BadInput("address too short", "location", typed("ab"), "in 4 to 200 characters (you wrote 2)"),
+    BadInput("address too long", "location", typed("x" * 201), "in 4 to 200 characters (you wrote 201)"),
+    BadInput("outside the service area", "location", location(*BEIJING), "outside the area we serve"),
+    BadInput("text instead of a district", "district", typed("the east one"), "Please choose the district"),
+    BadInput("forged district", "district", forged("rpt:dist:atlantis"), "earlier step", alert=True),
+    BadInput("description too short", "description", typed("bad smell"), "at least 10 characters (you wrote 9)"),
+    BadInput("description too long", "description", typed("y" * 1001), "keep it to 1000 characters (you wrote 1001)"),
+    BadInput("sticker instead of a description", "description", sticker, "describe the problem in words"),
+    BadInput("location instead of a description", "description", location(*HOME), "describe the problem in words"),
+    BadInput("photo instead of a description", "description", photo, "describe the problem in words"),
+    BadInput("text instead of a photo", "photos", typed("here it is"), "Please send a photo"),
+    BadInput("voice instead of a photo", "photos", voice, "Please send a photo"),
+    BadInput("a category button at the photo step", "photos", forged("rpt:cat:garbage"), "earlier step", alert=True),
+    BadInput("text at the review", "review", typed("is it sent?"), "check the summary above"),
+    BadInput("forged edit field", "review", forged("rpt:edit:reporter"), "earlier step", alert=True),
+    BadInput("a mine-too button never offered", "review", forged("rpt:same:1"), "earlier step", alert=True),
+]
+
+
+async def go_on(person: Person, step: str, prompt: dict[str, Any]) -> None:
+    """The right answer for the step, which must still be the current one."""
+    if step == "category":
+        await person.press(prompt, "Noise")
+        await person.expect_message(contains="Where is it?")
+    elif step == "location":
+        await person.share_location(*HOME)
+        await person.expect_message(contains="Location received")
+    elif step == "district":
+        await person.press(prompt, "Yongchuan")
+        await person.expect_message(contains="describe the problem")
+    elif step == "description":
+        await person.send("Loud music every night after midnight")
+        await person.expect_message(contains="A photo helps")
+    elif step == "photos":
+        await person.press(prompt, "Skip")
+        await person.expect_message(contains="Please check your report")
+    else:
+        await person.press(prompt, "Submit")
+        await person.expect_message(contains="Your report number is")
+
+
+@pytest.mark.parametrize("case", CASES, ids=[case.description for case in CASES])
+async def test_bad_input_gets_a_hint_and_the_step_stays(bed: TestBed, case: BadInput) -> None:
+    user = bed.person(3001, "Ana", language_code="en")
+    prompt = await walk_to(user, case.step)
+    result = await case.act(user, prompt)
+    if case.alert:
+        answer = await user.expect_answer(result)
+        assert case.hint in answer["text"] and answer["show_alert"]
+    else:
+        hint = await user.expect_message()
+        assert case.hint in text_of(hint)
+    await user.expect_no_message(wait=0.3)
+    assert await draft_step(bed, 3001) == case.step
+    assert await count_rows(bed, "reports") == 0
+    await go_on(user, case.step, prompt)
+
+
+async def test_one_hint_for_an_album_sent_at_the_wrong_step(bed: TestBed) -> None:
+    user = bed.person(3002, "Bo", language_code="en")
+    await walk_to(user, "description")
+    await user.send_album(3)
+    await user.expect_message(contains="describe the problem in words")
+    await user.expect_no_message(wait=0.8)
+
+
+async def test_old_wizard_buttons_after_the_report_was_filed(bed: TestBed) -> None:
+    user = bed.person(3003, "Cai", language_code="en")
+    card = await walk_to(user, "review")
+    await user.press(card, "Submit")
+    await user.expect_message(contains="Your report number is")
+    answer = await user.expect_answer(await user.press_data(card, "rpt:submit"))
+    assert "no longer active" in answer["text"]
+    assert await count_rows(bed, "reports") == 1
