@@ -24,7 +24,7 @@ from bot.persistence import SQLitePersistence
 from bot.reminders import ReminderTimer
 from bot.services import Services
 from bot.spot_import import ensure_sample_spots
-from handlers import errors, start, vendor
+from handlers import errors, my_reports, report, start, vendor
 from handlers.common import BotContext
 
 log = logging.getLogger(__name__)
@@ -32,6 +32,8 @@ log = logging.getLogger(__name__)
 # The commands in the client's menu, per language (Telegram wants a language code, not a locale name).
 COMMANDS = (
     ("start", N_("Main menu")),
+    ("report", N_("Report a problem")),
+    ("myreports", N_("My reports")),
     ("help", N_("What this bot can do")),
     ("language", N_("Change language")),
     ("cancel", N_("Stop what you are doing")),
@@ -122,6 +124,8 @@ def build_application(settings: Settings, services: Services | None = None) -> B
     # Order matters: the guard first, then every journey, then the catch-alls for what nobody claimed.
     application.add_handler(TypeHandler(Update, guard), group=GUARD_GROUP)
     for handler in start.build_handlers():
+        application.add_handler(handler)
+    for handler in [*report.build_handlers(settings), *my_reports.build_handlers()]:
         application.add_handler(handler)
     for handler in vendor.build_handlers():
         application.add_handler(handler)

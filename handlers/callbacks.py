@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 LANGUAGE = "lang"  # lang:<code>
+REPORT = "rpt"  # rpt:<action>[:<value>] — the report wizard (rpt:cat:garbage, rpt:submit, rpt:resume, …)
+MY_REPORTS = "mine"  # mine:<action>:<report id>[:<list offset>] — "my reports"
 
 # The vendor journey (handlers/vendor.py); locations ride in the data so old result pages keep working.
 VENDOR_MODE = "vmode"  # vmode:<nearest|here|district|name|mine>
