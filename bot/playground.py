@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import Any
 
 import tornado.web
+from dotenv import dotenv_values
 from tornado.httpserver import HTTPServer
 from tornado.netutil import bind_sockets
 
@@ -107,12 +108,16 @@ class PlaygroundError(ValueError):
 
 
 # ------------------------------------------------------------------------------------------ settings
-def resolve_port(cli_port: int | None, environ: Mapping[str, str] | None = None) -> int:
-    """``--port`` wins over ``PLAYGROUND_PORT``, which wins over 8080."""
+def resolve_port(
+    cli_port: int | None, environ: Mapping[str, str] | None = None, env_file: Path | None = Path(".env")
+) -> int:
+    """``--port`` wins over ``PLAYGROUND_PORT`` (environment, then .env), which wins over 8080."""
     if cli_port is not None:
         port = cli_port
     else:
-        raw = (os.environ if environ is None else environ).get("PLAYGROUND_PORT", "").strip()
+        values = dotenv_values(env_file) if env_file is not None and env_file.is_file() else {}
+        raw = (os.environ if environ is None else environ).get("PLAYGROUND_PORT") or values.get("PLAYGROUND_PORT") or ""
+        raw = raw.strip()
         if not raw:
             return DEFAULT_PORT
         if not raw.isdigit():

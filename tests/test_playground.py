@@ -327,13 +327,19 @@ def test_settings_need_no_token_and_force_what_the_playground_owns(tmp_path: Pat
     [(None, {}, 8080), (None, {"PLAYGROUND_PORT": "9000"}, 9000), (9100, {"PLAYGROUND_PORT": "9000"}, 9100)],
 )
 def test_port_comes_from_the_flag_then_the_environment(cli: int | None, environ: dict[str, str], expected: int) -> None:
-    assert resolve_port(cli, environ) == expected
+    assert resolve_port(cli, environ, env_file=None) == expected
+
+
+def test_port_may_come_from_the_env_file(tmp_path: Path) -> None:
+    (tmp_path / ".env").write_text("PLAYGROUND_PORT=8181\n")
+    assert resolve_port(None, {}, env_file=tmp_path / ".env") == 8181
+    assert resolve_port(None, {"PLAYGROUND_PORT": "8282"}, env_file=tmp_path / ".env") == 8282
 
 
 @pytest.mark.parametrize("raw", ["eighty", "70000", "-1"])
 def test_a_bad_port_is_named(raw: str) -> None:
     with pytest.raises(ConfigError, match="PLAYGROUND_PORT is invalid"):
-        resolve_port(None, {"PLAYGROUND_PORT": raw})
+        resolve_port(None, {"PLAYGROUND_PORT": raw}, env_file=None)
 
 
 def test_sample_places_lie_where_they_say() -> None:

@@ -246,7 +246,7 @@ def test_a_visitor_plays_resident_vendor_and_staff_in_the_browser(
         lambda d: next(
             (
                 m
-                for (chat, _), m in playground.emulator.messages.items()
+                for (chat, _), m in list(playground.emulator.messages.items())  # a copy: the bot's thread adds more
                 if chat == STAFF_GROUP_ID and m.get("text") == "Not our department"
             ),
             None,
