@@ -19,6 +19,7 @@ const UI = {
     staff: "A staff member (dispatcher/officer) in the staff group, where alert cards arrive.",
     admin: "An administrator (ADMIN_IDS), also in the staff group.",
     voiceMessage: "Voice message", document: "File",
+    role_resident: "resident", role_vendor: "vendor", role_staff: "staff", role_admin: "admin",
   },
   zh: {
     title: "城市服务机器人 · 体验场", subtitle: "真实的机器人，模拟的 Telegram，无需令牌",
@@ -35,6 +36,7 @@ const UI = {
     staff: "工作人员（调度/队员），在工作群里接收警情卡片。",
     admin: "管理员（ADMIN_IDS），也在工作群里。",
     voiceMessage: "语音消息", document: "文件",
+    role_resident: "居民", role_vendor: "摊贩", role_staff: "工作人员", role_admin: "管理员",
   },
 };
 
@@ -208,7 +210,7 @@ class Pane {
     this.find(".message-input").placeholder = tr("message");
     const personas = this.find(".persona");
     personas.replaceChildren(...state.world.personas.map((p) => {
-      const option = el("option", null, `${p.first_name} · ${p.role}`);
+      const option = el("option", null, `${p.first_name} · ${tr("role_" + p.role)}`);
       option.value = p.key;
       return option;
     }));
