@@ -17,6 +17,7 @@ from telegram.ext import (
     TypeHandler,
 )
 
+from bot import followups
 from bot.config import SUPPORTED_LANGUAGES, Settings
 from bot.i18n import N_, get_lang
 from bot.notify import Notifier
@@ -24,7 +25,7 @@ from bot.persistence import SQLitePersistence
 from bot.reminders import ReminderTimer
 from bot.services import Services
 from bot.spot_import import ensure_sample_spots
-from handlers import errors, my_reports, report, start, vendor
+from handlers import errors, followup, my_reports, report, start, vendor
 from handlers.common import BotContext
 
 log = logging.getLogger(__name__)
@@ -36,6 +37,7 @@ COMMANDS = (
     ("myreports", N_("My reports")),
     ("help", N_("What this bot can do")),
     ("language", N_("Change language")),
+    ("settings", N_("Reminders on or off")),
     ("cancel", N_("Stop what you are doing")),
 )
 TELEGRAM_LANGUAGE_CODES = {"zh_Hans": "zh", "en": "en"}
@@ -86,6 +88,7 @@ async def post_init(application: BotApplication) -> None:
     application.bot_data["reminder_timer"] = timer
     services.reminder_listeners.append(timer.changed)
     services.time_listeners.append(timer.catch_up)
+    await followups.ensure_digest(services, services.clock.now())
     await timer.restore()
     log.info("bot started as @%s", application.bot.username)
 
@@ -105,6 +108,7 @@ async def post_shutdown(application: BotApplication) -> None:
 def build_application(settings: Settings, services: Services | None = None) -> BotApplication:
     """The bot, ready to run by polling or webhook; `services` may be given to share a clock with a test."""
     services = services or Services(settings)
+    followups.install(settings)
     application: BotApplication = (
         ApplicationBuilder()
         .token(settings.bot_token)
@@ -128,6 +132,8 @@ def build_application(settings: Settings, services: Services | None = None) -> B
     for handler in [*report.build_handlers(settings), *my_reports.build_handlers()]:
         application.add_handler(handler)
     for handler in vendor.build_handlers():
+        application.add_handler(handler)
+    for handler in followup.build_handlers():
         application.add_handler(handler)
     for handler in start.build_catch_alls():
         application.add_handler(handler)

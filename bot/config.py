@@ -128,6 +128,11 @@ class Settings:
     reports_per_hour: int = 5
     reports_per_day: int = 20
     duplicate_radius_m: float = 250.0
+    draft_reminder_after: timedelta = timedelta(hours=1)
+    ack_escalate_after: timedelta = timedelta(minutes=30)
+    followup_wait: timedelta = timedelta(days=3)
+    digest_time: time = time(8, 30)
+    spot_reminder_before: timedelta = timedelta(minutes=30)
 
     @property
     def use_webhook(self) -> bool:
@@ -204,4 +209,9 @@ def load_settings(environ: Mapping[str, str] | None = None, env_file: Path | Non
         reports_per_hour=read.get("REPORTS_PER_HOUR", _parse_positive_int, 5),
         reports_per_day=read.get("REPORTS_PER_DAY", _parse_positive_int, 20),
         duplicate_radius_m=read.get("DUPLICATE_RADIUS", _parse_meters, 250.0),
+        draft_reminder_after=read.get("DRAFT_REMINDER_AFTER", parse_duration, timedelta(hours=1)),
+        ack_escalate_after=read.get("ACK_ESCALATE_AFTER", parse_duration, timedelta(minutes=30)),
+        followup_wait=read.get("FOLLOWUP_WAIT", parse_duration, timedelta(days=3)),
+        digest_time=read.get("DIGEST_TIME", parse_time_of_day, time(8, 30)),
+        spot_reminder_before=read.get("SPOT_REMINDER_BEFORE", parse_duration, timedelta(minutes=30)),
     )

@@ -2,7 +2,14 @@
 
 from __future__ import annotations
 
+from bot.followups import ANSWER_PREFIX, DRAFT_PREFIX, SATISFACTION_PREFIX
+
 LANGUAGE = "lang"  # lang:<code>
+SETTINGS = "set"  # set:<mute|unmute>
+# Made by the core inside queued pushes (bot/followups.py), claimed by handlers/followup.py:
+FOLLOWUP_ANSWER = ANSWER_PREFIX  # fu:<report id>:<fixed|partly|not_fixed>
+FOLLOWUP_SATISFACTION = SATISFACTION_PREFIX  # fs:<report id>:<1..5>
+DRAFT = DRAFT_PREFIX  # draft:<continue|discard>
 REPORT = "rpt"  # rpt:<action>[:<value>] — the report wizard (rpt:cat:garbage, rpt:submit, rpt:resume, …)
 MY_REPORTS = "mine"  # mine:<action>:<report id>[:<list offset>] — "my reports"
 

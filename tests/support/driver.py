@@ -218,6 +218,14 @@ class Person:
             raise AssertionError(f"expected {contains!r} in the bot's message, got: {text_of(message)!r}")
         return message
 
+    async def expect_message_among(self, contains: str, at_most: int = 5, timeout: float = DEFAULT_TIMEOUT) -> dict[str, Any]:
+        """The next message containing ``contains``, letting up to ``at_most`` other messages pass before it."""
+        for _ in range(at_most + 1):
+            message = await self.expect_message(timeout=timeout)
+            if contains in text_of(message):
+                return message
+        raise AssertionError(f"no message with {contains!r} among the next {at_most + 1}")
+
     async def expect_messages(self, count: int, timeout: float = DEFAULT_TIMEOUT) -> list[dict[str, Any]]:
         return [await self.expect_message(timeout=timeout) for _ in range(count)]
 

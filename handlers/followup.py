@@ -1,0 +1,183 @@
+"""After a case is resolved: "is it fixed?", satisfaction and a comment; abandoned drafts; muting reminders."""
+
+from __future__ import annotations
+
+import html
+
+from telegram import ForceReply, InlineKeyboardButton, InlineKeyboardMarkup, Update
+from telegram.ext import BaseHandler, CallbackQueryHandler, CommandHandler, MessageHandler, filters
+
+from bot import followups, reports
+from bot.followups import FollowupRefused
+from bot.i18n import Lang
+from handlers import callbacks
+from handlers.common import BotContext, lang_of, main_menu
+from handlers.start import stale_button, unexpected_message
+
+COMMENT_MAX = 1000
+PROMPTS_KEY = "comment_prompts"  # user_data: {prompt message id: report id}
+
+
+async def answer_fixed(update: Update, context: BotContext) -> None:
+    """Records "fixed / partly / not fixed" and asks for satisfaction (or says the case is reopened)."""
+    query = update.callback_query
+    assert query is not None and update.effective_user is not None
+    parts = callbacks.parts(query.data, callbacks.FOLLOWUP_ANSWER, 2)
+    if parts is None or not parts[0].isdigit():
+        await stale_button(update, context)
+        return
+    t = await lang_of(update, context)
+    services = context.services
+    try:
+        outcome = await followups.record_answer(
+            services, int(parts[0]), update.effective_user.id, parts[1], services.clock.now()
+        )
+    except (FollowupRefused, reports.ReportNotFound):
+        await query.answer(t._("This question is no longer open. Thank you all the same."), show_alert=True)
+        return
+    await query.answer()
+    number = html.escape(outcome.report.public_no)
+    if outcome.reopened:
+        text = t._(
+            "Thank you for telling us. Report <b>{number}</b> is reopened and staff have been told; "
+            "we will keep you informed.",
+            number=number,
+        )
+        await query.edit_message_text(text)
+        return
+    if outcome.closed:
+        text = t._(
+            "Glad to hear it is fixed! Report <b>{number}</b> is now closed. How satisfied are you with "
+            "how it was handled?",
+            number=number,
+        )
+    else:
+        text = t._(
+            "Thank you: we told staff it is only partly fixed. How satisfied are you with how report "
+            "<b>{number}</b> was handled so far?",
+            number=number,
+        )
+    await query.edit_message_text(
+        text, reply_markup=InlineKeyboardMarkup.de_json(followups.satisfaction_keyboard(outcome.report.id), context.bot)
+    )
+
+
+async def answer_satisfaction(update: Update, context: BotContext) -> None:
+    """Records 1–5 stars and invites an optional comment."""
+    query = update.callback_query
+    assert query is not None and update.effective_user is not None and query.message is not None
+    parts = callbacks.parts(query.data, callbacks.FOLLOWUP_SATISFACTION, 2)
+    if parts is None or not parts[0].isdigit() or not parts[1].isdigit():
+        await stale_button(update, context)
+        return
+    t = await lang_of(update, context)
+    services = context.services
+    report_id, score = int(parts[0]), int(parts[1])
+    try:
+        await followups.record_satisfaction(services, report_id, update.effective_user.id, score, services.clock.now())
+    except (FollowupRefused, reports.ReportNotFound):
+        await query.answer(t._("This question is no longer open. Thank you all the same."), show_alert=True)
+        return
+    await query.answer()
+    await query.edit_message_text(t._("Thank you for rating: {stars}", stars="⭐" * score))
+    prompt = await context.bot.send_message(
+        query.message.chat.id,
+        t._("Anything you would like to add? Reply to this message with a comment, or just carry on."),
+        reply_markup=ForceReply(input_field_placeholder=t._("Your comment (optional)")),
+    )
+    assert context.user_data is not None
+    context.user_data.setdefault(PROMPTS_KEY, {})[str(prompt.message_id)] = report_id
+
+
+async def receive_comment(update: Update, context: BotContext) -> None:
+    """Stores a comment written in reply to the comment prompt; anything else gets the usual hint."""
+    message = update.effective_message
+    assert message is not None and update.effective_user is not None
+    prompts = (context.user_data or {}).get(PROMPTS_KEY, {})
+    replied = message.reply_to_message
+    report_id = prompts.get(str(replied.message_id)) if replied is not None else None
+    if report_id is None:
+        await unexpected_message(update, context)
+        return
+    t = await lang_of(update, context)
+    text = (message.text or "").strip()
+    if len(text) > COMMENT_MAX:
+        await message.reply_text(
+            t._("That comment is too long: please keep it under {limit} characters.", limit=COMMENT_MAX)
+        )
+        return
+    services = context.services
+    try:
+        await followups.record_comment(services, report_id, update.effective_user.id, text, services.clock.now())
+    except (FollowupRefused, reports.ReportNotFound):
+        await message.reply_text(t._("This question is no longer open. Thank you all the same."))
+        return
+    prompts.pop(str(replied.message_id), None)  # type: ignore[union-attr]
+    await message.reply_text(t._("Thank you, your comment has been passed to staff."), reply_markup=main_menu(t))
+
+
+async def discard_draft(update: Update, context: BotContext) -> None:
+    """The nudge's "discard" button: drops the unfinished report."""
+    query = update.callback_query
+    assert query is not None and update.effective_user is not None
+    t = await lang_of(update, context)
+    await reports.discard_draft(context.services.db, update.effective_user.id)
+    await query.answer()
+    await query.edit_message_text(t._("The unfinished report was discarded. You can start a new one any time."))
+
+
+async def show_settings(update: Update, context: BotContext) -> None:
+    """Shows whether reminders are on, with a button to switch."""
+    assert update.effective_message is not None and update.effective_user is not None
+    t = await lang_of(update, context)
+    muted = await followups.is_muted(context.services, update.effective_user.id)
+    await update.effective_message.reply_text(settings_text(t, muted), reply_markup=settings_keyboard(t, muted))
+
+
+def settings_text(t: Lang, muted: bool) -> str:
+    if muted:
+        return t._(
+            "🔕 Reminders are off: no nudges about unfinished reports, no “is it fixed?” questions and no "
+            "spot-opening reminders. News about your cases still reaches you."
+        )
+    return t._(
+        "🔔 Reminders are on: nudges about unfinished reports, “is it fixed?” questions and spot-opening "
+        "reminders for the spots you follow."
+    )
+
+
+def settings_keyboard(t: Lang, muted: bool) -> InlineKeyboardMarkup:
+    if muted:
+        label, action = t._("🔔 Turn reminders on"), "unmute"
+    else:
+        label, action = t._("🔕 Turn reminders off"), "mute"
+    return InlineKeyboardMarkup(
+        [[InlineKeyboardButton(label, callback_data=callbacks.make(callbacks.SETTINGS, action))]]
+    )
+
+
+async def toggle_reminders(update: Update, context: BotContext) -> None:
+    """Mutes or unmutes reminders and shows the new setting."""
+    query = update.callback_query
+    assert query is not None and update.effective_user is not None
+    parts = callbacks.parts(query.data, callbacks.SETTINGS, 1)
+    if parts is None or parts[0] not in ("mute", "unmute"):
+        await stale_button(update, context)
+        return
+    t = await lang_of(update, context)
+    muted = parts[0] == "mute"
+    services = context.services
+    await followups.set_muted(services, update.effective_user.id, muted, services.clock.now())
+    await query.answer()
+    await query.edit_message_text(settings_text(t, muted), reply_markup=settings_keyboard(t, muted))
+
+
+def build_handlers() -> list[BaseHandler[Update, BotContext, None]]:
+    return [
+        CallbackQueryHandler(answer_fixed, pattern=callbacks.pattern(callbacks.FOLLOWUP_ANSWER)),
+        CallbackQueryHandler(answer_satisfaction, pattern=callbacks.pattern(callbacks.FOLLOWUP_SATISFACTION)),
+        CallbackQueryHandler(discard_draft, pattern=rf"^{callbacks.DRAFT}:discard$"),
+        CommandHandler("settings", show_settings, filters=filters.ChatType.PRIVATE),
+        CallbackQueryHandler(toggle_reminders, pattern=callbacks.pattern(callbacks.SETTINGS)),
+        MessageHandler(filters.ChatType.PRIVATE & filters.REPLY & filters.TEXT & ~filters.COMMAND, receive_comment),
+    ]
