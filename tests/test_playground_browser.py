@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import re
 import shutil
 import threading
 from collections.abc import Callable, Coroutine, Iterator
@@ -148,14 +149,26 @@ def tap_key(driver: WebDriver, name: str, label: str) -> None:
 
 
 def press_inline(driver: WebDriver, name: str, label: str) -> None:
+    """Presses the newest inline button with ``label``, as a person answers the latest question."""
     button = wait_until(
         driver,
-        lambda d: next(
-            (b for b in pane(d, name).find_elements(By.CSS_SELECTOR, ".inline-button") if label in b.text), None
-        ),
+        lambda d: (
+            [b for b in pane(d, name).find_elements(By.CSS_SELECTOR, ".inline-button") if label in b.text] or [None]
+        )[-1],
         f"an inline button {label!r} in pane {name}",
     )
     button.click()
+
+
+def share_place(driver: WebDriver, name: str, place: str) -> None:
+    """Answers the bot's location button if it shows one, else uses the 📍 attachment; picks a sample place."""
+    location_keys = [key for key in keyboard_keys(driver, name) if key.text.startswith("📍")]
+    if location_keys:
+        location_keys[0].click()
+    else:
+        pane(driver, name).find_element(By.CSS_SELECTOR, ".location-button").click()
+    wait_until(driver, lambda d: d.find_element(By.ID, "picker").get_attribute("open") is not None, "the picker")
+    driver.find_element(By.CSS_SELECTOR, f"#picker [data-place='{place}']").click()
 
 
 def choose_persona(driver: WebDriver, name: str, persona: str) -> None:
@@ -182,13 +195,19 @@ def test_a_visitor_plays_resident_vendor_and_staff_in_the_browser(
     press_inline(browser, "a", "English")
     expect_bubble(browser, "a", "Language set: English.")  # the chooser, edited in place
     expect_bubble(browser, "a", "Here is the menu.")
-    tap_key(browser, "a", "📝 Report a problem")
     row = running.call(services.db.fetchone("SELECT language FROM users WHERE telegram_id = ?", (RESIDENT,)))
     assert row is not None and row["language"] == "en"
 
-    # A photo from disk shows in the chat as Telegram would show it, and the bot receives it.
+    # The resident reports exposed garbage: category, a place of the sample city, a description, a photo from disk.
+    tap_key(browser, "a", "📝 Report a problem")
+    press_inline(browser, "a", "🗑")
+    before = count_bubbles(browser, "a")
+    share_place(browser, "a", "edz-dongfeng")
+    expect_more_bubbles(browser, "a", before)
+    type_message(browser, "a", "A pile of garbage at the crossing for two days now; it smells.")
     photo = tmp_path / "street.png"
     photo.write_bytes(sample_png())
+    wait_until(browser, lambda d: d.find_element(By.ID, "picker").get_attribute("open") is None, "the picker closed")
     before = count_bubbles(browser, "a")
     pane(browser, "a").find_element(By.CSS_SELECTOR, ".photo-input").send_keys(str(photo))
     image = wait_until(
@@ -198,6 +217,21 @@ def test_a_visitor_plays_resident_vendor_and_staff_in_the_browser(
     )
     wait_until(browser, lambda d: d.execute_script("return arguments[0].naturalWidth", image) > 0, "the image loaded")
     expect_more_bubbles(browser, "a", before)
+    press_inline(browser, "a", "✅")  # done with photos
+    press_inline(browser, "a", "✅ Submit")
+    thanks = wait_until(
+        browser,
+        lambda d: next(
+            (re.search(r"R\d{8}-\d{4}", t) for t in bubble_texts(d, "a") if re.search(r"R\d{8}-\d{4}", t)), None
+        ),
+        "the report number",
+    )
+    case_number = thanks.group(0)
+    expect_bubble(browser, "b", case_number)  # the alert card in the staff group, live
+    report = running.call(
+        services.db.fetchone("SELECT category, state FROM reports WHERE public_no = ?", (case_number,))
+    )
+    assert report is not None and report["category"] == "garbage"
 
     # The vendor asks where to sell and shares a place of the sample city (from the bot's button, if it asks).
     choose_persona(browser, "a", "vendor")
@@ -206,14 +240,8 @@ def test_a_visitor_plays_resident_vendor_and_staff_in_the_browser(
     before = count_bubbles(browser, "a")
     tap_key(browser, "a", "🛒")
     expect_more_bubbles(browser, "a", before)
-    location_keys = [key for key in keyboard_keys(browser, "a") if key.text.startswith("📍")]
-    if location_keys:
-        location_keys[0].click()
-    else:
-        pane(browser, "a").find_element(By.CSS_SELECTOR, ".location-button").click()
-    wait_until(browser, lambda d: d.find_element(By.ID, "picker").get_attribute("open") is not None, "the picker")
     before = count_bubbles(browser, "a")
-    browser.find_element(By.CSS_SELECTOR, "#picker [data-place='edz-dongfeng']").click()
+    share_place(browser, "a", "edz-dongfeng")
     card = wait_until(
         browser,
         lambda d: next(iter(pane(d, "a").find_elements(By.CSS_SELECTOR, ".msg.out .location-card")), None),
@@ -261,6 +289,9 @@ def test_a_visitor_plays_resident_vendor_and_staff_in_the_browser(
     browser.find_element(By.CSS_SELECTOR, ".advance[data-minutes='60']").click()
     wait_until(browser, lambda d: services.clock.offset.total_seconds() == 3600, "the clock an hour ahead")
     wait_until(browser, lambda d: d.find_element(By.ID, "clock-now").text != shown, "the new time")
+    before = count_bubbles(browser, "b")
+    browser.find_element(By.CSS_SELECTOR, ".advance[data-minutes='1440']").click()
+    expect_more_bubbles(browser, "b", before)  # the unaccepted report's reminders reach the staff group at once
 
     screenshot = tmp_path / "playground.png"
     assert browser.save_screenshot(str(screenshot))
