@@ -17,7 +17,7 @@ from telegram.ext import (
     TypeHandler,
 )
 
-from bot import followups
+from bot import casework, followups
 from bot.config import SUPPORTED_LANGUAGES, Settings
 from bot.i18n import N_, get_lang
 from bot.notify import Notifier
@@ -25,7 +25,7 @@ from bot.persistence import SQLitePersistence
 from bot.reminders import ReminderTimer
 from bot.services import Services
 from bot.spot_import import ensure_sample_spots
-from handlers import errors, followup, my_reports, report, start, vendor
+from handlers import errors, followup, my_reports, report, staff, start, vendor
 from handlers.common import BotContext
 
 log = logging.getLogger(__name__)
@@ -95,6 +95,9 @@ async def post_init(application: BotApplication) -> None:
 
 async def post_stop(application: BotApplication) -> None:
     """Stops the courier before the database closes (a row in flight is re-sent after restart)."""
+    timer: ReminderTimer | None = application.bot_data.get("reminder_timer")
+    if timer is not None:
+        timer.stop()
     notifier: Notifier | None = application.bot_data.get("notifier")
     if notifier is not None:
         await notifier.stop()
@@ -109,6 +112,7 @@ def build_application(settings: Settings, services: Services | None = None) -> B
     """The bot, ready to run by polling or webhook; `services` may be given to share a clock with a test."""
     services = services or Services(settings)
     followups.install(settings)
+    casework.install(casework.desk_from(settings, services.service_area))
     application: BotApplication = (
         ApplicationBuilder()
         .token(settings.bot_token)
@@ -135,6 +139,9 @@ def build_application(settings: Settings, services: Services | None = None) -> B
         application.add_handler(handler)
     for handler in followup.build_handlers():
         application.add_handler(handler)
+    for handler in staff.build_handlers():
+        application.add_handler(handler)
+    application.add_handler(staff.build_answer_handler(), staff.ANSWER_GROUP)  # answers to the bot's questions
     for handler in start.build_catch_alls():
         application.add_handler(handler)
     application.add_error_handler(errors.on_error)

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from telegram import Bot
+from telegram import Bot, InputMediaAudio, InputMediaDocument, InputMediaPhoto, InputMediaVideo
 from telegram.error import BadRequest, Forbidden, NetworkError, RetryAfter, TelegramError
 
 from bot.clock import to_db
@@ -36,6 +36,23 @@ class OutboxRow:
     params: dict[str, Any]
     attempts: int
     ref: str | None
+
+
+_INPUT_MEDIA = {
+    "photo": InputMediaPhoto,
+    "video": InputMediaVideo,
+    "audio": InputMediaAudio,
+    "document": InputMediaDocument,
+}
+
+
+def api_kwargs(params: dict[str, Any]) -> dict[str, Any]:
+    """The row's parameters for the bot; a media group's items become PTB's objects (it sets their parse mode)."""
+    media = params.get("media")
+    if not isinstance(media, list):
+        return params
+    items = [_INPUT_MEDIA[item["type"]](**{k: v for k, v in item.items() if k != "type"}) for item in media]
+    return {**params, "media": items}
 
 
 def backoff(attempts: int) -> timedelta:
@@ -130,7 +147,7 @@ class Notifier:
     async def _send(self, row: OutboxRow) -> bool:
         """Tries one row; True when it is settled, False when it waits for a retry."""
         try:
-            result = await self.bot.do_api_request(row.method, api_kwargs=row.params)
+            result = await self.bot.do_api_request(row.method, api_kwargs=api_kwargs(row.params))
         except RetryAfter as exc:
             delay = exc.retry_after if isinstance(exc.retry_after, timedelta) else timedelta(seconds=exc.retry_after)
             await self._retry(row, delay, f"retry after {delay.total_seconds():.0f}s", count=False)

@@ -374,6 +374,8 @@ async def save_draft(db: Database, telegram_id: int, draft: Draft, step: str, no
                SET step = excluded.step, data = excluded.data, updated_at = excluded.updated_at""",
             (telegram_id, step, draft.to_json(), to_db(now), to_db(now)),
         )
+        for after_save in DRAFT_HOOKS.values():
+            await after_save(conn, telegram_id, now)
 
 
 async def discard_draft(db: Database, telegram_id: int) -> None:
@@ -468,33 +470,10 @@ async def submit_report(db: Database, reporter_id: int, draft: Draft, now: datet
 async def queue_staff_alert(
     conn: aiosqlite.Connection, report: Report, photo_count: int, now: datetime, policy: ReportPolicy
 ) -> int | None:
-    """Queues the new-case card for the staff group (ref ``report_alert:<id>``); the staff journey may replace it."""
-    if policy.staff_chat_id is None or policy.staff_lang is None:
-        return None
-    t = policy.staff_lang
-    reporter = t._("anonymous")
-    if not report.anonymous:
-        async with conn.execute("SELECT first_name FROM users WHERE telegram_id = ?", (report.reporter_id,)) as cur:
-            row = await cur.fetchone()
-        reporter = html.escape(row["first_name"]) if row and row["first_name"] else t._("name not known")
-    lines = [
-        t._("🆕 New report <b>{number}</b>", number=report.public_no),
-        t._("Category: {category}", category=t._(category_of(report.category).name)),
-        *place_lines(t, report, policy.area),
-        t._("Description: {description}", description=description_text(t, report.description, report.voice_file_id)),
-        t.n_("Photos: {count}", "Photos: {count}", photo_count),
-        t._("Deadline: {deadline}", deadline=t.date_time(report.due_at)),
-        t.n_("{count} resident follows it", "{count} residents follow it", report.follower_count),
-        t._("Reporter: {reporter}", reporter=reporter),
-    ]
-    return await enqueue_text(
-        conn,
-        policy.staff_chat_id,
-        "\n".join(lines),
-        now,
-        dedupe_key=f"report_alert:{report.id}",
-        ref=f"report_alert:{report.id}",
-    )
+    """Queues the new case for the staff group: its card (ref ``outbox.card_ref``), pin, photos and voice note."""
+    from bot import casework  # the staff side builds on this module, so it is imported when first needed
+
+    return await casework.queue_alert(conn, report, now, policy)
 
 
 def place_lines(t: Lang, report: Report | Draft, area: ServiceArea | None) -> list[str]:
@@ -570,7 +549,9 @@ async def follow_report(db: Database, report_id: int, telegram_id: int, now: dat
 # inside the same transaction as the submission or the move, so a case and its reminders change together.
 SubmitHook = Callable[[aiosqlite.Connection, Report, datetime], Awaitable[None]]
 TransitionHook = Callable[[aiosqlite.Connection, Report, Transition, datetime], Awaitable[None]]
+DraftHook = Callable[[aiosqlite.Connection, int, datetime], Awaitable[None]]
 SUBMIT_HOOKS: dict[str, SubmitHook] = {}
+DRAFT_HOOKS: dict[str, DraftHook] = {}
 TRANSITION_HOOKS: dict[str, TransitionHook] = {}
 
 

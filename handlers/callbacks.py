@@ -2,16 +2,19 @@
 
 from __future__ import annotations
 
-from bot.followups import ANSWER_PREFIX, DRAFT_PREFIX, SATISFACTION_PREFIX
+from bot.casework import CASE_PREFIX
+from bot.followups import ANSWER_PREFIX, SATISFACTION_PREFIX
 
 LANGUAGE = "lang"  # lang:<code>
 SETTINGS = "set"  # set:<mute|unmute>
 # Made by the core inside queued pushes (bot/followups.py), claimed by handlers/followup.py:
 FOLLOWUP_ANSWER = ANSWER_PREFIX  # fu:<report id>:<fixed|partly|not_fixed>
 FOLLOWUP_SATISFACTION = SATISFACTION_PREFIX  # fs:<report id>:<1..5>
-DRAFT = DRAFT_PREFIX  # draft:<continue|discard>
 REPORT = "rpt"  # rpt:<action>[:<value>] — the report wizard (rpt:cat:garbage, rpt:submit, rpt:resume, …)
 MY_REPORTS = "mine"  # mine:<action>:<report id>[:<list offset>] — "my reports"
+# Made by the core on queued case cards (bot/casework.py), claimed by handlers/staff.py:
+CASE = CASE_PREFIX  # case:<action>:<report id>:<state it was made for>[:<officer id>]
+STAFF = "staff"  # staff:<list|show|role|remove|removed>[:<user id>[:<role>]] — /staff, admins only
 
 # The vendor journey (handlers/vendor.py); locations ride in the data so old result pages keep working.
 VENDOR_MODE = "vmode"  # vmode:<nearest|here|district|name|mine>

@@ -14,6 +14,7 @@ from telegram.ext import (
 
 from bot.config import SUPPORTED_LANGUAGES
 from bot.i18n import Lang, get_lang
+from bot.staff import is_invite_code
 from handlers import callbacks
 from handlers.common import (
     MENU_HELP,
@@ -23,6 +24,7 @@ from handlers.common import (
     main_menu,
     menu_button,
 )
+from handlers.staff import join_team
 
 LANGUAGE_NAMES = {"zh_Hans": "中文", "en": "English"}
 
@@ -52,6 +54,9 @@ def help_text(t: Lang) -> str:
 
 async def start(update: Update, context: BotContext) -> None:
     """Greets the user in their language and shows the main menu."""
+    if context.args and is_invite_code(context.args[0]):  # the deep link of a staff invite
+        await join_team(update, context, context.args[0])
+        return
     t = await lang_of(update, context)
     user = update.effective_user
     assert update.effective_message is not None and user is not None

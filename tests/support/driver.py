@@ -108,7 +108,12 @@ class Person:
         contact = {"phone_number": phone, "first_name": self.user["first_name"], "user_id": self.id}
         return await self._send_message({"contact": contact})
 
-    async def send_photo(self, caption: str | None = None, media_group_id: str | None = None) -> dict[str, Any]:
+    async def send_photo(
+        self,
+        caption: str | None = None,
+        media_group_id: str | None = None,
+        reply_to: Mapping[str, Any] | None = None,
+    ) -> dict[str, Any]:
         stored = self.emulator.new_file("photo", b"\xff\xd8\xff-fake-jpeg-%d" % next(_photo_numbers))
         body: dict[str, Any] = {
             "photo": [{"file_id": stored.file_id, "file_unique_id": stored.unique_id, "width": 800, "height": 600}]
@@ -117,6 +122,8 @@ class Person:
             body["caption"] = caption
         if media_group_id:
             body["media_group_id"] = media_group_id
+        if reply_to is not None:
+            body["reply_to_message"] = dict(reply_to)
         return await self._send_message(body)
 
     async def send_album(self, count: int) -> list[dict[str, Any]]:

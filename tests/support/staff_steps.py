@@ -1,0 +1,70 @@
+"""Shared steps of the staff journeys: a staff group, colleagues with roles, cases filed behind the scenes."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from bot import reports, staff
+from bot.reports import Draft, Report
+from bot.staff import Role
+from tests.support.driver import Person, TestBed, text_of
+
+STAFF_GROUP = -100300400
+ADMIN_ID = 9001
+HOME = (30.48, 114.15)  # inside the sample city's Wuhan Economic Development Zone
+DESCRIPTION = "Garbage bags piled up at the bus stop since Monday"
+
+
+def staff_env(language: str = "en") -> dict[str, str]:
+    return {"STAFF_CHAT_ID": str(STAFF_GROUP), "ADMIN_IDS": str(ADMIN_ID), "DEFAULT_LANGUAGE": language}
+
+
+async def enlist(bed: TestBed, person: Person, role: str, district: str | None = None) -> None:
+    """The admin invites the person, who joins with /join (in their own chat)."""
+    assert bed.services is not None and bed.settings is not None
+    services = bed.services
+    invite = await staff.create_invite(
+        services.db, ADMIN_ID, Role(role), district, services.clock.now(), bed.settings.admin_ids
+    )
+    await person.send(f"/join {invite.code}")
+    await person.expect_message()
+    person.read_all()
+
+
+async def file_case(bed: TestBed, reporter: int, **changes: Any) -> Report:
+    """A report filed through the core, as if the resident had just submitted the wizard."""
+    assert bed.services is not None
+    values: dict[str, Any] = {
+        "category": "garbage",
+        "lat": HOME[0],
+        "lon": HOME[1],
+        "district": "wuhan-edz",
+        "description": DESCRIPTION,
+        **changes,
+    }
+    services = bed.services
+    policy = reports.policy_from(
+        services.settings, services.lang(services.settings.default_language), services.service_area
+    )
+    report = await reports.submit_report(services.db, reporter, Draft(**values), services.clock.now(), policy)
+    services.wake_outbox()
+    return report
+
+
+async def card_of(room: Person, report: Report) -> dict[str, Any]:
+    """The next card about the report in the room's chat (skipping the pins, photos and notes in between)."""
+    while True:
+        message = await room.expect_message()
+        if report.public_no in text_of(message) and message.get("reply_markup") is not None:
+            return message
+
+
+async def wait_for_card(bed: TestBed, viewer: Person, card: dict[str, Any], text: str) -> dict[str, Any]:
+    """Waits until the card (edited in place) shows ``text``; returns it as it is now."""
+    await bed.emulator.wait_for(lambda: text in text_of(viewer.current(card)), 8)
+    return viewer.current(card)
+
+
+def labels(message: dict[str, Any]) -> list[str]:
+    markup = message.get("reply_markup") or {}
+    return [button["text"] for row in markup.get("inline_keyboard", []) for button in row]

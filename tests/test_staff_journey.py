@@ -1,0 +1,125 @@
+"""Staff move a case through the 数字城管 workflow from Telegram: the card, its buttons, the officer, the resident."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+
+import pytest
+
+from tests.support.driver import Person, TestBed, text_of
+from tests.support.staff_steps import (
+    ADMIN_ID,
+    STAFF_GROUP,
+    card_of,
+    enlist,
+    file_case,
+    labels,
+    staff_env,
+    wait_for_card,
+)
+
+
+@pytest.fixture
+async def bed(idle_bed: TestBed) -> AsyncIterator[TestBed]:
+    idle_bed.env = staff_env("en")
+    idle_bed.group(STAFF_GROUP, "City management staff")
+    idle_bed.person(ADMIN_ID, "Admin", "en")
+    await idle_bed.start()
+    yield idle_bed
+
+
+async def colleague(bed: TestBed, user_id: int, name: str, role: str, district: str | None = None) -> Person:
+    person = bed.person(user_id, name, "en")
+    await enlist(bed, person, role, district)
+    return person
+
+
+def in_group(bed: TestBed, person: Person) -> Person:
+    return person.in_group(bed.emulator.chats[STAFF_GROUP])
+
+
+async def test_a_case_from_report_to_close(bed: TestBed) -> None:
+    dana = await colleague(bed, 9101, "Dana", "dispatcher")
+    li = await colleague(bed, 9201, "Li", "officer", "wuhan-edz")
+    alice = bed.person(5001, "Alice", "en")
+    await alice.send("/start")
+    await alice.expect_message()
+    room = in_group(bed, dana)
+
+    photos = [bed.emulator.new_file("photo").file_id for _ in range(2)]
+    report = await file_case(bed, alice.id, photos=photos, show_name=True)
+    card = await card_of(room, report)
+    text = text_of(card)
+    for line in ("🆕 New report", "Exposed garbage", "Wuhan Economic Development Zone", "since Monday",
+                 "Photos: 2", "1 resident follows it", "Reporter: Alice", "State: submitted"):
+        assert line in text
+    assert labels(card) == ["✅ Accept", "❌ Reject", "🔁 Duplicate of…", "↪️ Return"]
+    pin, album = await room.expect_message(), await room.expect_message()
+    assert pin["venue"]["title"].startswith(report.public_no) and pin["location"]["latitude"] == 30.48
+    assert album["media_group_id"] and "Photos of case" in text_of(album)
+
+    # 立案: accepted, the card is edited in place and the resident hears of it.
+    answer = await room.expect_answer(await room.press(card, "Accept"))
+    assert "now “accepted”" in answer["text"]
+    card = await wait_for_card(bed, room, card, "State: accepted")
+    assert "accepted — Dana" in text_of(card)
+    assert labels(card) == ["👮 Dispatch", "🛠 Resolve", "🔁 Duplicate of…", "↪️ Return"]
+    told = await alice.expect_message(contains=f"Your report {report.public_no}")
+    assert "has been accepted" in text_of(told) and "Dana" not in text_of(told)
+
+    # 派遣: the officers of the district are offered; the chosen one gets the case in a private message.
+    await room.press(card, "Dispatch")
+    await bed.emulator.wait_for(lambda: "👮 Li (Wuhan Economic Development Zone)" in labels(room.current(card)), 5)
+    await room.press(room.current(card), "Li")
+    card = await wait_for_card(bed, room, card, "State: sent to an officer")
+    assert "Officer: Li" in text_of(card) and labels(card) == ["🛠 Resolve", "↪️ Return"]
+    mine = await li.expect_message(contains="has been sent to you")
+    assert labels(mine) == ["▶️ Start", "🛠 Resolve", "↪️ Return"]
+    assert "Reporter: Alice" in text_of(mine)
+    assert (await li.expect_message())["venue"]["title"].startswith(report.public_no)
+    assert len(await li.expect_messages(2)) == 2  # the photos, as one album
+    await alice.expect_message(contains="passed to a field officer")
+
+    # 处置: the officer starts, then resolves with a note and an after-photo, from the private chat.
+    await li.expect_answer(await li.press(mine, "Start"))
+    card = await wait_for_card(bed, room, card, "State: being handled")
+    mine = await wait_for_card(bed, li, mine, "State: being handled")
+    assert labels(mine) == ["🛠 Resolve", "↪️ Return"]
+    await li.press(mine, "Resolve")
+    question = await li.expect_message(contains="what was done about case")
+    assert question["_keyboard"]["force_reply"] is True
+    after = await li.send_photo(caption="Bags removed and the stop swept clean", reply_to=question)
+    await li.expect_message(contains="now “resolved”")
+    card = await wait_for_card(bed, room, card, "State: resolved")
+    assert "resolved — Li: Bags removed" in text_of(card) and labels(card) == ["🏁 Close"]
+    news = await alice.expect_message(contains="has been handled")
+    assert "Bags removed and the stop swept clean" in text_of(news)
+    assert news["photo"][0]["file_id"] == after["photo"][0]["file_id"]
+
+    await alice.expect_message(contains="Is it really fixed?")  # 核查, by the follow-ups
+
+    # 结案: the dispatcher closes; nothing is left to press.
+    await room.press(card, "Close")
+    card = await wait_for_card(bed, room, card, "State: closed")
+    assert labels(card) == []
+    await alice.expect_message(contains="is now closed")
+
+    events = await bed.db.fetchall(
+        "SELECT to_state, actor_id, actor_role, note FROM report_events WHERE report_id = ? ORDER BY id", (report.id,)
+    )
+    assert [(e["to_state"], e["actor_id"], e["actor_role"]) for e in events] == [
+        ("submitted", alice.id, "resident"),
+        ("accepted", dana.id, "dispatcher"),
+        ("dispatched", dana.id, "dispatcher"),
+        ("in_progress", li.id, "officer"),
+        ("resolved", li.id, "officer"),
+        ("closed", dana.id, "dispatcher"),
+    ]
+    assert events[4]["note"] == "Bags removed and the stop swept clean"
+    row = await bed.db.fetchone("SELECT state, assignee FROM reports WHERE id = ?", (report.id,))
+    assert (row["state"], row["assignee"]) == ("closed", li.id)
+    photo = await bed.db.fetchone("SELECT file_id FROM report_photos WHERE report_id = ? AND kind = 'after'",
+                                  (report.id,))
+    assert photo["file_id"] == after["photo"][0]["file_id"]
+    assert await bed.db.fetchone("SELECT 1 FROM staff_prompts") is None
+    assert ADMIN_ID not in (e["actor_id"] for e in events)
