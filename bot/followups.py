@@ -23,6 +23,7 @@ from bot.outbox import card_ref, enqueue, enqueue_text, sent_message
 from bot.reminders import Reminder, reminder_kind
 from bot.reports import (
     CATEGORIES,
+    DRAFT_HOOKS,
     FINAL_STATES,
     OPEN_STATES,
     STATE_NAMES,
@@ -53,7 +54,9 @@ VERIFY_KINDS = (VERIFY_ASK, VERIFY_AGAIN, VERIFY_CLOSE)
 # Callback data of the buttons these messages carry (handled in handlers/followup.py).
 ANSWER_PREFIX = "fu"  # fu:<report id>:<fixed|partly|not_fixed>
 SATISFACTION_PREFIX = "fs"  # fs:<report id>:<1..5>
-DRAFT_PREFIX = "draft"  # draft:<continue|discard>
+# The report wizard's own entry buttons (handlers/callbacks.REPORT = "rpt"), offered by the draft nudge.
+RESUME_DRAFT = "rpt:resume"
+DISCARD_DRAFT = "rpt:discard"
 ANSWERS = ("fixed", "partly", "not_fixed")
 
 UNCONFIRMED_NOTE = N_("Closed as resolved without the resident's confirmation (no answer).")
@@ -77,7 +80,11 @@ def install(settings: Settings) -> None:
     async def on_move(conn: aiosqlite.Connection, report: Report, moved: Transition, now: datetime) -> None:
         await after_transition(conn, report, moved, settings, now)
 
+    async def on_draft_saved(conn: aiosqlite.Connection, telegram_id: int, now: datetime) -> None:
+        await schedule_draft_nudge(conn, telegram_id, settings, now)
+
     SUBMIT_HOOKS["followups"] = on_submit
+    DRAFT_HOOKS["followups"] = on_draft_saved
     TRANSITION_HOOKS["followups"] = on_move
 
 
@@ -554,8 +561,8 @@ async def nudge_draft(conn: aiosqlite.Connection, reminder: Reminder, services: 
     keyboard = {
         "inline_keyboard": [
             [
-                {"text": t._("▶️ Continue"), "callback_data": f"{DRAFT_PREFIX}:continue"},
-                {"text": t._("🗑 Discard"), "callback_data": f"{DRAFT_PREFIX}:discard"},
+                {"text": t._("▶️ Continue"), "callback_data": RESUME_DRAFT},
+                {"text": t._("🗑 Discard"), "callback_data": DISCARD_DRAFT},
             ]
         ]
     }

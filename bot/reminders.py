@@ -49,6 +49,9 @@ class ReminderKind:
 
 
 _KINDS: dict[str, ReminderKind] = {}
+# The running timer listens here, so a reminder scheduled deep in the core re-arms it without the caller's help.
+SCHEDULE_LISTENERS: dict[str, Callable[[], None]] = {}
+SAFETY_POLL = 60.0  # seconds: the timer looks again at least this often, whatever it was told
 
 
 def reminder_kind(kind: str, stale_after: timedelta | None = None) -> Callable[[ReminderHandler], ReminderHandler]:
@@ -78,9 +81,11 @@ async def schedule(
         raise ValueError(f"no handler registered for reminder kind {kind!r}")
     cursor = await conn.execute(
         "INSERT INTO reminders (kind, target, due_at, payload, created_at) VALUES (?, ?, ?, ?, ?) "
-        "ON CONFLICT (kind, target, due_at) DO NOTHING",
+        "ON CONFLICT (kind, target, due_at) WHERE state = 'pending' DO NOTHING",
         (kind, target, to_db(due_at), json.dumps(payload or {}, ensure_ascii=False), to_db(now)),
     )
+    for listener in SCHEDULE_LISTENERS.values():
+        listener()
     return cursor.lastrowid if cursor.rowcount else None
 
 
@@ -178,7 +183,13 @@ class ReminderTimer:
 
     async def restore(self) -> datetime | None:
         """At start: arms the timer for whatever is pending (overdue ones fire at once)."""
+        SCHEDULE_LISTENERS["timer"] = self.changed
         return await self.arm()
+
+    def stop(self) -> None:
+        """Stops listening (the bot is stopping; its JobQueue and database go away)."""
+        if SCHEDULE_LISTENERS.get("timer") == self.changed:
+            del SCHEDULE_LISTENERS["timer"]
 
     async def arm(self) -> datetime | None:
         for job in self.job_queue.get_jobs_by_name(TICK_JOB_NAME):
@@ -188,7 +199,7 @@ class ReminderTimer:
             return None
         # The JobQueue runs on the wall clock; the bot's clock may be shifted (tests, playground).
         delay = max(0.0, (due - self.services.clock.now()).total_seconds())
-        self.job_queue.run_once(self._tick, when=delay, name=TICK_JOB_NAME)
+        self.job_queue.run_once(self._tick, when=min(delay, SAFETY_POLL), name=TICK_JOB_NAME)
         return due
 
     def changed(self) -> None:

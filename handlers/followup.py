@@ -1,4 +1,4 @@
-"""After a case is resolved: "is it fixed?", satisfaction and a comment; abandoned drafts; muting reminders."""
+"""After a case is resolved: "is it fixed?", satisfaction and a comment; muting reminders (/settings)."""
 
 from __future__ import annotations
 
@@ -116,16 +116,6 @@ async def receive_comment(update: Update, context: BotContext) -> None:
     await message.reply_text(t._("Thank you, your comment has been passed to staff."), reply_markup=main_menu(t))
 
 
-async def discard_draft(update: Update, context: BotContext) -> None:
-    """The nudge's "discard" button: drops the unfinished report."""
-    query = update.callback_query
-    assert query is not None and update.effective_user is not None
-    t = await lang_of(update, context)
-    await reports.discard_draft(context.services.db, update.effective_user.id)
-    await query.answer()
-    await query.edit_message_text(t._("The unfinished report was discarded. You can start a new one any time."))
-
-
 async def show_settings(update: Update, context: BotContext) -> None:
     """Shows whether reminders are on, with a button to switch."""
     assert update.effective_message is not None and update.effective_user is not None
@@ -176,7 +166,6 @@ def build_handlers() -> list[BaseHandler[Update, BotContext, None]]:
     return [
         CallbackQueryHandler(answer_fixed, pattern=callbacks.pattern(callbacks.FOLLOWUP_ANSWER)),
         CallbackQueryHandler(answer_satisfaction, pattern=callbacks.pattern(callbacks.FOLLOWUP_SATISFACTION)),
-        CallbackQueryHandler(discard_draft, pattern=rf"^{callbacks.DRAFT}:discard$"),
         CommandHandler("settings", show_settings, filters=filters.ChatType.PRIVATE),
         CallbackQueryHandler(toggle_reminders, pattern=callbacks.pattern(callbacks.SETTINGS)),
         MessageHandler(filters.ChatType.PRIVATE & filters.REPLY & filters.TEXT & ~filters.COMMAND, receive_comment),

@@ -768,6 +768,9 @@ def build_handler(settings: Settings) -> ConversationHandler[Any]:
             CommandHandler("report", repeat_step),
             MessageHandler(menu_button(MENU_REPORT), repeat_step),
             MessageHandler(filters.ChatType.PRIVATE & ~NOT_MENU, pause_for_menu),
+            # The draft reminder's buttons work at any step (it may arrive while the wizard still waits).
+            CallbackQueryHandler(resume_draft, pattern=rpt + "resume$"),
+            CallbackQueryHandler(discard_from_reminder, pattern=rpt + "discard$"),
             CallbackQueryHandler(stale_step, pattern=rpt),
         ],
         name="report",

@@ -78,12 +78,12 @@ async def reminder_states(bed: TestBed, report: Report) -> dict[str, str]:
 async def test_an_unaccepted_case_is_pinged_again_and_accepting_cancels_the_rest(bed: TestBed) -> None:
     zhou, staff = await resident(bed), staff_room(bed)
     report = await submit(bed, zhou)
-    await staff.expect_message(contains=report.public_no)  # the alert card
-    ping = await staff.expect_message(contains="nobody has accepted it yet", timeout=10)
+    await staff.expect_message_among(report.public_no)  # the alert card
+    ping = await staff.expect_message_among("nobody has accepted it yet", timeout=10)
     assert report.public_no in text_of(ping)
 
     second = await submit(bed, await resident(bed, 4002, "Wu"))
-    await staff.expect_message(contains=second.public_no)
+    await staff.expect_message_among(second.public_no)
     await move(bed, second, ReportState.ACCEPTED)
     await staff.expect_no_message(wait=3)
     assert (await reminder_states(bed, second))["ack_escalate"] == "cancelled"
@@ -95,7 +95,7 @@ async def test_supervisors_are_told_at_half_time_and_when_overdue(bed: TestBed) 
     boss = await resident(bed, 4500, "Boss")
     await bed.db.execute("UPDATE users SET role = 'supervisor' WHERE telegram_id = ?", (boss.id,))
     report = await submit(bed, zhou, category="manhole")  # an emergency: 2 calendar hours
-    await staff.expect_message(contains=report.public_no)
+    await staff.expect_message_among(report.public_no)
     await move(bed, report, ReportState.ACCEPTED)
 
     await bed.services.advance_clock(timedelta(hours=1, minutes=1))
@@ -103,13 +103,13 @@ async def test_supervisors_are_told_at_half_time_and_when_overdue(bed: TestBed) 
     assert report.public_no in text_of(half) and "accepted" in text_of(half)
     await bed.services.advance_clock(timedelta(hours=1))
     await boss.expect_message(contains="is overdue")
-    await staff.expect_message(contains="is overdue")
+    await staff.expect_message_among("is overdue")
 
 
 async def test_fixed_closes_the_case_then_stars_and_a_comment(bed: TestBed) -> None:
     zhou, staff = await resident(bed), staff_room(bed)
     report = await submit(bed, zhou)
-    await staff.expect_message(contains=report.public_no)  # the alert card
+    await staff.expect_message_among(report.public_no)  # the alert card
     await move(bed, report, ReportState.ACCEPTED)
     await move(bed, report, ReportState.RESOLVED, "Cleaned up this morning")
     question = await zhou.expect_message(contains="Is it really fixed?")
@@ -121,7 +121,7 @@ async def test_fixed_closes_the_case_then_stars_and_a_comment(bed: TestBed) -> N
     prompt = await zhou.expect_message(contains="Anything you would like to add?")
     await zhou.send("Thank you, very quick!", reply_to=prompt)
     await zhou.expect_message(contains="passed to staff")
-    comment = await staff.expect_message(contains="Comment on report")
+    comment = await staff.expect_message_among("Comment on report")
     assert "very quick" in text_of(comment)
     row = await bed.db.fetchone(
         "SELECT fixed, satisfaction, comment FROM followup_answers WHERE report_id = ?", (report.id,)
@@ -139,8 +139,8 @@ async def test_not_fixed_reopens_and_tells_staff(bed: TestBed) -> None:
     await zhou.press(question, "Not fixed")
     await eventually(lambda: _state(bed, report, ReportState.REOPENED))
     assert "reopened" in text_of(zhou.current(question))
-    await staff.expect_message(contains=report.public_no)  # the card
-    await staff.expect_message(contains="is reopened")
+    await staff.expect_message_among(report.public_no)  # the card
+    await staff.expect_message_among("is reopened")
 
 
 async def test_no_answer_asks_once_more_then_closes_unconfirmed(bed: TestBed) -> None:
@@ -187,7 +187,7 @@ async def test_the_morning_digest_counts_by_category(bed: TestBed) -> None:
     assert bed.services is not None
     staff = staff_room(bed)
     report = await submit(bed, await resident(bed))
-    await staff.expect_message(contains=report.public_no)
+    await staff.expect_message_among(report.public_no)
     await move(bed, report, ReportState.ACCEPTED)
     pending = [r for r in await reminders.pending(bed.db) if r.kind == "digest"]
     assert len(pending) == 1
@@ -209,3 +209,29 @@ async def _muted(bed: TestBed, person: Person) -> bool:
 
 
 _ = Chat
+
+
+async def test_an_abandoned_draft_is_nudged_once_and_continues_where_it_stopped(idle_bed: TestBed) -> None:
+    from tests.support.report_steps import walk_to
+
+    idle_bed.env.update({"DRAFT_REMINDER_AFTER": "2s", "DEFAULT_LANGUAGE": "en"})
+    await idle_bed.start()
+    zhou = await resident(idle_bed)
+    await walk_to(zhou, "location")
+    nudge = await zhou.expect_message(contains="did not finish it", timeout=10)
+    await zhou.expect_no_message(wait=3)  # one nudge, not one every two seconds
+    await zhou.press(nudge, "Continue")
+    await zhou.expect_message(contains="Where is it?")
+
+
+async def test_discarding_from_the_nudge_drops_the_draft(idle_bed: TestBed) -> None:
+    from tests.support.report_steps import walk_to
+
+    idle_bed.env.update({"DRAFT_REMINDER_AFTER": "2s", "DEFAULT_LANGUAGE": "en"})
+    await idle_bed.start()
+    zhou = await resident(idle_bed)
+    await walk_to(zhou, "location")
+    await zhou.send("/cancel")
+    await zhou.expect_message()
+    assert await idle_bed.db.fetchone("SELECT 1 FROM report_drafts WHERE telegram_id = ?", (zhou.id,)) is None
+    await zhou.expect_no_message(wait=3)  # nothing to nudge about once the draft is gone

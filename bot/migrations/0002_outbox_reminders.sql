@@ -27,7 +27,8 @@ CREATE TABLE reminders (
     payload     TEXT NOT NULL DEFAULT '{}',
     state       TEXT NOT NULL DEFAULT 'pending', -- pending / done / cancelled
     created_at  TEXT NOT NULL,
-    done_at     TEXT,
-    UNIQUE (kind, target, due_at)
+    done_at     TEXT
 );
 CREATE INDEX reminders_due ON reminders (state, due_at);
+-- The same reminder is never pending twice (a cancelled or done one does not block scheduling it again).
+CREATE UNIQUE INDEX reminders_once ON reminders (kind, target, due_at) WHERE state = 'pending';
