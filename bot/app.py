@@ -108,6 +108,22 @@ async def post_shutdown(application: BotApplication) -> None:
     await services.close()
 
 
+# Telegram allows about 30 messages a second overall. A token bucket of 30 would send a burst of 30 and then 30 a
+# second, so any one second could see nearly 60; one message per 1/29 s never puts more than 30 in one second.
+OVERALL_MESSAGES_PER_SECOND = 29
+
+
+def rate_limiter() -> AIORateLimiter:
+    """PTB's limiter: a steady overall pace, 20 messages a minute per group, RetryAfter retried three times."""
+    return AIORateLimiter(
+        overall_max_rate=1,
+        overall_time_period=1 / OVERALL_MESSAGES_PER_SECOND,
+        group_max_rate=20,
+        group_time_period=60,
+        max_retries=3,
+    )
+
+
 def build_application(settings: Settings, services: Services | None = None) -> BotApplication:
     """The bot, ready to run by polling or webhook; `services` may be given to share a clock with a test."""
     services = services or Services(settings)
@@ -121,7 +137,7 @@ def build_application(settings: Settings, services: Services | None = None) -> B
         .defaults(Defaults(parse_mode=ParseMode.HTML, tzinfo=settings.timezone))
         .context_types(ContextTypes(context=BotContext))
         .persistence(SQLitePersistence(services.open, update_interval=settings.persistence_interval))
-        .rate_limiter(AIORateLimiter(max_retries=3))
+        .rate_limiter(rate_limiter())
         .post_init(post_init)
         .post_stop(post_stop)
         .post_shutdown(post_shutdown)

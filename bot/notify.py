@@ -11,17 +11,21 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import warnings
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
 from telegram import Bot, InputMediaAudio, InputMediaDocument, InputMediaPhoto, InputMediaVideo
 from telegram.error import BadRequest, Forbidden, NetworkError, RetryAfter, TelegramError
+from telegram.warnings import PTBUserWarning
 
 from bot.clock import to_db
 from bot.services import Services
 
 log = logging.getLogger(__name__)
+# The outbox stores any Bot API method by name, so it calls do_api_request on purpose.
+warnings.filterwarnings("ignore", message=r"Please use 'Bot\.", category=PTBUserWarning)
 
 MAX_ATTEMPTS = 30  # with the 60 s cap: keeps trying for about half an hour of outage
 BACKOFF_CAP = timedelta(seconds=60)
