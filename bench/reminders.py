@@ -21,17 +21,17 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from telegram import Bot  # noqa: E402
-from telegram.error import RetryAfter  # noqa: E402
+from telegram import Bot
+from telegram.error import RetryAfter
 
-from bot import followups  # noqa: E402,F401  (registers the reminder kinds)
-from bot.app import OVERALL_MESSAGES_PER_SECOND, build_application, start_polling, stop_polling  # noqa: E402
-from bot.clock import to_db  # noqa: E402
-from bot.config import load_settings  # noqa: E402
-from bot.db import Database  # noqa: E402
-from bot.emulator import BotAPIEmulator  # noqa: E402
-from bot.reminders import ReminderTimer, fire_due, pending  # noqa: E402
-from bot.services import Services  # noqa: E402
+from bot import followups  # noqa: F401  (registers the reminder kinds)
+from bot.app import OVERALL_MESSAGES_PER_SECOND, build_application, start_polling, stop_polling
+from bot.clock import to_db
+from bot.config import load_settings
+from bot.db import Database
+from bot.emulator import BotAPIEmulator
+from bot.reminders import ReminderTimer, fire_due, pending
+from bot.services import Services
 
 TELEGRAM_LIMIT = 30  # messages per second
 
