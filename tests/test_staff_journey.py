@@ -14,6 +14,7 @@ from tests.support.staff_steps import (
     enlist,
     file_case,
     labels,
+    next_with,
     staff_env,
     wait_for_card,
 )
@@ -50,8 +51,16 @@ async def test_a_case_from_report_to_close(bed: TestBed) -> None:
     report = await file_case(bed, alice.id, photos=photos, show_name=True)
     card = await card_of(room, report)
     text = text_of(card)
-    for line in ("🆕 New report", "Exposed garbage", "Wuhan Economic Development Zone", "since Monday",
-                 "Photos: 2", "1 resident follows it", "Reporter: Alice", "State: submitted"):
+    for line in (
+        "🆕 New report",
+        "Exposed garbage",
+        "Wuhan Economic Development Zone",
+        "since Monday",
+        "Photos: 2",
+        "1 resident follows it",
+        "Reporter: Alice",
+        "State: submitted",
+    ):
         assert line in text
     assert labels(card) == ["✅ Accept", "❌ Reject", "🔁 Duplicate of…", "↪️ Return"]
     pin, album = await room.expect_message(), await room.expect_message()
@@ -118,8 +127,126 @@ async def test_a_case_from_report_to_close(bed: TestBed) -> None:
     assert events[4]["note"] == "Bags removed and the stop swept clean"
     row = await bed.db.fetchone("SELECT state, assignee FROM reports WHERE id = ?", (report.id,))
     assert (row["state"], row["assignee"]) == ("closed", li.id)
-    photo = await bed.db.fetchone("SELECT file_id FROM report_photos WHERE report_id = ? AND kind = 'after'",
-                                  (report.id,))
+    photo = await bed.db.fetchone(
+        "SELECT file_id FROM report_photos WHERE report_id = ? AND kind = 'after'", (report.id,)
+    )
     assert photo["file_id"] == after["photo"][0]["file_id"]
     assert await bed.db.fetchone("SELECT 1 FROM staff_prompts") is None
     assert ADMIN_ID not in (e["actor_id"] for e in events)
+
+
+@pytest.mark.parametrize(
+    ("button", "answer", "state", "resident_hears"),
+    [
+        ("Reject", "A photo of a private courtyard, not a public space", "rejected", "could not be taken on"),
+        ("Return", "District housing authority (private estate)", "returned", "passed to the body responsible"),
+    ],
+)
+async def test_reject_and_return_ask_a_reason_the_resident_reads(
+    bed: TestBed, button: str, answer: str, state: str, resident_hears: str
+) -> None:
+    dana = await colleague(bed, 9102, "Dana", "dispatcher")
+    bob = bed.person(5002, "Bob", "en")
+    room = in_group(bed, dana)
+    report = await file_case(bed, bob.id)
+    card = await card_of(room, report)
+
+    toast = await room.expect_answer(await room.press(card, button))
+    assert "reply to my question" in toast["text"]
+    question = await next_with(room, f"case {report.public_no}")
+    assert '<a href="tg://user?id=9102">' not in text_of(question)  # the mention is rendered, not shown as HTML
+    assert question["reply_to_message"]["message_id"] == card["message_id"]
+    await room.send("x", reply_to=question)
+    await room.expect_message(contains="between 2 and 500 characters")  # too short: asked again, nothing moved
+    row = await bed.db.fetchone("SELECT state FROM reports WHERE id = ?", (report.id,))
+    assert row["state"] == "submitted"
+
+    await room.send(answer, reply_to=question)
+    await room.expect_message(contains=f"now “{reports_state_name(state)}”")
+    card = await wait_for_card(bed, room, card, f"State: {reports_state_name(state)}")
+    assert labels(card) == [] and answer in text_of(card)
+    told = await bob.expect_message(contains=resident_hears)
+    assert answer in text_of(told)
+    event = await bed.db.fetchone("SELECT to_state, note, public FROM report_events ORDER BY id DESC LIMIT 1")
+    assert (event["to_state"], event["note"], event["public"]) == (state, answer, 1)
+
+
+def reports_state_name(state: str) -> str:
+    from bot.i18n import get_lang
+    from bot.reports import STATE_NAMES, ReportState
+
+    return get_lang("en", __import__("zoneinfo").ZoneInfo("Asia/Shanghai"))._(STATE_NAMES[ReportState(state)])
+
+
+async def test_duplicate_asks_the_number_and_merges_the_followers(bed: TestBed) -> None:
+    dana = await colleague(bed, 9103, "Dana", "dispatcher")
+    first_reporter, second_reporter = bed.person(5003, "Chen", "en"), bed.person(5004, "Zhao", "en")
+    room = in_group(bed, dana)
+    original = await file_case(bed, first_reporter.id)
+    await card_of(room, original)
+    repeat = await file_case(bed, second_reporter.id)
+    card = await card_of(room, repeat)
+
+    await room.press(card, "Duplicate of")
+    question = await next_with(room, "duplicate of")
+    for wrong, hint in (
+        ("R20990101-0001", "cannot find case R20990101-0001"),
+        ("not a number", "cannot find case"),
+        (repeat.public_no, "cannot be a duplicate of itself"),
+    ):
+        await room.send(wrong, reply_to=question)
+        await room.expect_message(contains=hint)
+    await room.send(original.public_no.lower(), reply_to=question)
+    await room.expect_message(contains="now “merged with another report”")
+    card = await wait_for_card(bed, room, card, f"Merged into case {original.public_no}")
+    assert labels(card) == []
+    told = await second_reporter.expect_message(contains=f"same problem as case {original.public_no}")
+    assert repeat.public_no in text_of(told)
+
+    followers = await bed.db.fetchall(
+        "SELECT telegram_id FROM report_followers WHERE report_id = ? ORDER BY telegram_id", (original.id,)
+    )
+    assert [row["telegram_id"] for row in followers] == [5003, 5004]
+    row = await bed.db.fetchone("SELECT state, duplicate_of FROM reports WHERE id = ?", (repeat.id,))
+    assert (row["state"], row["duplicate_of"]) == ("duplicate", original.id)
+
+
+async def test_two_dispatchers_press_accept_at_once_one_wins(bed: TestBed) -> None:
+    dana = await colleague(bed, 9104, "Dana", "dispatcher")
+    sam = await colleague(bed, 9105, "Sam", "supervisor")
+    resident = bed.person(5005, "Gao", "en")
+    dana_room, sam_room = in_group(bed, dana), in_group(bed, sam)
+    report = await file_case(bed, resident.id)
+    card = await card_of(dana_room, report)
+
+    first = await dana_room.press(card, "Accept")
+    second = await sam_room.press(card, "Accept")  # the same card, as Sam saw it before the edit
+    answers = [await dana_room.expect_answer(first), await sam_room.expect_answer(second)]
+    assert "now “accepted”" in answers[0]["text"]
+    assert "Someone was quicker" in answers[1]["text"] and answers[1]["show_alert"]
+    events = await bed.db.fetchall("SELECT actor_id FROM report_events WHERE to_state = 'accepted'")
+    assert [row["actor_id"] for row in events] == [dana.id]
+    await resident.expect_message(contains="has been accepted")
+    await resident.expect_no_message()  # told once
+
+
+async def test_added_information_reaches_the_cards_thread(bed: TestBed) -> None:
+    from bot import reports
+
+    dana = await colleague(bed, 9106, "Dana", "dispatcher")
+    room = in_group(bed, dana)
+    resident = bed.person(5006, "Hu", "en")
+    report = await file_case(bed, resident.id)
+    card = await card_of(room, report)
+    room.read_all()
+
+    assert bed.services is not None
+    services = bed.services
+    policy = reports.policy_from(services.settings, services.lang("en"), services.service_area)
+    await reports.add_information(
+        services.db, report.id, resident.id, services.clock.now(), policy, text="The pile is now blocking the ramp"
+    )
+    services.wake_outbox()
+    note = await next_with(room, "blocking the ramp")
+    assert note["reply_to_message"]["message_id"] == card["message_id"]
+    assert "Hu" not in text_of(note)

@@ -68,3 +68,11 @@ async def wait_for_card(bed: TestBed, viewer: Person, card: dict[str, Any], text
 def labels(message: dict[str, Any]) -> list[str]:
     markup = message.get("reply_markup") or {}
     return [button["text"] for row in markup.get("inline_keyboard", []) for button in row]
+
+
+async def next_with(person: Person, text: str) -> dict[str, Any]:
+    """The next message in the person's chat that contains ``text`` (pins and photos in between are skipped)."""
+    while True:
+        message = await person.expect_message()
+        if text in text_of(message):
+            return message
