@@ -139,34 +139,42 @@ def keyboard_keys(driver: WebDriver, name: str) -> list[WebElement]:
     return pane(driver, name).find_elements(By.CSS_SELECTOR, ".keyboard button")
 
 
+def click_first(driver: WebDriver, find: Callable[[WebDriver], list[WebElement]], what: str) -> None:
+    """Finds and clicks in one attempt, looking again if the page re-rendered the element meanwhile."""
+
+    def clicked(d: WebDriver) -> bool:
+        found = find(d)
+        if found:
+            found[0].click()
+        return bool(found)
+
+    wait_until(driver, clicked, what)
+
+
 def tap_key(driver: WebDriver, name: str, label: str) -> None:
-    key = wait_until(
-        driver,
-        lambda d: next((k for k in keyboard_keys(d, name) if label in k.text), None),
-        f"a keyboard button {label!r} in pane {name}",
+    click_first(
+        driver, lambda d: [k for k in keyboard_keys(d, name) if label in k.text], f"a keyboard button {label!r}"
     )
-    key.click()
 
 
 def press_inline(driver: WebDriver, name: str, label: str) -> None:
     """Presses the newest inline button with ``label``, as a person answers the latest question."""
-    button = wait_until(
-        driver,
-        lambda d: (
-            [b for b in pane(d, name).find_elements(By.CSS_SELECTOR, ".inline-button") if label in b.text] or [None]
-        )[-1],
-        f"an inline button {label!r} in pane {name}",
-    )
-    button.click()
+
+    def newest(d: WebDriver) -> list[WebElement]:
+        buttons = [b for b in pane(d, name).find_elements(By.CSS_SELECTOR, ".inline-button") if label in b.text]
+        return buttons[-1:]
+
+    click_first(driver, newest, f"an inline button {label!r} in pane {name}")
 
 
-def share_place(driver: WebDriver, name: str, place: str) -> None:
-    """Answers the bot's location button if it shows one, else uses the 📍 attachment; picks a sample place."""
-    location_keys = [key for key in keyboard_keys(driver, name) if key.text.startswith("📍")]
-    if location_keys:
-        location_keys[0].click()
-    else:
-        pane(driver, name).find_element(By.CSS_SELECTOR, ".location-button").click()
+def share_place(driver: WebDriver, name: str, place: str, bot_asks: bool = True) -> None:
+    """Taps the bot's 📍 location button (or, if the bot may not ask, the 📍 attachment); picks a sample place."""
+
+    def location_button(d: WebDriver) -> list[WebElement]:
+        keys = [key for key in keyboard_keys(d, name) if key.text.startswith("📍")]
+        return keys if bot_asks else keys or pane(d, name).find_elements(By.CSS_SELECTOR, ".location-button")
+
+    click_first(driver, location_button, "a way to share the location")
     wait_until(driver, lambda d: d.find_element(By.ID, "picker").get_attribute("open") is not None, "the picker")
     driver.find_element(By.CSS_SELECTOR, f"#picker [data-place='{place}']").click()
 
@@ -241,7 +249,7 @@ def test_a_visitor_plays_resident_vendor_and_staff_in_the_browser(
     tap_key(browser, "a", "🛒")
     expect_more_bubbles(browser, "a", before)
     before = count_bubbles(browser, "a")
-    share_place(browser, "a", "edz-dongfeng")
+    share_place(browser, "a", "edz-dongfeng", bot_asks=False)  # as far as the vendor journey goes, or the 📍 button
     card = wait_until(
         browser,
         lambda d: next(iter(pane(d, "a").find_elements(By.CSS_SELECTOR, ".msg.out .location-card")), None),

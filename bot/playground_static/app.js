@@ -238,6 +238,7 @@ class Pane {
     this.cursor = 0;
     this.replyTo = null;
     this.hiddenKeyboardOf = null;
+    this.shownKeyboardOf = undefined;
     this.dismissedForceReply = null;
     this.root.dataset.persona = personaKey;
     this.root.dataset.chat = String(this.chatId);
@@ -367,7 +368,10 @@ class Pane {
     if (forceReply && forceReply.message_id !== this.dismissedForceReply && !this.replyTo) {
       this.setReply(forceReply, false, false); // no focus jump: the visitor may be typing in the other chat
     }
-    if (!keyboard || this.hiddenKeyboardOf === keyboardOf) {
+    const shown = !keyboard || this.hiddenKeyboardOf === keyboardOf ? null : keyboardOf;
+    if (shown === this.shownKeyboardOf) return; // unchanged: keep the buttons, so a click in flight is not lost
+    this.shownKeyboardOf = shown;
+    if (shown === null) {
       box.hidden = true;
       box.replaceChildren();
       return;
