@@ -196,7 +196,7 @@ async def get_member(source: Source, telegram_id: int, admin_ids: frozenset[int]
 
 
 async def list_staff(source: Source, admin_ids: frozenset[int]) -> list[StaffMember]:
-    """Everyone with a staff role, the configured admins included; by role, then name."""
+    """Everyone with a staff role, the configured admins included; admins first, then by role and name."""
     roles = tuple(role.value for role in Role)
     rows = await _rows(
         source,
@@ -205,8 +205,8 @@ async def list_staff(source: Source, admin_ids: frozenset[int]) -> list[StaffMem
     )
     ids = {int(row["telegram_id"]) for row in rows} | set(admin_ids)
     members = [member for member in [await get_member(source, i, admin_ids) for i in ids] if member is not None]
-    order = list(Role)
-    return sorted(members, key=lambda m: (order.index(m.role), m.name, m.telegram_id))
+    rank = [Role.ADMIN, Role.SUPERVISOR, Role.DISPATCHER, Role.OFFICER]
+    return sorted(members, key=lambda m: (rank.index(m.role), m.name, m.telegram_id))
 
 
 async def officers(source: Source, district: str | None = None) -> list[StaffMember]:
