@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
+import time
+from collections.abc import Awaitable
 from typing import Any
 
 from telegram import BotCommand, BotCommandScopeAllPrivateChats, Update
@@ -12,6 +15,7 @@ from telegram.ext import (
     Application,
     ApplicationBuilder,
     ApplicationHandlerStop,
+    BaseUpdateProcessor,
     ContextTypes,
     Defaults,
     TypeHandler,
@@ -22,6 +26,7 @@ from bot.config import SUPPORTED_LANGUAGES, Settings
 from bot.i18n import N_, get_lang
 from bot.notify import Notifier
 from bot.persistence import SQLitePersistence
+from bot.ratelimit import UserRateLimiter
 from bot.reminders import ReminderTimer
 from bot.services import Services
 from bot.spot_import import ensure_sample_spots
@@ -48,13 +53,50 @@ BotApplication = Application[Any, BotContext, Any, Any, Any, Any]
 
 
 async def guard(update: Update, context: BotContext) -> None:
-    """Ignores channel posts and bots; records that a person wrote (so pushes reach them again)."""
+    """Ignores channel posts, bots and floods; records that a person wrote (so pushes reach them again)."""
     user = update.effective_user
     if update.channel_post or update.edited_channel_post or user is None or user.is_bot:
         raise ApplicationHandlerStop
     if update.edited_message is not None:
         raise ApplicationHandlerStop  # an edit of something already answered: nothing new to do
+    verdict = context.application.bot_data["flood"].check(user.id, time.monotonic())
+    if not verdict.allowed:
+        if verdict.warn and update.effective_chat is not None and update.effective_chat.type == "private":
+            t = await context.services.lang_for(user.id, user.language_code)
+            await context.bot.send_message(
+                update.effective_chat.id, t._("You are sending messages very fast. Please wait a moment.")
+            )
+        raise ApplicationHandlerStop
     await context.services.users.seen(user.id, user.first_name, user.language_code, context.services.clock.now())
+
+
+class PerChatUpdateProcessor(BaseUpdateProcessor):
+    """Handles different chats' updates concurrently but each chat's in order, so a conversation never races."""
+
+    def __init__(self, max_concurrent_updates: int = 64) -> None:
+        super().__init__(max_concurrent_updates)
+        self._locks: dict[int, tuple[asyncio.Lock, int]] = {}  # chat id -> (its lock, updates holding or waiting)
+
+    async def do_process_update(self, update: object, coroutine: Awaitable[Any]) -> None:
+        chat = update.effective_chat if isinstance(update, Update) else None
+        key = chat.id if chat is not None else 0
+        lock, users = self._locks.get(key, (asyncio.Lock(), 0))
+        self._locks[key] = (lock, users + 1)
+        try:
+            async with lock:
+                await coroutine
+        finally:
+            lock, users = self._locks[key]
+            if users == 1:
+                del self._locks[key]  # nobody else holds or waits for it: keep the table small
+            else:
+                self._locks[key] = (lock, users - 1)
+
+    async def initialize(self) -> None:
+        return None
+
+    async def shutdown(self) -> None:
+        return None
 
 
 async def publish_commands(application: BotApplication) -> None:
@@ -138,12 +180,14 @@ def build_application(settings: Settings, services: Services | None = None) -> B
         .context_types(ContextTypes(context=BotContext))
         .persistence(SQLitePersistence(services.open, update_interval=settings.persistence_interval))
         .rate_limiter(rate_limiter())
+        .concurrent_updates(PerChatUpdateProcessor())
         .post_init(post_init)
         .post_stop(post_stop)
         .post_shutdown(post_shutdown)
         .build()
     )
     application.bot_data["services"] = services
+    application.bot_data["flood"] = UserRateLimiter()
 
     # Order matters: the guard first, then every journey, then the catch-alls for what nobody claimed.
     application.add_handler(TypeHandler(Update, guard), group=GUARD_GROUP)

@@ -225,7 +225,9 @@ class Person:
             raise AssertionError(f"expected {contains!r} in the bot's message, got: {text_of(message)!r}")
         return message
 
-    async def expect_message_among(self, contains: str, at_most: int = 5, timeout: float = DEFAULT_TIMEOUT) -> dict[str, Any]:
+    async def expect_message_among(
+        self, contains: str, at_most: int = 5, timeout: float = DEFAULT_TIMEOUT
+    ) -> dict[str, Any]:
         """The next message containing ``contains``, letting up to ``at_most`` other messages pass before it."""
         for _ in range(at_most + 1):
             message = await self.expect_message(timeout=timeout)
@@ -257,6 +259,22 @@ class Person:
             return await self.emulator.wait_for(lambda: self.emulator.callback_answers.get(query_id), timeout)
         except TimeoutError:
             raise AssertionError("the bot did not answer the button press") from None
+
+    async def expect_edit(
+        self, message: Mapping[str, Any], contains: str, timeout: float = DEFAULT_TIMEOUT
+    ) -> dict[str, Any]:
+        """Waits until the bot has edited ``message`` so that its text contains ``contains``; returns it."""
+
+        def edited() -> dict[str, Any] | None:
+            current = self.current(message)
+            return current if contains in text_of(current) else None
+
+        try:
+            return await self.emulator.wait_for(edited, timeout)  # type: ignore[no-any-return]
+        except TimeoutError:
+            raise AssertionError(
+                f"the message was not edited to contain {contains!r}; it reads {text_of(self.current(message))!r}"
+            ) from None
 
     def current(self, message: Mapping[str, Any]) -> dict[str, Any]:
         """The message as it is now, after any edits the bot made."""
