@@ -3,10 +3,15 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from zoneinfo import ZoneInfo
 
 import pytest
 
+from bot import reports
+from bot.i18n import get_lang
+from bot.reports import STATE_NAMES, ReportState
 from tests.support.driver import Person, TestBed, text_of
+from tests.support.report_steps import walk_to
 from tests.support.staff_steps import (
     ADMIN_ID,
     STAFF_GROUP,
@@ -172,10 +177,7 @@ async def test_reject_and_return_ask_a_reason_the_resident_reads(
 
 
 def reports_state_name(state: str) -> str:
-    from bot.i18n import get_lang
-    from bot.reports import STATE_NAMES, ReportState
-
-    return get_lang("en", __import__("zoneinfo").ZoneInfo("Asia/Shanghai"))._(STATE_NAMES[ReportState(state)])
+    return get_lang("en", ZoneInfo("Asia/Shanghai"))._(STATE_NAMES[ReportState(state)])
 
 
 async def test_duplicate_asks_the_number_and_merges_the_followers(bed: TestBed) -> None:
@@ -231,8 +233,6 @@ async def test_two_dispatchers_press_accept_at_once_one_wins(bed: TestBed) -> No
 
 
 async def test_added_information_reaches_the_cards_thread(bed: TestBed) -> None:
-    from bot import reports
-
     dana = await colleague(bed, 9106, "Dana", "dispatcher")
     room = in_group(bed, dana)
     resident = bed.person(5006, "Hu", "en")
@@ -250,3 +250,45 @@ async def test_added_information_reaches_the_cards_thread(bed: TestBed) -> None:
     note = await next_with(room, "blocking the ramp")
     assert note["reply_to_message"]["message_id"] == card["message_id"]
     assert "Hu" not in text_of(note)
+
+
+@pytest.fixture
+async def chinese_bed(idle_bed: TestBed) -> AsyncIterator[TestBed]:
+    idle_bed.env = staff_env("zh_Hans")
+    idle_bed.group(STAFF_GROUP, "城管工作群")
+    idle_bed.person(ADMIN_ID, "管理员", "zh-hans")
+    await idle_bed.start()
+    yield idle_bed
+
+
+async def test_a_report_from_the_wizard_reaches_a_chinese_staff_group(chinese_bed: TestBed) -> None:
+    bed = chinese_bed
+    assert bed.services is not None
+    zhang = bed.person(9301, "张伟", "zh-hans")
+    await enlist(bed, zhang, "dispatcher")
+    room = in_group(bed, zhang)
+    alice = bed.person(5010, "Alice", "en")  # the resident writes in English; staff work in Chinese
+    review = await walk_to(alice, "review")
+    await alice.press(review, "Submit")
+    thanks = await alice.expect_message(contains="Your report number is")
+    row = await bed.db.fetchone("SELECT id, public_no FROM reports")
+    assert row["public_no"] in text_of(thanks)
+
+    card = await next_with(room, row["public_no"])
+    assert "🆕" in text_of(card) and "匿名" in text_of(card) and "Alice" not in text_of(card)
+    assert labels(card) == ["✅ 受理", "❌ 不予受理", "🔁 重复案件…", "↪️ 退回"]
+    answer = await room.expect_answer(await room.press(card, "受理"))
+    assert answer["text"].startswith("好了：案件")
+    card = await wait_for_card(bed, room, card, "— 张伟")
+    told = await alice.expect_message(contains="has been accepted as a case")
+    assert row["public_no"] in text_of(told)
+
+    wang = bed.person(5011, "王芳", "zh-hans")  # a neighbour said "mine too": she hears each step in Chinese
+    await reports.follow_report(bed.db, row["id"], wang.id, bed.services.clock.now())
+    await room.press(card, "退回")
+    question = await next_with(room, "应由哪个部门或单位负责")
+    await room.send("区水务局（排水管道属于他们）", reply_to=question)
+    await room.expect_message(contains="好了：案件")
+    heard = await wang.expect_message(contains="不属于城管局的职责范围")
+    assert "区水务局" in text_of(heard) and "张伟" not in text_of(heard)
+    await alice.expect_message(contains="passed to the body responsible")
