@@ -3,25 +3,79 @@
 from __future__ import annotations
 
 import argparse
+import asyncio
 import logging
 import os
+import signal
 import sys
 from collections.abc import Sequence
+from pathlib import Path
 
 from bot import spot_import
 from bot.config import ConfigError, Settings, load_settings
 from bot.db import DatabaseError
+from bot.logs import configure_logging as configure_structured_logging
+
+log = logging.getLogger("bot")
+DEFAULT_HTTP_PORT = 8081  # `serve` without HTTP_PORT
 
 
-def configure_logging(level: str) -> None:
-    logging.basicConfig(
-        level=level,
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-        stream=sys.stderr,
-    )
-    # httpx logs every request URL, and the URL carries the token.
-    logging.getLogger("httpx").setLevel(logging.WARNING)
-    logging.getLogger("apscheduler").setLevel(logging.WARNING)
+def configure_logging(level: str, token: str | None = None) -> None:
+    """One key=value line per record on stderr; the token, should it ever appear, is masked."""
+    configure_structured_logging(level, (token,) if token else ())
+
+
+async def until_signalled() -> None:
+    """Waits for Ctrl-C or SIGTERM (a service manager stopping the bot)."""
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(signum, stop.set)
+    await stop.wait()
+
+
+async def serve_webhook(settings: Settings) -> None:
+    """The bot fed by Telegram's webhook, with /healthz, /metrics and Open311 beside it on WEBHOOK_PORT."""
+    from bot.app import build_application, start_webhook, stop_webhook
+
+    application = build_application(settings)
+    await start_webhook(application, settings)
+    try:
+        await until_signalled()
+    finally:
+        await stop_webhook(application)
+
+
+async def poll_with_http(settings: Settings, port: int) -> None:
+    """Long polling, with /healthz, /metrics and Open311 on HTTP_LISTEN:HTTP_PORT."""
+    from bot.app import build_application, start_polling, stop_polling
+    from bot.web import WebServer
+
+    application = build_application(settings)
+    await start_polling(application)
+    server = WebServer(application.bot_data["services"], application.bot_data["metrics"])
+    try:
+        await server.start(settings.http_listen, port)
+        await until_signalled()
+    finally:
+        await server.stop()
+        await stop_polling(application)
+
+
+async def serve_http(settings: Settings, port: int) -> None:
+    """`serve`: /healthz, /metrics and Open311 alone, read-only, beside a bot running elsewhere on the same file."""
+    from bot.services import Services
+    from bot.web import Metrics, WebServer
+
+    services = Services(settings)
+    await services.open()
+    server = WebServer(services, Metrics())
+    try:
+        await server.start(settings.http_listen, port)
+        await until_signalled()
+    finally:
+        await server.stop()
+        await services.close()
 
 
 def run_bot(settings: Settings) -> None:
@@ -30,17 +84,37 @@ def run_bot(settings: Settings) -> None:
 
     from bot.app import build_application
 
-    application = build_application(settings)
     if settings.use_webhook:
-        application.run_webhook(
-            listen=settings.webhook_listen,
-            port=settings.webhook_port,
-            secret_token=settings.webhook_secret,
-            webhook_url=settings.webhook_url,
-            allowed_updates=Update.ALL_TYPES,
-        )
+        asyncio.run(serve_webhook(settings))
+    elif settings.http_port is not None:
+        asyncio.run(poll_with_http(settings, settings.http_port))
     else:
-        application.run_polling(allowed_updates=Update.ALL_TYPES)
+        build_application(settings).run_polling(allowed_updates=Update.ALL_TYPES)
+
+
+def run_backup(settings: Settings, target: str) -> int:
+    from bot.backup import BackupError, backup_database
+
+    try:
+        result = backup_database(settings.database_path, Path(target))
+    except BackupError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    print(f"backup written: {result.path} ({result.size_bytes} bytes, schema {result.schema_version}, checked ok)")
+    return 0
+
+
+async def export_open311(settings: Settings) -> dict[str, list[dict[str, object]]]:
+    from bot import open311
+    from bot.services import Services
+
+    services = Services(settings)
+    await services.open()
+    try:
+        t = services.lang(settings.default_language)
+        return await open311.export(services.db, services.clock.now(), t, settings.agency_name)
+    finally:
+        await services.close()
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -52,6 +126,15 @@ def build_parser() -> argparse.ArgumentParser:
         "playground", help="try the bot offline in a browser: no token, no internet (PLAYGROUND_PORT or --port)"
     )
     playground.add_argument("--port", type=int, default=None, help="the page's port on 127.0.0.1 (default 8080)")
+    commands.add_parser(
+        "serve", help="serve /healthz, /metrics and Open311 read-only on HTTP_LISTEN:HTTP_PORT (default 8081)"
+    )
+    backup = commands.add_parser("backup", help="write a consistent copy of the database while the bot runs")
+    backup.add_argument("file", help="where to write the copy")
+    open311_parser = commands.add_parser("open311", help="Open311 GeoReport v2")
+    open311_commands = open311_parser.add_subparsers(dest="open311_command", required=True)
+    export = open311_commands.add_parser("export", help="write services.json and requests.json (last 90 days)")
+    export.add_argument("directory", help="the folder to write them into (created if needed)")
     return parser
 
 
@@ -78,12 +161,23 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ConfigError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
-    configure_logging(settings.log_level)
+    configure_logging(settings.log_level, settings.bot_token)
     try:
         if args.command in (None, "run"):
             run_bot(settings)
         elif args.command == "spots":
             return spot_import.run(settings, args)
+        elif args.command == "serve":
+            asyncio.run(serve_http(settings, settings.http_port or DEFAULT_HTTP_PORT))
+        elif args.command == "backup":
+            return run_backup(settings, args.file)
+        elif args.command == "open311":
+            from bot.open311 import write_export
+
+            files = asyncio.run(export_open311(settings))
+            write_export(Path(args.directory), files)
+            services, requests = len(files["services.json"]), len(files["requests.json"])
+            print(f"wrote {services} services and {requests} requests to {args.directory}")
     except DatabaseError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2

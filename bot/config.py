@@ -76,6 +76,13 @@ def _parse_positive_int(text: str) -> int:
     return value
 
 
+def _parse_port(text: str) -> int:
+    value = _parse_int(text)
+    if not 1 <= value <= 65535:
+        raise ValueError(f"{value} is not a TCP port; use 1-65535")
+    return value
+
+
 def _parse_meters(text: str) -> float:
     """Metres, optionally suffixed: ``250``, ``250m``, ``0.3km``."""
     match = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*(m|km)?\s*", text)
@@ -133,6 +140,10 @@ class Settings:
     followup_wait: timedelta = timedelta(days=3)
     digest_time: time = time(8, 30)
     spot_reminder_before: timedelta = timedelta(minutes=30)
+    http_listen: str = "127.0.0.1"
+    http_port: int | None = None  # /healthz, /metrics and Open311 beside polling; `serve` falls back to 8081
+    retention_days: int = 365
+    agency_name: str = "城市管理局"
 
     @property
     def use_webhook(self) -> bool:
@@ -214,4 +225,8 @@ def load_settings(environ: Mapping[str, str] | None = None, env_file: Path | Non
         followup_wait=read.get("FOLLOWUP_WAIT", parse_duration, timedelta(days=3)),
         digest_time=read.get("DIGEST_TIME", parse_time_of_day, time(8, 30)),
         spot_reminder_before=read.get("SPOT_REMINDER_BEFORE", parse_duration, timedelta(minutes=30)),
+        http_listen=read.get("HTTP_LISTEN", str.strip, "127.0.0.1"),
+        http_port=read.get("HTTP_PORT", _parse_port, None),
+        retention_days=read.get("RETENTION_DAYS", _parse_positive_int, 365),
+        agency_name=read.get("AGENCY_NAME", str.strip, "城市管理局"),
     )

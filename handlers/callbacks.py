@@ -15,6 +15,7 @@ MY_REPORTS = "mine"  # mine:<action>:<report id>[:<list offset>] — "my reports
 # Made by the core on queued case cards (bot/casework.py), claimed by handlers/staff.py:
 CASE = CASE_PREFIX  # case:<action>:<report id>:<state it was made for>[:<officer id>]
 STAFF = "staff"  # staff:<list|show|role|remove|removed>[:<user id>[:<role>]] — /staff, admins only
+PRIVACY = "forget"  # forget:<yes|no>:<minute it was offered, since the epoch> — /forget's confirmation
 
 # The vendor journey (handlers/vendor.py); locations ride in the data so old result pages keep working.
 VENDOR_MODE = "vmode"  # vmode:<nearest|here|district|name|mine>
