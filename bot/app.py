@@ -26,11 +26,13 @@ from bot.config import SUPPORTED_LANGUAGES, Settings
 from bot.i18n import N_, get_lang
 from bot.notify import Notifier
 from bot.persistence import SQLitePersistence
+from bot.privacy import ensure_retention
 from bot.ratelimit import UserRateLimiter
 from bot.reminders import ReminderTimer
 from bot.services import Services
 from bot.spot_import import ensure_sample_spots
-from handlers import errors, followup, my_reports, report, staff, start, vendor
+from bot.web import Metrics, WebServer, webhook_path
+from handlers import errors, followup, insight, my_reports, privacy, report, staff, start, vendor
 from handlers.common import BotContext
 
 log = logging.getLogger(__name__)
@@ -43,6 +45,7 @@ COMMANDS = (
     ("help", N_("What this bot can do")),
     ("language", N_("Change language")),
     ("settings", N_("Reminders on or off")),
+    ("privacy", N_("Your data and privacy")),
     ("cancel", N_("Stop what you are doing")),
 )
 TELEGRAM_LANGUAGE_CODES = {"zh_Hans": "zh", "en": "en"}
@@ -131,6 +134,7 @@ async def post_init(application: BotApplication) -> None:
     services.reminder_listeners.append(timer.changed)
     services.time_listeners.append(timer.catch_up)
     await followups.ensure_digest(services, services.clock.now())
+    await ensure_retention(services, services.clock.now())
     await timer.restore()
     log.info("bot started as @%s", application.bot.username)
 
@@ -153,6 +157,20 @@ async def post_shutdown(application: BotApplication) -> None:
 # Telegram allows about 30 messages a second overall. A token bucket of 30 would send a burst of 30 and then 30 a
 # second, so any one second could see nearly 60; one message per 1/29 s never puts more than 30 in one second.
 OVERALL_MESSAGES_PER_SECOND = 29
+
+
+class MeteredApplication(Application[Any, BotContext, Any, Any, Any, Any]):
+    """The Application, counting each update it handles and how long that took (for /metrics and /healthz)."""
+
+    async def process_update(self, update: object) -> None:
+        started = time.perf_counter()
+        try:
+            await super().process_update(update)
+        finally:
+            metrics: Metrics | None = self.bot_data.get("metrics")
+            if metrics is not None:
+                services: Services = self.bot_data["services"]
+                metrics.observe_update(time.perf_counter() - started, services.clock.now())
 
 
 def rate_limiter() -> AIORateLimiter:
@@ -181,12 +199,14 @@ def build_application(settings: Settings, services: Services | None = None) -> B
         .persistence(SQLitePersistence(services.open, update_interval=settings.persistence_interval))
         .rate_limiter(rate_limiter())
         .concurrent_updates(PerChatUpdateProcessor())
+        .application_class(MeteredApplication)
         .post_init(post_init)
         .post_stop(post_stop)
         .post_shutdown(post_shutdown)
         .build()
     )
     application.bot_data["services"] = services
+    application.bot_data["metrics"] = Metrics()
     application.bot_data["flood"] = UserRateLimiter()
 
     # Order matters: the guard first, then every journey, then the catch-alls for what nobody claimed.
@@ -202,6 +222,8 @@ def build_application(settings: Settings, services: Services | None = None) -> B
     for handler in staff.build_handlers():
         application.add_handler(handler)
     application.add_handler(staff.build_answer_handler(), staff.ANSWER_GROUP)  # answers to the bot's questions
+    for handler in [*insight.build_handlers(), *privacy.build_handlers()]:
+        application.add_handler(handler)
     for handler in start.build_catch_alls():
         application.add_handler(handler)
     application.add_error_handler(errors.on_error)
@@ -225,6 +247,46 @@ async def stop_polling(application: BotApplication) -> None:
     assert application.updater is not None
     if application.updater.running:
         await application.updater.stop()
+    if application.running:
+        await application.stop()
+    if application.post_stop:
+        await application.post_stop(application)
+    await application.shutdown()
+    if application.post_shutdown:
+        await application.post_shutdown(application)
+
+
+async def start_webhook(application: BotApplication, settings: Settings) -> WebServer:
+    """Starts the bot fed by Telegram's webhook POSTs, with /healthz, /metrics and Open311 on the same server."""
+    assert settings.webhook_url is not None and settings.webhook_secret is not None
+    await application.initialize()
+    if application.post_init:
+        await application.post_init(application)
+    await application.start()
+
+    async def feed(data: dict[str, Any]) -> None:
+        await application.update_queue.put(Update.de_json(data, application.bot))
+
+    server = WebServer(
+        application.bot_data["services"],
+        application.bot_data["metrics"],
+        webhook_path=webhook_path(settings.webhook_url),
+        webhook_secret=settings.webhook_secret,
+        feed=feed,
+    )
+    await server.start(settings.webhook_listen, settings.webhook_port)
+    application.bot_data["web"] = server
+    await application.bot.set_webhook(
+        settings.webhook_url, secret_token=settings.webhook_secret, allowed_updates=Update.ALL_TYPES
+    )
+    return server
+
+
+async def stop_webhook(application: BotApplication) -> None:
+    """Stops taking updates, lets the queued ones finish, then stops the bot (the webhook stays registered)."""
+    server: WebServer | None = application.bot_data.pop("web", None)
+    if server is not None:
+        await server.stop()
     if application.running:
         await application.stop()
     if application.post_stop:
