@@ -66,8 +66,8 @@ async def test_gps_and_one_photo_in_six_actions(staffed_bed: TestBed) -> None:
     assert [p["file_id"] for p in photos] == [photo["photo"][0]["file_id"]]
     assert await count_rows(bed, "report_events") == 1 and await count_rows(bed, "report_followers") == 1
     assert await draft_step(bed, 2001) is None
-    alert = await bed.db.fetchone("SELECT chat_id, params, ref FROM outbox WHERE ref LIKE 'report_alert:%'")
-    assert alert["chat_id"] == STAFF_CHAT and alert["ref"] == f"report_alert:{row['id']}"
+    alert = await bed.db.fetchone("SELECT chat_id, params, ref FROM outbox WHERE ref LIKE 'report_card:%'")
+    assert alert["chat_id"] == STAFF_CHAT and alert["ref"] == f"report_card:{row['id']}"
     assert row["public_no"] in json.loads(alert["params"])["text"]
     assert "反映人：匿名" in json.loads(alert["params"])["text"]  # the staff group reads the default language
 
@@ -131,7 +131,7 @@ async def test_edit_fields_and_show_name_from_the_review_card(staffed_bed: TestB
     await lin.expect_message(contains="Your report number is")
     row = await bed.db.fetchone("SELECT category, anonymous, description FROM reports")
     assert (row["category"], row["anonymous"]) == ("construction", 0)
-    alert = await bed.db.fetchone("SELECT params FROM outbox WHERE ref LIKE 'report_alert:%'")
+    alert = await bed.db.fetchone("SELECT params FROM outbox WHERE ref LIKE 'report_card:%'")
     assert "反映人：Lin" in json.loads(alert["params"])["text"]
 
 
