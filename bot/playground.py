@@ -30,6 +30,7 @@ from dotenv import dotenv_values
 from tornado.httpserver import HTTPServer
 from tornado.netutil import bind_sockets
 
+from bot import staff
 from bot.app import BotApplication, build_application, start_polling, stop_polling
 from bot.config import ConfigError, Settings, load_settings
 from bot.db import DatabaseError
@@ -150,10 +151,17 @@ def playground_settings(
 
 
 async def seed_personas(services: Services, personas: tuple[Persona, ...] = PERSONAS) -> None:
-    """Makes the personas known users, as if each had written once; journeys that grant roles extend this."""
+    """Makes the personas known users, as if each had written once; the staff member joins as a field officer
+    through an invite from the admin (the admin works the cards at the desk, and dispatches to the officer)."""
     now = services.clock.now()
+    admin_ids = services.settings.admin_ids
+    admin = next((persona for persona in personas if persona.role == "admin"), None)
     for persona in personas:
         await services.users.seen(persona.user_id, persona.first_name, persona.language_code, now)
+        if persona.role == "staff" and admin is not None and admin.user_id in admin_ids:
+            district = services.service_area.districts[0].code
+            invite = await staff.create_invite(services.db, admin.user_id, staff.Role.OFFICER, district, now, admin_ids)
+            await staff.redeem_invite(services.db, invite.code, persona.user_id, persona.first_name, now, admin_ids)
 
 
 def places_in(area: ServiceArea) -> list[dict[str, Any]]:

@@ -414,3 +414,15 @@ async def test_a_taken_port_is_one_clear_line_and_exit_2(tmp_path: Path) -> None
         _, stderr = await asyncio.wait_for(process.communicate(), timeout=30)
     assert process.returncode == 2
     assert f"cannot listen on 127.0.0.1:{port}" in stderr.decode() and "Traceback" not in stderr.decode()
+
+
+async def test_the_staff_persona_is_an_officer_the_admin_can_dispatch_to(playground: Playground) -> None:
+    from bot import staff
+
+    services = playground.services
+    member = await staff.get_member(services.db, 7003, services.settings.admin_ids)
+    assert member is not None and member.role == staff.Role.OFFICER
+    officers = await staff.officers(services.db)
+    assert [officer.telegram_id for officer in officers] == [7003]
+    admin = await staff.get_member(services.db, 7004, services.settings.admin_ids)
+    assert admin is not None and admin.role == staff.Role.ADMIN
