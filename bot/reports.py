@@ -467,6 +467,15 @@ async def submit_report(db: Database, reporter_id: int, draft: Draft, now: datet
     return report
 
 
+async def filed_since(db: Database, reporter_id: int, since: datetime) -> Report | None:
+    """The first report the person filed at or after ``since``: what a review card shown then was submitted as."""
+    row = await db.fetchone(
+        "SELECT * FROM reports WHERE reporter_id = ? AND created_at >= ? ORDER BY created_at, id LIMIT 1",
+        (reporter_id, to_db(since)),
+    )
+    return None if row is None else _report(row)
+
+
 async def queue_staff_alert(
     conn: aiosqlite.Connection, report: Report, photo_count: int, now: datetime, policy: ReportPolicy
 ) -> int | None:

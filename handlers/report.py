@@ -10,7 +10,7 @@ from __future__ import annotations
 import html
 import logging
 from collections.abc import Callable, Coroutine
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from telegram import (
@@ -22,6 +22,7 @@ from telegram import (
     ReplyKeyboardRemove,
     Update,
 )
+from telegram.error import BadRequest
 from telegram.ext import (
     BaseHandler,
     CallbackQueryHandler,
@@ -261,10 +262,16 @@ async def settle(update: Update, text: str | None = None) -> None:
     assert query is not None
     # Answer first, or the client's spinner keeps turning.
     await query.answer()
-    if text is not None:
-        await query.edit_message_text(text)
-    elif query.message is not None and getattr(query.message, "reply_markup", None):
-        await query.edit_message_reply_markup(None)
+    try:
+        if text is not None:
+            await query.edit_message_text(text)
+        elif query.message is not None and getattr(query.message, "reply_markup", None):
+            await query.edit_message_reply_markup(None)
+    except BadRequest as error:
+        # A second press of the same button (a double tap, or one re-delivered after a restart) finds the message
+        # already settled; the step goes on all the same.
+        if "not modified" not in str(error):
+            raise
 
 
 def choice(update: Update, action: str) -> str | None:
@@ -598,7 +605,9 @@ async def submit(update: Update, context: BotContext) -> int:
     assert update.effective_user is not None
     services = context.services
     t = await lang_of(update, context)
-    draft = await load(update, context)
+    draft = await reports.load_draft(services.db, update.effective_user.id)
+    if draft is None:
+        return await already_submitted(update, context)
     try:
         report = await reports.submit_report(
             services.db, update.effective_user.id, draft, services.clock.now(), policy_of(context)
@@ -623,6 +632,34 @@ async def submit(update: Update, context: BotContext) -> int:
             "You can follow it, add information or withdraw it under 📋 My reports.",
             number=report.public_no,
             deadline=t.date_time(report.due_at),
+        ),
+        main_menu(t),
+    )
+    return ConversationHandler.END
+
+
+async def already_submitted(update: Update, context: BotContext) -> int:
+    """ "Submit" again on a card already filed (a double tap, or a press re-delivered after a restart): the number."""
+    query = update.callback_query
+    assert query is not None and update.effective_user is not None
+    await settle(update)
+    shown_at = query.message.date if isinstance(query.message, Message) else None  # None: too old to see
+    filed = None
+    if shown_at is not None:
+        # Telegram's message dates have whole seconds: allow the second the card was sent in.
+        since = shown_at.astimezone(UTC) - timedelta(seconds=1)
+        filed = await reports.filed_since(context.services.db, update.effective_user.id, since)
+    if filed is None:
+        return await ask(update, context, CATEGORY, Draft())
+    t = await lang_of(update, context)
+    await send(
+        update,
+        context,
+        t._(
+            "✅ This report was already sent: its number is <b>{number}</b>. "
+            "It should be handled by {deadline}. You find it under 📋 My reports.",
+            number=filed.public_no,
+            deadline=t.date_time(filed.due_at),
         ),
         main_menu(t),
     )
@@ -724,6 +761,8 @@ def build_handler(settings: Settings) -> ConversationHandler[Any]:
             MessageHandler(menu_button(MENU_REPORT), start_report),
             CallbackQueryHandler(resume_draft, pattern=rpt + "resume$"),
             CallbackQueryHandler(discard_from_reminder, pattern=rpt + "discard$"),
+            # The card's Submit counts even when the wizard's step was lost in a crash: the draft is the truth.
+            CallbackQueryHandler(submit, pattern=rpt + "submit$"),
         ],
         states={
             RESUME: [
