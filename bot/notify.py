@@ -20,7 +20,7 @@ from telegram import Bot, InputMediaAudio, InputMediaDocument, InputMediaPhoto, 
 from telegram.error import BadRequest, Forbidden, NetworkError, RetryAfter, TelegramError
 from telegram.warnings import PTBUserWarning
 
-from bot.clock import to_db
+from bot.clock import from_db, to_db
 from bot.services import Services
 
 log = logging.getLogger(__name__)
@@ -108,19 +108,29 @@ class Notifier:
                 self._wake.clear()
 
     async def due_rows(self, now: datetime) -> list[OutboxRow]:
+        """The oldest pending rows that are due, several per chat, each behind every earlier pending row of its chat.
+
+        A chat's rows are read in id order until one is not due yet (it waits for a retry): that row and everything
+        after it in the chat wait, so pushes arrive in order and a busy chat (the staff group) is not held to one
+        message per round.
+        """
         rows = await self.services.db.fetchall(
-            # A row waits while an earlier one to the same chat is pending: pushes arrive in order.
-            "SELECT id, chat_id, method, params, attempts, ref FROM outbox AS o "
-            "WHERE state = 'pending' AND next_attempt_at <= ? AND NOT EXISTS ("
-            "  SELECT 1 FROM outbox AS earlier WHERE earlier.chat_id = o.chat_id AND earlier.state = 'pending' "
-            "  AND earlier.id < o.id) "
-            "ORDER BY id LIMIT ?",
-            (to_db(now), BATCH),
+            "SELECT id, chat_id, method, params, attempts, ref, next_attempt_at FROM outbox "
+            "WHERE state = 'pending' ORDER BY id LIMIT ?",
+            (BATCH * 4,),
         )
-        return [
-            OutboxRow(r["id"], r["chat_id"], r["method"], json.loads(r["params"]), r["attempts"], r["ref"])
-            for r in rows
-        ]
+        due: list[OutboxRow] = []
+        waiting: set[int] = set()
+        for r in rows:
+            if r["chat_id"] in waiting:
+                continue
+            if from_db(r["next_attempt_at"]) > now:
+                waiting.add(r["chat_id"])
+                continue
+            due.append(OutboxRow(r["id"], r["chat_id"], r["method"], json.loads(r["params"]), r["attempts"], r["ref"]))
+            if len(due) >= BATCH:
+                break
+        return due
 
     async def deliver_due(self) -> int:
         """Sends one batch of due rows; returns how many were settled (sent or given up)."""
