@@ -6,7 +6,7 @@ import html
 import logging
 
 from telegram import Update
-from telegram.error import Forbidden, TelegramError
+from telegram.error import BadRequest, Forbidden, TelegramError
 
 from handlers.common import BotContext, lang_of
 
@@ -21,10 +21,21 @@ def describe_error(error: BaseException | None, token: str) -> str:
     return text.replace(token, "<token>")[:500]
 
 
+def is_spent_button_press(error: BaseException | None) -> bool:
+    """Telegram refused to answer a button press already answered or too old: it is a press Telegram delivered
+    again after a restart (the first delivery was handled), or one that waited out an outage."""
+    text = str(error).lower()
+    return isinstance(error, BadRequest) and ("query is too old" in text or "query id is invalid" in text)
+
+
 async def on_error(update: object, context: BotContext) -> None:
     """Logs the error with the update id, apologises to the user and tells the admins what broke."""
     token = context.bot.token
     update_id = update.update_id if isinstance(update, Update) else None
+    if is_spent_button_press(context.error):
+        # Nothing was done with it, and the person has moved on: no apology, no alarm.
+        log.warning("update %s: a button press that can no longer be answered was left alone", update_id)
+        return
     log.error(
         "error while handling update %s: %s",
         update_id,
