@@ -476,6 +476,13 @@ async def filed_since(db: Database, reporter_id: int, since: datetime) -> Report
     return None if row is None else _report(row)
 
 
+async def latest_filed_by(db: Database, reporter_id: int) -> Report | None:
+    row = await db.fetchone(
+        "SELECT * FROM reports WHERE reporter_id = ? ORDER BY created_at DESC, id DESC LIMIT 1", (reporter_id,)
+    )
+    return None if row is None else _report(row)
+
+
 async def queue_staff_alert(
     conn: aiosqlite.Connection, report: Report, photo_count: int, now: datetime, policy: ReportPolicy
 ) -> int | None:

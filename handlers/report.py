@@ -343,8 +343,27 @@ async def resume_draft(update: Update, context: BotContext) -> int:
     await settle(update)
     record = await reports.load_draft_record(context.services.db, update.effective_user.id)
     if record is None:
-        return await ask(update, context, CATEGORY, Draft())
+        return await nothing_to_resume(update, context)
     return await ask(update, context, STATE_OF_STEP.get(record.step, CATEGORY), record.draft)
+
+
+async def nothing_to_resume(update: Update, context: BotContext) -> int:
+    """ "Continue" when the draft is gone (sent or discarded meanwhile; the reminder may arrive late): says so."""
+    assert update.effective_user is not None
+    services = context.services
+    t = await lang_of(update, context)
+    latest = await reports.latest_filed_by(services.db, update.effective_user.id)
+    if latest is None:
+        text = t._("There is no unfinished report any more. Here is the menu.")
+    else:
+        text = t._(
+            "There is no unfinished report any more. Your latest report is <b>{number}</b>, sent {age}; "
+            "you find it under 📋 My reports.",
+            number=latest.public_no,
+            age=t.relative(latest.created_at, services.clock.now()),
+        )
+    await send(update, context, text, main_menu(t))
+    return ConversationHandler.END
 
 
 async def restart_draft(update: Update, context: BotContext) -> int:
