@@ -313,6 +313,22 @@ class BotAPIEmulator:
             self._changed.notify_all()
         return update
 
+    async def redeliver(self, updates: list[dict[str, Any]]) -> None:
+        """Puts fetched updates back at the head of the queue with their ids, as Telegram does when the bot
+        fetched them but died before confirming them (the next getUpdates offset)."""
+        async with self._changed:
+            known = {update["update_id"] for update in self._updates}
+            again = [update for update in updates if update["update_id"] not in known]
+            self._updates = sorted([*again, *self._updates], key=lambda update: update["update_id"])
+            self._changed.notify_all()
+
+    def last_fetched(self) -> list[dict[str, Any]]:
+        """The updates of the last getUpdates answer that carried any (what a bot killed now may not have confirmed)."""
+        for call in reversed(self.calls):
+            if call.method == "getUpdates" and call.result:
+                return list(call.result)
+        return []
+
     def new_message_id(self, chat_id: int) -> int:
         return next(self._message_ids.setdefault(chat_id, itertools.count(1)))
 
