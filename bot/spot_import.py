@@ -40,6 +40,7 @@ from bot.spots import (
     format_hours,
     get_spot,
     parse_hours,
+    store_hours,
 )
 
 log = logging.getLogger(__name__)
@@ -481,11 +482,7 @@ async def apply_batch(db: Database, batch: ImportBatch, now: datetime) -> Import
                 )
                 updated += 1
             ids[record.external_id] = spot_id
-            await conn.execute("DELETE FROM spot_hours WHERE spot_id = ?", (spot_id,))
-            await conn.executemany(
-                "INSERT INTO spot_hours (spot_id, start_m, end_m) VALUES (?, ?, ?)",
-                [(spot_id, w.start_m, w.end_m) for w in record.hours],
-            )
+            await store_hours(conn, spot_id, record.hours)
             await conn.execute("DELETE FROM spot_exceptions WHERE spot_id = ?", (spot_id,))
             await conn.executemany(
                 "INSERT INTO spot_exceptions (spot_id, first_day, last_day, reason) VALUES (?, ?, ?, ?)",

@@ -17,10 +17,10 @@ import json
 import math
 import re
 import sqlite3
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime, time, timedelta, tzinfo
-from typing import Any
+from typing import Any, NamedTuple
 
 import aiosqlite
 
@@ -62,7 +62,8 @@ ZONE_KINDS = {
     "other": (N_("no-vending area"), N_("Vending here is not allowed by the city's rules.")),
 }
 
-INITIAL_RADIUS_M = 500.0
+INITIAL_RADIUS_M = 150.0
+MIN_RADIUS_M = 30.0
 MAX_RADIUS_M = 50_000.0
 FLAT_EARTH_TOLERANCE = 0.05  # the flat-earth SQL ordering is within 5 % of haversine inside MAX_RADIUS_M
 SOONEST_CANDIDATES = 10  # when nothing is open, the soonest to open among this many nearest spots
@@ -83,8 +84,7 @@ class HoursError(ValueError):
 
 
 # ------------------------------------------------------------------ values
-@dataclass(frozen=True, order=True)
-class Window:
+class Window(NamedTuple):
     """One weekly window, in minutes of the week; ``end_m`` may pass the day (and the week) it starts in."""
 
     start_m: int
@@ -347,6 +347,38 @@ def format_hours(windows: Sequence[Window]) -> str:
     return "; ".join(rules)
 
 
+HOURS_PER_WEEK = 7 * 24
+_MASK_BITS = 56  # three words of 56 bits cover the 168 hours of the week
+
+
+def hour_masks(spans: Iterable[tuple[int, int]]) -> tuple[int, int, int]:
+    """The hours of the week touched by minute spans [start, end), as three 56-bit words (wrapping the week)."""
+    bits = 0
+    for start, end in spans:
+        for hour in range(start // 60, -(-end // 60)):
+            bits |= 1 << (hour % HOURS_PER_WEEK)
+    mask = (1 << _MASK_BITS) - 1
+    return bits & mask, (bits >> _MASK_BITS) & mask, bits >> (2 * _MASK_BITS)
+
+
+async def store_hours(conn: aiosqlite.Connection, spot_id: int, windows: Sequence[Window]) -> None:
+    """Replaces a spot's opening hours: the spot_hours rows and their copies in the spot's row."""
+    ordered = normalise_windows(windows)
+    await conn.execute("DELETE FROM spot_hours WHERE spot_id = ?", (spot_id,))
+    await conn.executemany(
+        "INSERT INTO spot_hours (spot_id, start_m, end_m) VALUES (?, ?, ?)",
+        [(spot_id, w.start_m, w.end_m) for w in ordered],
+    )
+    await conn.execute(
+        "UPDATE spots SET week = ?, week_mask0 = ?, week_mask1 = ?, week_mask2 = ? WHERE id = ?",
+        (week_text(ordered), *hour_masks(ordered), spot_id),
+    )
+
+
+def week_text(windows: Sequence[Window]) -> str:
+    return ",".join(f"{w.start_m}-{w.end_m}" for w in windows)
+
+
 def minute_of_week(moment: datetime, tz: tzinfo) -> int:
     local = moment.astimezone(tz)
     return local.weekday() * MINUTES_PER_DAY + local.hour * 60 + local.minute
@@ -479,24 +511,30 @@ async def _rows(source: Reader, sql: str, params: Sequence[Any] | dict[str, Any]
         return list(await cursor.fetchall())
 
 
-# Every spot query selects these, so each row carries its hours and the exceptions still to come.
-_SPOT_COLUMNS = """s.id, s.external_id, s.name, s.name_en, s.district, s.lat, s.lon, s.address, s.address_en,
+_ROW_COLUMNS = """s.id AS id, s.external_id, s.name, s.name_en, s.district, s.lat, s.lon, s.address, s.address_en,
     s.goods, s.fee_cents, s.capacity, s.free_stalls, s.status, s.closed_until, s.relocated_to, s.status_reason,
-    s.note,
-    (SELECT group_concat(h.start_m || '-' || h.end_m) FROM spot_hours h WHERE h.spot_id = s.id) AS week,
-    (SELECT json_group_array(json_array(x.first_day, x.last_day, x.reason)) FROM spot_exceptions x
-      WHERE x.spot_id = s.id AND x.last_day >= :since) AS closed_days"""
+    s.note, s.week"""
+_EXCEPTIONS_COLUMN = """(SELECT json_group_array(json_array(x.first_day, x.last_day, x.reason)) FROM spot_exceptions x
+      WHERE x.spot_id = s.id AND x.last_day >= :since)"""
+# Every spot query selects these, so each row carries its hours and the exceptions still to come.
+_SPOT_COLUMNS = f"{_ROW_COLUMNS}, {_EXCEPTIONS_COLUMN} AS closed_days"
 
 
 def _spot_from_row(row: sqlite3.Row) -> Spot:
     hours: tuple[Window, ...] = ()
     if row["week"]:
-        pairs = (part.split("-") for part in row["week"].split(","))
-        hours = tuple(sorted(Window(int(a), int(b)) for a, b in pairs))
-    exceptions = tuple(
-        ClosedDates(date.fromisoformat(first), date.fromisoformat(last), reason)
-        for first, last, reason in json.loads(row["closed_days"] or "[]")
-    )
+        hours = tuple(Window(*map(int, part.split("-"))) for part in row["week"].split(","))
+    exceptions: tuple[ClosedDates, ...] = ()
+    if row["closed_days"] and row["closed_days"] != "[]":
+        exceptions = tuple(
+            sorted(
+                (
+                    ClosedDates(date.fromisoformat(first), date.fromisoformat(last), reason)
+                    for first, last, reason in json.loads(row["closed_days"])
+                ),
+                key=lambda e: e.first_day,
+            )
+        )
     return Spot(
         id=row["id"],
         external_id=row["external_id"],
@@ -517,7 +555,7 @@ def _spot_from_row(row: sqlite3.Row) -> Spot:
         status_reason=row["status_reason"],
         note=row["note"],
         hours=hours,
-        exceptions=tuple(sorted(exceptions, key=lambda e: e.first_day)),
+        exceptions=exceptions,
     )
 
 
@@ -552,10 +590,6 @@ async def count_spots(db: Database) -> int:
     return int(row[0]) if row else 0
 
 
-def _like_goods(goods: str | None) -> str:
-    return f"%,{goods},%" if goods else "%"
-
-
 async def _nearest(
     source: Reader,
     lat: float,
@@ -564,7 +598,6 @@ async def _nearest(
     tz: tzinfo,
     *,
     wanted: int,
-    goods: str | None,
     accept: Callable[[Spot], bool],
     prefilter: str,
     params: dict[str, Any],
@@ -573,35 +606,50 @@ async def _nearest(
 ) -> list[tuple[float, Spot]]:
     """Up to ``wanted`` spots nearest the point that pass the SQL ``prefilter`` and ``accept``, nearest first.
 
-    Searches a box of growing radius through the R*Tree; inside it SQL orders rows by a flat-earth distance
-    and returns a few, whose exact distance is then computed. A result is certain once it lies within both the
-    box's inscribed circle and the flat distance of the last row returned (less the tolerance).
+    One statement per step: the R*Tree alone yields the first ``batch`` entries of a box around the point,
+    ordered by a flat-earth distance (no other table is touched for the rest of the box); only those are
+    looked up and prefiltered, and a summary row tells how full the box was. A spot is certain once it lies
+    within both the box's inscribed circle and the flat distance of the last entry read (less the tolerance);
+    otherwise more of the box is read, or a bigger box is tried, sized from how crowded the last one was.
     """
     cos_lat = math.cos(math.radians(lat))
     meters_per_degree = math.radians(1) * EARTH_RADIUS_M
-    radius = min(INITIAL_RADIUS_M, max_radius_m)
-    batch = wanted + 4
-    base = {**params, "lat": lat, "lon": lon, "k": cos_lat, "goods": _like_goods(goods), "since": _since(now, tz)}
-    base["exclude"] = exclude if exclude is not None else -1
+    batch = 3 * wanted + 8
+    target_rows = 2 * batch  # entries a box should hold: enough to finish, few enough to sort at once
+    radius = min(_first_radius(source, target_rows), max_radius_m)
+    base = {**params, "lat": lat, "lon": lon, "k": cos_lat, "since": _since(now, tz)}
+    base["exclude"] = -1 if exclude is None else exclude
     while True:
         min_lat, max_lat, min_lon, max_lon = bounding_box(lat, lon, radius)
         rows = await _rows(
             source,
-            f"""SELECT {_SPOT_COLUMNS},
-                   (s.lat - :lat) * (s.lat - :lat) + (s.lon - :lon) * :k * (s.lon - :lon) * :k AS flat2
-                FROM spots_rtree r JOIN spots s ON s.id = r.id
-                WHERE r.max_lat >= :min_lat AND r.min_lat <= :max_lat
-                  AND r.max_lon >= :min_lon AND r.min_lon <= :max_lon
-                  AND s.id <> :exclude AND (',' || s.goods || ',') LIKE :goods AND ({prefilter})
-                ORDER BY flat2 LIMIT :batch""",
+            f"""WITH near AS MATERIALIZED (
+                    SELECT r.id,
+                           ((r.min_lat + r.max_lat) / 2 - :lat) * ((r.min_lat + r.max_lat) / 2 - :lat)
+                           + ((r.min_lon + r.max_lon) / 2 - :lon) * :k * ((r.min_lon + r.max_lon) / 2 - :lon) * :k
+                           AS flat2,
+                           count(*) OVER () AS in_box
+                    FROM spots_rtree r
+                    WHERE r.max_lat >= :min_lat AND r.min_lat <= :max_lat
+                      AND r.max_lon >= :min_lon AND r.min_lon <= :max_lon AND r.id <> :exclude
+                    ORDER BY flat2 LIMIT :batch
+                )
+                SELECT near.flat2, near.in_box, ({prefilter}) AS passes, {_ROW_COLUMNS},
+                       CASE WHEN ({prefilter}) THEN {_EXCEPTIONS_COLUMN} END AS closed_days
+                FROM near JOIN spots s ON s.id = near.id ORDER BY near.flat2""",
             {**base, "min_lat": min_lat, "max_lat": max_lat, "min_lon": min_lon, "max_lon": max_lon, "batch": batch},
         )
-        truncated = len(rows) == batch
-        # Nearer than this, no spot can be missing: it would be inside the box and among the rows read.
-        certain = radius * (1 - FLAT_EARTH_TOLERANCE) if radius < max_radius_m else max_radius_m
+        read, in_box = len(rows), rows[0]["in_box"] if rows else 0
+        truncated = in_box > read
+        # Nearer than this, no spot can be missing. The index keeps 32-bit coordinates: allow a few metres.
+        certain = radius * (1 - FLAT_EARTH_TOLERANCE) - 5 if radius < max_radius_m else max_radius_m
         if truncated:
-            certain = min(certain, math.sqrt(rows[-1]["flat2"]) * meters_per_degree * (1 - FLAT_EARTH_TOLERANCE))
-        found = sorted(((haversine_m(lat, lon, row["lat"], row["lon"]), row) for row in rows), key=lambda p: p[0])
+            last_flat = math.sqrt(rows[-1]["flat2"]) * meters_per_degree
+            certain = min(certain, last_flat * (1 - FLAT_EARTH_TOLERANCE) - 5)
+        found = sorted(
+            ((haversine_m(lat, lon, row["lat"], row["lon"]), row) for row in rows if row["passes"]),
+            key=lambda pair: pair[0],
+        )
         accepted: list[tuple[float, Spot]] = []
         for distance, row in found:
             if distance > certain:
@@ -611,27 +659,73 @@ async def _nearest(
                 accepted.append((distance, spot))
                 if len(accepted) == wanted:
                     return accepted
+        # The share of entries that pass says how many more to read for the rest.
+        taken = max(len(accepted), sum(1 for row in rows if row["passes"]), 1) / max(read, 1)
+        if in_box:
+            _remember_density(source, in_box / (2 * radius) ** 2)
         if truncated:
-            batch *= 4  # more of this box is needed before a bigger box can help
+            batch = max(2 * batch, math.ceil(1.5 * wanted / taken))  # read more of this box first
         elif radius >= max_radius_m:
             return accepted
+        elif in_box == 0:
+            radius = min(max_radius_m, 4 * radius)
         else:
-            radius = min(max_radius_m, radius * (2 if accepted else 4))
+            # A box holding enough entries at the density seen here (1.5 to 16 times wider).
+            density = in_box / (2 * radius) ** 2
+            wider = math.sqrt(max(target_rows, 2 * wanted / taken) / density) / 2
+            radius = min(max_radius_m, max(1.5 * radius, min(16 * radius, wider)))
 
 
-def _open_prefilter(period: Period, tz: tzinfo) -> tuple[str, dict[str, Any]]:
-    """SQL that keeps spots whose status and weekly hours may give an opening in the period (a superset)."""
+# The densest crowd of spots a search met lately, per database: the first box is sized for it, so a search in
+# the city centre takes one step and one in the outskirts two. A hint only: any first box gives the same answer.
+_density_hints: dict[int, float] = {}
+
+
+def _first_radius(source: Reader, target_rows: int) -> float:
+    density = _density_hints.get(id(source))
+    return INITIAL_RADIUS_M if density is None else max(MIN_RADIUS_M, math.sqrt(target_rows / density) / 2)
+
+
+def _remember_density(source: Reader, density: float) -> None:
+    _density_hints[id(source)] = max(density, 0.9 * _density_hints.get(id(source), 0.0))
+
+
+def _open_window(spot: Spot, now: datetime, week_minute: int, today: date) -> tuple[Window, date] | None:
+    """The window open now and the date it opened, by minute-of-week arithmetic (no datetimes: the hot path)."""
+    if spot.status == STATUS_RELOCATED:
+        return None
+    if spot.status == STATUS_CLOSED and (spot.closed_until is None or spot.closed_until > now):
+        return None
+    for window in spot.hours:
+        for minute in (week_minute, week_minute + MINUTES_PER_WEEK):
+            if window.start_m <= minute < window.end_m:
+                opened_on = today - timedelta(days=minute // MINUTES_PER_DAY - window.weekday)
+                if not any(exception.covers(opened_on) for exception in spot.exceptions):
+                    return window, opened_on
+    return None
+
+
+def _opening_of(window: Window, opened_on: date, tz: tzinfo) -> Opening:
+    local_open = datetime.combine(opened_on, time(0), tzinfo=tz) + timedelta(minutes=window.start_m % MINUTES_PER_DAY)
+    closes = local_open + timedelta(minutes=window.end_m - window.start_m)
+    return Opening(local_open.astimezone(UTC), closes.astimezone(UTC))
+
+
+def _prefilter(period: Period | None, goods: str | None, tz: tzinfo) -> tuple[str, dict[str, Any]]:
+    """SQL keeping the spots that may give an opening in the period (all operating ones for None).
+
+    A superset of the exact rule (date exceptions are left to Python), applied only to the entries read.
+    """
+    params: dict[str, Any] = {"goods": f"%,{goods},%" if goods else "%"}
+    sql = "(',' || s.goods || ',') LIKE :goods AND "
+    if period is None:
+        return sql + "(s.status = 'open' OR (s.status = 'closed_temporarily' AND s.closed_until IS NOT NULL))", params
     start_m = minute_of_week(period.start, tz)
-    length = max(1, math.ceil((period.end - period.start).total_seconds() / 60))
-    if period.choice == "now":
-        length = 1
-    sql = """(s.status = 'open' OR (s.status = 'closed_temporarily' AND s.closed_until < :period_end))
-        AND EXISTS (SELECT 1 FROM spot_hours h WHERE h.spot_id = s.id
-                    AND ((h.start_m < :b AND h.end_m > :a) OR h.start_m + 10080 < :b OR h.end_m > :a + 10080))"""
-    return sql, {"a": start_m, "b": start_m + length, "period_end": to_db(period.end)}
-
-
-_OPERATING = "s.status = 'open' OR (s.status = 'closed_temporarily' AND s.closed_until IS NOT NULL)"
+    length = 1 if period.choice == "now" else max(1, math.ceil((period.end - period.start).total_seconds() / 60))
+    masks = hour_masks([(start_m, start_m + length)])
+    sql += """(s.status = 'open' OR (s.status = 'closed_temporarily' AND s.closed_until < :period_end))
+        AND ((s.week_mask0 & :m0) OR (s.week_mask1 & :m1) OR (s.week_mask2 & :m2))"""
+    return sql, {**params, "m0": masks[0], "m1": masks[1], "m2": masks[2], "period_end": to_db(period.end)}
 
 
 async def nearest_open_spots(
@@ -654,12 +748,26 @@ async def nearest_open_spots(
     few instead (``soonest=True``).
     """
     period = period_for(when, now, tz)
-    prefilter, params = _open_prefilter(period, tz)
+    week_minute, today = minute_of_week(now, tz), now.astimezone(tz).date()
+
+    def wanted_goods(spot: Spot) -> bool:
+        return goods is None or goods in spot.goods
 
     def open_in_period(spot: Spot) -> bool:
+        if not wanted_goods(spot):
+            return False
+        if period.choice == "now":
+            return _open_window(spot, now, week_minute, today) is not None
         return bool(openings_in(spot, period, tz))
 
+    def nearby(spot: Spot, distance: float) -> Nearby:
+        current = _open_window(spot, now, week_minute, today)
+        if period.choice == "now" and current is not None:
+            return Nearby(spot, distance, _opening_of(*current, tz), True)
+        return Nearby(spot, distance, openings_in(spot, period, tz)[0], current is not None)
+
     wanted = offset + limit + 1  # one more tells whether another page exists
+    prefilter, params = _prefilter(period, goods, tz)
     found = await _nearest(
         source,
         lat,
@@ -667,7 +775,6 @@ async def nearest_open_spots(
         now,
         tz,
         wanted=wanted,
-        goods=goods,
         accept=open_in_period,
         prefilter=prefilter,
         params=params,
@@ -675,10 +782,7 @@ async def nearest_open_spots(
         max_radius_m=max_radius_m,
     )
     if found:
-        page = [
-            Nearby(spot, distance, openings_in(spot, period, tz)[0], is_open(spot, now, tz))
-            for distance, spot in found[offset : offset + limit]
-        ]
+        page = [nearby(spot, distance) for distance, spot in found[offset : offset + limit]]
         return NearbyResult(page, soonest=False, more=len(found) > offset + limit)
     return await _soonest_open(source, lat, lon, now, tz, period, limit, offset, goods, exclude, max_radius_m)
 
@@ -697,11 +801,11 @@ async def _soonest_open(
     max_radius_m: float,
 ) -> NearbyResult:
     """Among the nearest spots that will open again, those opening soonest after the period starts."""
-    after = period.start
     nexts: dict[int, Opening] = {}
+    prefilter, params = _prefilter(None, goods, tz)
 
     def opens_later(spot: Spot) -> bool:
-        opening = next_opening(spot, after, tz)
+        opening = next_opening(spot, period.start, tz)
         if opening is not None:
             nexts[spot.id] = opening
         return opening is not None
@@ -713,10 +817,9 @@ async def _soonest_open(
         now,
         tz,
         wanted=max(SOONEST_CANDIDATES, offset + limit + 1),
-        goods=goods,
         accept=opens_later,
-        prefilter=_OPERATING,
-        params={},
+        prefilter=prefilter,
+        params=params,
         exclude=exclude,
         max_radius_m=max_radius_m,
     )
@@ -804,6 +907,12 @@ async def is_subscribed(source: Reader, user_id: int, spot_id: int) -> bool:
     return bool(rows)
 
 
+# Parts of the core that follow subscriptions (bot/followups.py: "your spot opens in 30 minutes") register here at
+# start-up; they run inside the subscribing or unsubscribing transaction. Arguments: conn, user, spot, subscribed, now.
+SubscriptionHook = Callable[[aiosqlite.Connection, int, int, bool, datetime | None], Awaitable[None]]
+SUBSCRIPTION_HOOKS: dict[str, SubscriptionHook] = {}
+
+
 async def subscribe(db: Database, user_id: int, spot_id: int, language: str, now: datetime) -> bool:
     """Subscribes the vendor to the spot's reminders and news; False if they already were."""
     async with db.transaction() as conn:
@@ -815,6 +924,8 @@ async def subscribe(db: Database, user_id: int, spot_id: int, language: str, now
             "ON CONFLICT (user_id, spot_id) DO NOTHING",
             (user_id, spot_id, language, to_db(now)),
         )
+        for after_change in SUBSCRIPTION_HOOKS.values():
+            await after_change(conn, user_id, spot_id, True, now)
         return cursor.rowcount > 0
 
 
@@ -822,6 +933,8 @@ async def unsubscribe(db: Database, user_id: int, spot_id: int) -> bool:
     """Removes the subscription; False if there was none."""
     async with db.transaction() as conn:
         cursor = await conn.execute("DELETE FROM subscriptions WHERE user_id = ? AND spot_id = ?", (user_id, spot_id))
+        for after_change in SUBSCRIPTION_HOOKS.values():
+            await after_change(conn, user_id, spot_id, False, None)
         return cursor.rowcount > 0
 
 

@@ -22,18 +22,24 @@ CREATE TABLE spots (
     relocated_to    INTEGER REFERENCES spots (id) ON DELETE SET NULL,
     status_reason   TEXT,
     note            TEXT NOT NULL DEFAULT '',
+    -- Copies of spot_hours kept in the row by bot.spots.store_hours, so the nearest-spot search needs no join:
+    week            TEXT NOT NULL DEFAULT '',      -- "start_m-end_m,…" in order
+    week_mask0      INTEGER NOT NULL DEFAULT 0,    -- bit h set: open at some time in hour h of the week (0-55)
+    week_mask1      INTEGER NOT NULL DEFAULT 0,    -- hours 56-111
+    week_mask2      INTEGER NOT NULL DEFAULT 0,    -- hours 112-167
     created_at      TEXT NOT NULL,
     updated_at      TEXT NOT NULL,
     CHECK (status <> 'relocated' OR relocated_to IS NOT NULL)
 );
 CREATE INDEX spots_district ON spots (district, name);
 
+-- The truth of the opening hours (written only through bot.spots.store_hours), clustered by spot.
 CREATE TABLE spot_hours (
     spot_id   INTEGER NOT NULL REFERENCES spots (id) ON DELETE CASCADE,
     start_m   INTEGER NOT NULL CHECK (start_m >= 0 AND start_m < 10080),
-    end_m     INTEGER NOT NULL CHECK (end_m > start_m AND end_m <= start_m + 1440)
-);
-CREATE INDEX spot_hours_spot ON spot_hours (spot_id, start_m);
+    end_m     INTEGER NOT NULL CHECK (end_m > start_m AND end_m <= start_m + 1440),
+    PRIMARY KEY (spot_id, start_m)
+) WITHOUT ROWID;
 
 -- Closed on these local dates (inclusive); a window belongs to the date it opens on.
 CREATE TABLE spot_exceptions (
@@ -81,9 +87,9 @@ CREATE TABLE zones (
 CREATE TABLE zone_hours (
     zone_id  INTEGER NOT NULL REFERENCES zones (id) ON DELETE CASCADE,
     start_m  INTEGER NOT NULL CHECK (start_m >= 0 AND start_m < 10080),
-    end_m    INTEGER NOT NULL CHECK (end_m > start_m AND end_m <= start_m + 1440)
-);
-CREATE INDEX zone_hours_zone ON zone_hours (zone_id);
+    end_m    INTEGER NOT NULL CHECK (end_m > start_m AND end_m <= start_m + 1440),
+    PRIMARY KEY (zone_id, start_m)
+) WITHOUT ROWID;
 
 CREATE VIRTUAL TABLE zones_rtree USING rtree (id, min_lat, max_lat, min_lon, max_lon);
 
