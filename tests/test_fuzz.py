@@ -1,0 +1,272 @@
+"""Property-based fuzzing: whatever arrives at whatever step, the bot never fails.
+
+Each example puts a new person at a step of a journey (the report wizard's steps, the vendor's questions, a
+staff member's open question, the follow-up buttons) and sends one generated update: wrong types, missing fields,
+4,096 characters, emoji, right-to-left and control characters, SQL, coordinates at the poles and the date line,
+NaN-like strings, a hundred photo sizes, edits, channel posts, data no button ever carried. The property: no
+error is logged, a message in a private chat gets an answer, a button press gets an answer, and the database
+stays sound. The real Application runs against the emulator on its own event loop in a thread, so hypothesis
+drives it from an ordinary test; the example count is bounded (FUZZ_EXAMPLES, 60 by default).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import logging
+import os
+import threading
+import time
+from collections.abc import Coroutine, Iterator
+from pathlib import Path
+from typing import Any, TypeVar
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from bot.emulator import BotAPIEmulator
+from tests.support.driver import Person, TestBed
+from tests.support.report_steps import walk_to
+from tests.support.staff_steps import ADMIN_ID, STAFF_GROUP, card_of, enlist, file_case, next_with, staff_env
+
+T = TypeVar("T")
+EXAMPLES = int(os.environ.get("FUZZ_EXAMPLES", "60"))
+WIZARD_STEPS = ("category", "location", "description", "photos", "review")
+STEPS = (*WIZARD_STEPS, "menu", "vendor", "staff_question")
+_ids = itertools.count(700_000)
+
+
+class BotThread:
+    """The emulator and the bot on an event loop of their own, driven from the test's thread."""
+
+    def __init__(self, tmp: Path) -> None:
+        self.loop = asyncio.new_event_loop()
+        self.thread = threading.Thread(target=self.loop.run_forever, daemon=True)
+        self.thread.start()
+        self.emulator = BotAPIEmulator()
+        self.bed = TestBed(self.emulator, tmp / "fuzz.sqlite3")
+
+    def run(self, coroutine: Coroutine[Any, Any, T], timeout: float = 60) -> T:
+        return asyncio.run_coroutine_threadsafe(coroutine, self.loop).result(timeout)
+
+    async def start(self) -> None:
+        await self.emulator.start()
+        self.bed.env = staff_env("en")
+        self.bed.group(STAFF_GROUP, "City management staff")
+        self.bed.person(ADMIN_ID, "Admin", "en")
+        await self.bed.start()
+
+    async def stop(self) -> None:
+        await self.bed.stop()
+        await self.emulator.stop()
+
+
+class ErrorRecords(logging.Handler):
+    def __init__(self) -> None:
+        super().__init__(logging.ERROR)
+        self.records: list[logging.LogRecord] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.records.append(record)
+
+
+@pytest.fixture(scope="module")
+def bot(tmp_path_factory: pytest.TempPathFactory) -> Iterator[BotThread]:
+    harness = BotThread(tmp_path_factory.mktemp("fuzz"))
+    harness.run(harness.start())
+    yield harness
+    harness.run(harness.stop())
+    harness.loop.call_soon_threadsafe(harness.loop.stop)
+    harness.thread.join(10)
+
+
+@pytest.fixture(scope="module")
+def errors() -> Iterator[ErrorRecords]:
+    handler = ErrorRecords()
+    logging.getLogger().addHandler(handler)
+    yield handler
+    logging.getLogger().removeHandler(handler)
+
+
+# ------------------------------------------------------------------ what people might send
+NASTY = st.sampled_from(
+    [
+        "'; DROP TABLE reports; --",
+        "1 OR 1=1",
+        '" OR ""="',
+        "<b>bold</b> <script>alert(1)</script> & &amp; <",
+        "NaN",
+        "-Infinity",
+        "1e309",
+        "‮مرحبا بالعالم‬ שלום",
+        "👨‍👩‍👧‍👦🏳️‍🌈" * 50,
+        "\x00\x01\x07\x1b[31m\u200b\ufeff",
+        "R20261124-0001",
+        "/report extra words",
+        "/start join-AAAAAAAAAAAA",
+        "/spot close 1 999d",
+        "🛒 Where can I sell?",
+        "❌ Cancel",
+        "",
+        " " * 30,
+        "x" * 4096,
+        "字" * 4096,
+    ]
+)
+TEXT = st.one_of(NASTY, st.text(max_size=300), st.text(min_size=4000, max_size=4096))
+COORDINATE = st.one_of(
+    st.sampled_from([(90.0, 180.0), (-90.0, -180.0), (0.0, 0.0), (30.48, 114.15), (90.0, -180.0)]),
+    st.tuples(st.floats(-90, 90), st.floats(-180, 180)),
+)
+CALLBACK_DATA = st.one_of(
+    st.text(min_size=1, max_size=64),
+    st.sampled_from(
+        [
+            "rpt:cat:nope",
+            "rpt:submit",
+            "rpt:same:99999",
+            "rpt:dist:../../etc",
+            "rpt:edit:everything",
+            "case:accept:1:submitted",
+            "case:to:1:accepted:1",
+            "fu:1:fixed",
+            "fu:999999:not_fixed",
+            "fs:1:9",
+            "fs:abc:5",
+            "mine:show:1:0",
+            "vres:91:181:-:now:0",
+            "vres:nan:nan:-:now:0",
+            "vspot:-1",
+            "vsub:99999999999999999999",
+            "staff:role:1:god",
+            "lang:xx",
+            "set:maybe",
+        ]
+    ),
+)
+
+
+def message_bodies() -> st.SearchStrategy[dict[str, Any]]:
+    photo = {"file_id": "photo-file-x", "file_unique_id": "ux", "width": 1, "height": 1}
+    return st.one_of(
+        TEXT.map(lambda text: {"text": text}),
+        COORDINATE.map(lambda p: {"location": {"latitude": p[0], "longitude": p[1]}}),
+        st.integers(1, 100).map(lambda n: {"photo": [photo] * n, "caption": "x" * 1024}),
+        st.just({}),  # no content at all
+        st.just(
+            {
+                "sticker": {
+                    "file_id": "s",
+                    "file_unique_id": "s",
+                    "width": 1,
+                    "height": 1,
+                    "is_animated": False,
+                    "is_video": False,
+                    "type": "regular",
+                }
+            }
+        ),
+        st.just({"voice": {"file_id": "voice-x", "file_unique_id": "v", "duration": 0}}),
+        st.just({"document": {"file_id": "d", "file_unique_id": "d", "file_name": "a.exe"}}),
+        st.just({"contact": {"phone_number": "+0", "first_name": "X"}}),
+        st.just({"venue": {"location": {"latitude": 91.0, "longitude": 0.0}, "title": "", "address": ""}}),
+        st.just({"dice": {"emoji": "🎲", "value": 6}}),
+    )
+
+
+UPDATES = st.one_of(
+    st.tuples(st.just("message"), message_bodies()),
+    st.tuples(st.just("edited_message"), message_bodies()),
+    st.tuples(st.just("channel_post"), message_bodies()),
+    st.tuples(st.just("callback_query"), CALLBACK_DATA.map(lambda data: {"data": data})),
+    st.tuples(st.just("reply"), TEXT.map(lambda text: {"text": text})),  # an answer to the bot's last question
+)
+
+
+# ------------------------------------------------------------------ putting a person at a step
+async def arrive(bed: TestBed, step: str) -> tuple[Person, dict[str, Any]]:
+    """A new person at ``step``; returns them and the bot's last message to them."""
+    person = bed.person(next(_ids), "Fuzz", "en")
+    if step in WIZARD_STEPS:
+        return person, await walk_to(person, step)
+    if step == "vendor":
+        await person.send("🛒 Where can I sell?")
+        choices = await person.expect_message(contains="Where and when may you sell")
+        await person.press(choices, "Where can I sell now?")
+        return person, await person.expect_message(contains="Please share your location")
+    if step == "staff_question":
+        await enlist(bed, person, "dispatcher")
+        room = person.in_group(bed.emulator.chats[STAFF_GROUP])
+        report = await file_case(bed, next(_ids))
+        card = await card_of(room, report)
+        await room.press(card, "Reject")
+        return room, await next_with(room, "why is case")
+    await person.send("/start")
+    return person, await person.expect_message(contains="Hello")
+
+
+async def send(person: Person, kind: str, body: dict[str, Any], last: dict[str, Any]) -> str | None:
+    """Sends the update; returns the callback query id when it is a button press."""
+    if kind == "callback_query":
+        return await person.press_data(last, body["data"])
+    message = {
+        "message_id": person.emulator.new_message_id(person.chat.id),
+        "date": int(time.time()),
+        "chat": person.chat.as_dict(),
+        "from": person.user,
+        **body,
+    }
+    if kind == "reply":
+        message["reply_to_message"] = last
+        kind = "message"
+    if kind == "channel_post":
+        message["chat"] = {"id": -100999, "type": "channel", "title": "News"}
+        message.pop("from")
+    if kind == "edited_message":
+        message["edit_date"] = int(time.time())
+    person.emulator.store_message(message)
+    await person.emulator.push_update({kind: message})
+    return None
+
+
+async def outcome(bot: BotThread, person: Person, kind: str, query: str | None) -> str:
+    """What the person got: "answer" (a press answered), "reply", or "silence"."""
+    emulator = bot.emulator
+    before = len(emulator.inbox.get(person.chat.id, []))
+    if query is not None:
+        await emulator.wait_for(lambda: query in emulator.callback_answers, 8)
+        return "answer"
+    try:
+        await emulator.wait_for(lambda: len(emulator.inbox.get(person.chat.id, [])) > before, 2.5)
+    except TimeoutError:
+        return "silence"
+    return "reply"
+
+
+@pytest.mark.parametrize("step", STEPS)
+def test_any_update_at_any_step_is_answered_or_deliberately_ignored(
+    bot: BotThread, errors: ErrorRecords, step: str
+) -> None:
+    @settings(
+        max_examples=max(3, EXAMPLES // len(STEPS)),
+        deadline=None,
+        suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture],
+        derandomize=True,
+    )
+    @given(update=UPDATES)
+    def property_holds(update: tuple[str, dict[str, Any]]) -> None:
+        kind, body = update
+        errors.records.clear()
+        person, last = bot.run(arrive(bot.bed, step))
+        person.read_all()
+        query = bot.run(send(person, kind, body, last))
+        result = bot.run(outcome(bot, person, kind, query))
+        assert not errors.records, [r.getMessage() for r in errors.records]
+        if kind in ("message", "reply") and person.chat.type == "private" and body:
+            assert result == "reply", f"no answer to {body!r} at {step}"
+        if kind in ("channel_post", "edited_message"):
+            assert result == "silence"
+
+    property_holds()
+    assert bot.run(bot.bed.db.integrity_check()) == "ok"
