@@ -1020,9 +1020,9 @@ async def _queue_news(
     return count
 
 
-async def _alternative_line(conn: aiosqlite.Connection, spot: Spot, now: datetime, tz: tzinfo) -> Callable[[Lang], str]:
-    """The nearest other spot open now (or opening soonest), to offer with bad news."""
-    result = await nearest_open_spots(conn, spot.lat, spot.lon, now, tz, limit=1, exclude=spot.id)
+async def alternative_for(source: Reader, spot: Spot, now: datetime, tz: tzinfo) -> Callable[[Lang], str]:
+    """A sentence naming the nearest other spot open now (or opening soonest), to offer with bad news."""
+    result = await nearest_open_spots(source, spot.lat, spot.lon, now, tz, limit=1, exclude=spot.id)
     if not result.spots:
         return lambda t: ""
     near = result.spots[0]
@@ -1073,7 +1073,7 @@ async def close_spot(
         (STATUS_CLOSED, to_db(until) if until else None, reason.strip() or None, to_db(now), spot_id),
     )
     closed = replace(spot, status=STATUS_CLOSED, closed_until=until, status_reason=reason.strip() or None)
-    alternative = await _alternative_line(conn, closed, now, tz)
+    alternative = await alternative_for(conn, closed, now, tz)
 
     def render(t: Lang) -> str:
         if until is not None:

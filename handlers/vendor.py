@@ -21,10 +21,11 @@ from telegram import (
     ReplyKeyboardMarkup,
     Update,
 )
+from telegram.error import BadRequest
 from telegram.ext import BaseHandler, CallbackQueryHandler, CommandHandler, ConversationHandler, MessageHandler, filters
 
 from bot import spots
-from bot.geo import valid_coordinates, walking_minutes
+from bot.geo import haversine_m, valid_coordinates, walking_minutes
 from bot.i18n import N_, Lang
 from bot.spots import Nearby, NearbyResult, Spot, Window, ZoneHit
 from handlers import callbacks
@@ -332,14 +333,21 @@ def zone_text(t: Lang, hits: list[ZoneHit]) -> str:
     )
 
 
-def spot_page_text(t: Lang, detail: spots.SpotDetail, now: datetime) -> str:
+def spot_page_text(t: Lang, detail: spots.SpotDetail, now: datetime, alternative: str = "") -> str:
+    """A spot's page; ``alternative`` names another spot when this one is closed."""
     spot = detail.spot
     lines = [t._("<b>{name}</b> (No. {number})", name=html.escape(spot.title(t.code)), number=spot.id)]
     if spot.place(t.code):
         lines.append(t._("📍 {address}", address=html.escape(spot.place(t.code))))
     if spot.status == spots.STATUS_RELOCATED and detail.relocated_to is not None:
+        moved_to = detail.relocated_to
         lines.append(
-            t._("➡️ This spot has moved to <b>{name}</b>.", name=html.escape(detail.relocated_to.title(t.code)))
+            t._(
+                "➡️ This spot has moved to <b>{name}</b>, {distance} away. Today there: {hours}.",
+                name=html.escape(moved_to.title(t.code)),
+                distance=t.distance(haversine_m(spot.lat, spot.lon, moved_to.lat, moved_to.lon)),
+                hours=spots.day_hours_text(t, moved_to, now.astimezone(t.timezone).date()),
+            )
         )
     elif spot.status == spots.STATUS_CLOSED and (spot.closed_until is None or spot.closed_until > now):
         if spot.closed_until is not None:
@@ -348,6 +356,8 @@ def spot_page_text(t: Lang, detail: spots.SpotDetail, now: datetime) -> str:
             lines.append(t._("⛔ Closed for now, until further notice."))
         if spot.status_reason:
             lines.append(t._("Reason: {reason}", reason=html.escape(spot.status_reason)))
+        if alternative:
+            lines.append(alternative)
     elif detail.current is not None:
         lines.append(t._("✅ Open now, until {time}", time=t.time(detail.current.closes_at)))
     elif detail.next is not None:
@@ -694,7 +704,7 @@ async def choose_goods(update: Update, context: BotContext) -> None:
         return
     t = await lang_of(update, context)
     await query.answer()
-    await query.edit_message_reply_markup(goods_keyboard(t, parts[0], parts[1], parts[2]))
+    await _show_buttons(update, goods_keyboard(t, parts[0], parts[1], parts[2]))
 
 
 async def list_district(update: Update, context: BotContext) -> None:
@@ -783,8 +793,12 @@ async def show_spot(update: Update, context: BotContext) -> None:
         title=spot.title(t.code),
         address=spot.place(t.code) or spot.title(t.code),
     )
-    now = context.services.clock.now()
-    await send(update, context, spot_page_text(t, detail, now), spot_page_keyboard(t, detail))
+    services = context.services
+    now = services.clock.now()
+    alternative = ""
+    if spot.status == spots.STATUS_CLOSED and (spot.closed_until is None or spot.closed_until > now):
+        alternative = (await spots.alternative_for(services.db, spot, now, services.timezone))(t)
+    await send(update, context, spot_page_text(t, detail, now, alternative), spot_page_keyboard(t, detail))
 
 
 async def subscribe_spot(update: Update, context: BotContext) -> None:
@@ -810,7 +824,7 @@ async def subscribe_spot(update: Update, context: BotContext) -> None:
         t._("🔔 Done. I will remind you before {name} opens and tell you at once if it closes or moves.", name=name),
         show_alert=True,
     )
-    await query.edit_message_reply_markup(spot_page_keyboard(t, _with_subscribed(detail, True)))
+    await _show_buttons(update, spot_page_keyboard(t, _with_subscribed(detail, True)))
 
 
 async def unsubscribe_spot(update: Update, context: BotContext) -> None:
@@ -823,7 +837,17 @@ async def unsubscribe_spot(update: Update, context: BotContext) -> None:
     t = await lang_of(update, context)
     await spots.unsubscribe(context.services.db, update.effective_user.id, detail.spot.id)
     await query.answer(t._("🔕 Reminders for {name} are off.", name=detail.spot.title(t.code)), show_alert=True)
-    await query.edit_message_reply_markup(spot_page_keyboard(t, _with_subscribed(detail, False)))
+    await _show_buttons(update, spot_page_keyboard(t, _with_subscribed(detail, False)))
+
+
+async def _show_buttons(update: Update, markup: InlineKeyboardMarkup) -> None:
+    """Updates a page's buttons; a double tap asks for the same buttons again, which Telegram refuses."""
+    assert update.callback_query is not None
+    try:
+        await update.callback_query.edit_message_reply_markup(markup)
+    except BadRequest as exc:
+        if "not modified" not in str(exc):
+            raise
 
 
 def _with_subscribed(detail: spots.SpotDetail, subscribed: bool) -> spots.SpotDetail:

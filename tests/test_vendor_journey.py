@@ -11,8 +11,6 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from zoneinfo import ZoneInfo
 
-import pytest
-
 from tests.support.driver import Person, TestBed, inline_buttons, keyboard_labels, text_of
 
 CITY = ZoneInfo("Asia/Shanghai")
@@ -88,3 +86,230 @@ async def test_no_spot_open_now_shows_the_soonest_to_open(bed: TestBed) -> None:
     assert "附近现在没有开放的摆摊点" in text
     assert "40分钟后开放（06:00）" in text  # the farmers' point opens at 06:00
     assert venues[0]["venue"]["title"] == "1. 车城北路自产自销点"
+
+
+async def read_results(vendor: Person) -> tuple[list[dict], dict]:
+    """Venue pins until the one summary message (their number varies with what is open)."""
+    venues = []
+    while True:
+        message = await vendor.expect_message()
+        if "venue" not in message:
+            return venues, message
+        venues.append(message)
+
+
+async def test_school_gate_in_school_hours_names_the_zone_and_the_nearest_legal_spot(bed: TestBed) -> None:
+    set_local_time(bed, 2026, 11, 23, 10, 30)  # Monday morning: the school-gate ban is in force
+    vendor = bed.person(4010, "赵师傅")
+    await ask_where_to_sell(vendor, "这里能摆摊吗")
+    await vendor.share_location(*SCHOOL_GATE)
+    verdict = await vendor.expect_message(contains="禁止摆摊区域")
+    text = text_of(verdict)
+    assert "沌口小学门前（校门口）" in text
+    assert "上学放学时孩子们都从这里走" in text
+    assert "禁摆时间为周一–周五 07:00–17:00，这次到17:00结束" in text
+    assert "请到下面这些正规摆摊点去" in text
+    venues, summary = await read_results(vendor)
+    assert venues and "东风大道水果疏导点" in text_of(summary) and "营业中，到14:00" in text_of(summary)
+
+
+async def test_school_gate_after_school_hours_is_still_honest(bed: TestBed) -> None:
+    set_local_time(bed, 2026, 11, 23, 19, 0)
+    vendor = bed.person(4011, "钱阿姨")
+    await ask_where_to_sell(vendor, "这里能摆摊吗")
+    await vendor.share_location(*SCHOOL_GATE)
+    verdict = await vendor.expect_message(contains="现在不在禁摆时段")
+    assert "街头摆摊只能在指定的摆摊点" in text_of(verdict)
+    venues, summary = await read_results(vendor)
+    assert len(venues) == 3 and "步行约" in text_of(summary)
+
+
+async def test_no_zone_here_is_answered_honestly_with_the_nearest_spots(bed: TestBed) -> None:
+    set_local_time(bed, 2026, 11, 23, 23, 0)
+    vendor = bed.person(4012, "孙大姐")
+    await ask_where_to_sell(vendor, "这里能摆摊吗")
+    await vendor.share_location(*ZHUANKOU)
+    verdict = await vendor.expect_message(contains="这里没有专门的禁摆规定")
+    assert "实话实说" in text_of(verdict)
+    venues, _ = await read_results(vendor)
+    assert venues[0]["venue"]["title"] == "1. 沌口夜市疏导点"
+
+
+async def test_more_pages_and_the_time_and_goods_filters(bed: TestBed) -> None:
+    set_local_time(bed, 2026, 11, 23, 14, 0)
+    vendor = bed.person(4013, "周师傅")
+    await ask_where_to_sell(vendor)
+    await vendor.share_location(*ZHUANKOU)
+    await vendor.expect_message(contains="正在查找")
+    _, summary = await read_results(vendor)
+
+    await vendor.press(summary, "今晚")
+    venues, tonight = await read_results(vendor)
+    assert len(venues) == 3 and "附近今晚开放的摆摊点" in text_of(tonight)
+    assert "🕒 开放时间" in text_of(tonight) and "✓ 今晚" in [b["text"] for b in inline_buttons(tonight)]
+    await vendor.press(tonight, "更多摆摊点")
+    venues, more = await read_results(vendor)
+    assert venues[0]["venue"]["title"].startswith("4. ") and "4. " in text_of(more)
+
+    await vendor.press(more, "品类")
+    chooser = await bed.emulator.wait_for(lambda: goods_chooser(vendor.current(more)), 5)
+    await vendor.press(chooser, "农户自产自销农产品")
+    venues, produce = await read_results(vendor)
+    text = text_of(produce)
+    assert "品类：农户自产自销农产品" in text and "✓ 今晚" in [b["text"] for b in inline_buttons(produce)]
+    assert "军山街临时经营点" in text  # 16:30-19:30; the other farmers' point opens only in the morning
+    assert len(venues) == 1 and "沌口夜市疏导点" not in text
+
+
+async def with_button(bed: TestBed, vendor: Person, message: dict, label: str) -> dict:
+    """The message once the bot has edited it to show a button with this label."""
+
+    def edited() -> dict | None:
+        current = vendor.current(message)
+        return current if any(label in b["text"] for b in inline_buttons(current)) else None
+
+    return await bed.emulator.wait_for(edited, 5)
+
+
+def goods_chooser(message: dict) -> dict | None:
+    """The message once the bot has turned its buttons into the goods chooser."""
+    return message if any("农户自产自销" in b["text"] for b in inline_buttons(message)) else None
+
+
+async def test_no_gps_by_district(bed: TestBed) -> None:
+    set_local_time(bed, 2026, 11, 23, 23, 0)
+    vendor = bed.person(4014, "吴师傅")
+    await vendor.send("/sell")
+    choices = await vendor.expect_message()
+    await vendor.press(choices, "按区域查看")
+    districts = await vendor.expect_message(contains="您在哪个区")
+    await vendor.press(districts, "武汉经开区")
+    listing = await vendor.expect_message(contains="武汉经开区的摆摊点")
+    lines = text_of(listing).splitlines()
+    assert lines[2] == "1. 后官湖夜市" and lines[3] == "✅ 营业中，到04:00"  # open ones first
+    assert text_of(listing).count("✅ 营业中") == 3
+    await vendor.press(listing, "更多摆摊点")
+    second = await vendor.expect_message(contains="9. ")
+    assert "全力北路便民点\n⛔ 暂停开放" in text_of(second)
+
+
+async def test_no_gps_by_name_then_the_spot_page_with_hours_and_closures_and_reminders(bed: TestBed) -> None:
+    set_local_time(bed, 2027, 1, 20, 12, 0)  # the Spring Festival break is coming up
+    vendor = bed.person(4015, "郑阿姨")
+    await vendor.send("🛒 哪里可以摆摊？")
+    choices = await vendor.expect_message()
+    await vendor.press(choices, "按名称或街道查找")
+    await vendor.expect_message(contains="请输入摆摊点名称")
+    await vendor.send("沌阳大道")
+    await vendor.expect_message(contains="帮您找到了这些")
+    listing = await vendor.expect_message(contains="和“沌阳大道”相关的摆摊点")
+    await vendor.press(listing, "沌口夜市疏导点")
+    pin = await vendor.expect_message()
+    assert pin["venue"]["title"] == "沌口夜市疏导点"
+    page = await vendor.expect_message(contains="开放时间")
+    text = text_of(page)
+    assert "星期一：22:00–次日04:00" in text and "星期日：22:00–次日04:00" in text
+    assert "近期休市日期" in text and "2027年2月5日至2027年2月11日：春节休市" in text
+    assert "约12个空位" in text and "免费" in text
+
+    answer = await vendor.expect_answer(await vendor.press(page, "开放前提醒我"))
+    assert "开放前我会提醒您" in answer["text"]
+    rows = await bed.db.fetchall("SELECT user_id, language FROM subscriptions")
+    assert [(row["user_id"], row["language"]) for row in rows] == [(4015, "zh_Hans")]
+    page = await with_button(bed, vendor, page, "取消这个摆摊点的提醒")
+
+    await vendor.send("/sell")
+    choices = await vendor.expect_message()
+    await vendor.press(choices, "我关注的摆摊点")
+    mine = await vendor.expect_message(contains="您关注的摆摊点")
+    assert "沌口夜市疏导点" in text_of(mine)
+
+    answer = await vendor.expect_answer(await vendor.press(page, "取消这个摆摊点的提醒"))
+    assert "已取消" in answer["text"]
+    assert await bed.db.fetchall("SELECT * FROM subscriptions") == []
+    await with_button(bed, vendor, page, "开放前提醒我")
+
+
+async def test_a_temporarily_closed_spot_says_why_and_offers_another(bed: TestBed) -> None:
+    set_local_time(bed, 2026, 11, 23, 10, 30)  # its hours say open, but it is closed for road works
+    vendor = bed.person(4016, "冯师傅")
+    await ask_where_to_sell(vendor)
+    await vendor.share_location(30.4850, 114.1950)  # at the closed spot
+    await vendor.expect_message(contains="正在查找")
+    _, summary = await read_results(vendor)
+    assert "全力北路便民点" not in text_of(summary)
+
+    await vendor.send("/sell")
+    await vendor.expect_message()
+    await vendor.send("全力")
+    await vendor.expect_message(contains="帮您找到了这些")
+    listing = await vendor.expect_message(contains="⛔ 暂停开放")
+    await vendor.press(listing, "全力北路便民点")
+    await vendor.expect_message()  # the pin
+    page = await vendor.expect_message(contains="⛔ 暂停开放，恢复时间另行通知。")
+    text = text_of(page)
+    assert "原因：道路施工，暂停使用" in text
+    assert "离得最近的开放点：东风大道水果疏导点" in text and "营业到14:00" in text
+
+
+async def test_a_relocated_spot_points_to_its_new_place(bed: TestBed) -> None:
+    set_local_time(bed, 2026, 11, 23, 12, 0)
+    vendor = bed.person(4017, "陈师傅")
+    await vendor.send("/sell")
+    await vendor.expect_message()
+    await vendor.send("老市场")
+    await vendor.expect_message(contains="帮您找到了这些")
+    listing = await vendor.expect_message(contains="已搬到别处")
+    await vendor.press(listing, "沌口老市场外摆点")
+    await vendor.expect_message()
+    page = await vendor.expect_message(contains="这个摆摊点已搬到神龙大道便民点")
+    assert "今天那里：17:30–22:00" in text_of(page)
+    answer = await vendor.expect_answer(await vendor.press_data(page, "vsub:" + page_spot_id(page)))
+    assert "请关注新地点" in answer["text"]
+    await vendor.press(page, "查看新地点")
+    await vendor.expect_message()
+    await vendor.expect_message(contains="神龙大道便民点")
+    assert await bed.db.fetchall("SELECT * FROM subscriptions") == []
+
+
+def page_spot_id(page: dict) -> str:
+    """The relocated spot's own number, as shown on its page."""
+    text = text_of(page)
+    return text[text.index("编号 ") + 3 : text.index("）")]
+
+
+async def test_outside_the_service_area_the_step_stays(bed: TestBed) -> None:
+    set_local_time(bed, 2026, 11, 23, 23, 0)
+    vendor = bed.person(4018, "褚师傅")
+    await ask_where_to_sell(vendor)
+    await vendor.share_location(*BEIJING)
+    refusal = await vendor.expect_message(contains="不在我们的服务范围内")
+    assert [b["text"] for b in inline_buttons(refusal)] == ["武汉经开区", "重庆永川区", "郑州惠济区"]
+    await vendor.share_location(*ZHUANKOU)  # still waiting for a location
+    await vendor.expect_message(contains="正在查找")
+    venues, _ = await read_results(vendor)
+    assert len(venues) == 3
+
+
+async def test_the_journey_in_english(bed: TestBed) -> None:
+    set_local_time(bed, 2026, 11, 23, 23, 0)
+    alice = bed.person(4019, "Alice", language_code="en")
+    await alice.send("🛒 Where can I sell?")
+    choices = await alice.expect_message(contains="Where and when may you sell?")
+    await alice.press(choices, "Where can I sell now?")
+    await alice.expect_message(contains="share your location")
+    await alice.share_location(*ZHUANKOU)
+    await alice.expect_message(contains="Looking for spots")
+    venues, summary = await read_results(alice)
+    assert venues[0]["venue"]["title"] == "1. Zhuankou night market point"
+    text = text_of(summary)
+    assert "Open now near you" in text and "minutes on foot" in text and "(next day)" in text
+    assert "free of charge" in text and "about 12 stalls free" in text
+
+
+async def test_cancel_while_a_location_is_awaited(bed: TestBed) -> None:
+    vendor = bed.person(4020, "卫师傅")
+    await ask_where_to_sell(vendor)
+    await vendor.send("/cancel")
+    menu = await vendor.expect_message(contains="好的，这是菜单")
+    assert "🛒 哪里可以摆摊？" in keyboard_labels(menu)
