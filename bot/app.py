@@ -134,6 +134,7 @@ async def post_init(application: BotApplication) -> None:
     services.reminder_listeners.append(timer.changed)
     services.time_listeners.append(timer.catch_up)
     await followups.ensure_digest(services, services.clock.now())
+    await followups.ensure_spot_reminders(services, services.clock.now())
     await ensure_retention(services, services.clock.now())
     await timer.restore()
     log.info("bot started as @%s", application.bot.username)
@@ -247,6 +248,11 @@ async def stop_polling(application: BotApplication) -> None:
     assert application.updater is not None
     if application.updater.running:
         await application.updater.stop()
+    await _stop_application(application)
+
+
+async def _stop_application(application: BotApplication) -> None:
+    """The tail of every stop: the application, the courier, persistence flush and shutdown, the database."""
     if application.running:
         await application.stop()
     if application.post_stop:
@@ -287,10 +293,4 @@ async def stop_webhook(application: BotApplication) -> None:
     server: WebServer | None = application.bot_data.pop("web", None)
     if server is not None:
         await server.stop()
-    if application.running:
-        await application.stop()
-    if application.post_stop:
-        await application.post_stop(application)
-    await application.shutdown()
-    if application.post_shutdown:
-        await application.post_shutdown(application)
+    await _stop_application(application)

@@ -11,11 +11,12 @@ from __future__ import annotations
 import html
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from functools import partial
 from typing import Any
 
 import aiosqlite
 
-from bot import reminders
+from bot import reminders, spots
 from bot.clock import from_db, to_db
 from bot.config import Settings
 from bot.i18n import N_, Lang
@@ -83,6 +84,15 @@ def install(settings: Settings) -> None:
     async def on_draft_saved(conn: aiosqlite.Connection, telegram_id: int, now: datetime) -> None:
         await schedule_draft_nudge(conn, telegram_id, settings, now)
 
+    async def on_subscription(
+        conn: aiosqlite.Connection, user_id: int, spot_id: int, subscribed: bool, now: datetime | None
+    ) -> None:
+        if subscribed and now is not None:
+            await schedule_spot_reminder(conn, spot_id, user_id, settings, now, now)
+        else:
+            await cancel_spot_reminder(conn, spot_id, user_id)
+
+    spots.SUBSCRIPTION_HOOKS["followups"] = on_subscription
     SUBMIT_HOOKS["followups"] = on_submit
     DRAFT_HOOKS["followups"] = on_draft_saved
     TRANSITION_HOOKS["followups"] = on_move
@@ -221,16 +231,9 @@ async def _supervise(
             await refresh(conn, services, report.id, now)
 
 
-@reminder_kind(SLA_HALF, stale_after=timedelta(days=30))
-async def supervise_half(conn: aiosqlite.Connection, reminder: Reminder, services: Services, now: datetime) -> None:
-    """Tells supervisors a case has used half its time limit."""
-    await _supervise(conn, reminder, services, now, overdue=False)
-
-
-@reminder_kind(SLA_DUE, stale_after=timedelta(days=30))
-async def supervise_overdue(conn: aiosqlite.Connection, reminder: Reminder, services: Services, now: datetime) -> None:
-    """Tells supervisors a case is overdue and marks it on its card."""
-    await _supervise(conn, reminder, services, now, overdue=True)
+# Supervisors hear at half the time limit, and again (with the card marked) when the case is overdue.
+reminder_kind(SLA_HALF, stale_after=timedelta(days=30))(partial(_supervise, overdue=False))
+reminder_kind(SLA_DUE, stale_after=timedelta(days=30))(partial(_supervise, overdue=True))
 
 
 # The staff journey registers a function that re-renders a case's card (e.g. to show it is overdue).
@@ -301,16 +304,9 @@ async def _ask_fixed(
         )
 
 
-@reminder_kind(VERIFY_ASK, stale_after=timedelta(days=30))
-async def ask_fixed(conn: aiosqlite.Connection, reminder: Reminder, services: Services, now: datetime) -> None:
-    """Asks the followers of a resolved case whether it is really fixed."""
-    await _ask_fixed(conn, reminder, services, now, again=False)
-
-
-@reminder_kind(VERIFY_AGAIN, stale_after=timedelta(days=30))
-async def ask_fixed_again(conn: aiosqlite.Connection, reminder: Reminder, services: Services, now: datetime) -> None:
-    """Asks once more when nobody answered."""
-    await _ask_fixed(conn, reminder, services, now, again=True)
+# Followers of a resolved case are asked whether it is really fixed, and once more when nobody answered.
+reminder_kind(VERIFY_ASK, stale_after=timedelta(days=30))(partial(_ask_fixed, again=False))
+reminder_kind(VERIFY_AGAIN, stale_after=timedelta(days=30))(partial(_ask_fixed, again=True))
 
 
 @reminder_kind(VERIFY_CLOSE)
@@ -588,3 +584,83 @@ async def set_muted(services: Services, telegram_id: int, muted: bool, now: date
 async def is_muted(services: Services, telegram_id: int) -> bool:
     row = await services.db.fetchone("SELECT reminders_muted FROM users WHERE telegram_id = ?", (telegram_id,))
     return bool(row and row["reminders_muted"])
+
+
+# ------------------------------------------------------------------ "your spot opens in 30 minutes"
+SPOT_OPENS = "spot_opens"
+
+
+def spot_target(spot_id: int, user_id: int) -> str:
+    return f"spot:{spot_id}:user:{user_id}"
+
+
+async def schedule_spot_reminder(
+    conn: aiosqlite.Connection, spot_id: int, user_id: int, settings: Settings, now: datetime, after: datetime
+) -> datetime | None:
+    """Schedules the reminder before the spot's first opening after ``after`` (date exceptions respected)."""
+    target = spot_target(spot_id, user_id)
+    await reminders.cancel(conn, target, (SPOT_OPENS,))
+    try:
+        spot = await spots.get_spot(conn, spot_id, now, settings.timezone)
+    except spots.SpotNotFound:
+        return None
+    if spot.status == spots.STATUS_RELOCATED:
+        return None
+    opening = spots.next_opening(spot, after + settings.spot_reminder_before, settings.timezone)
+    if opening is None:
+        return None
+    due = opening.opens_at - settings.spot_reminder_before
+    await reminders.schedule(conn, SPOT_OPENS, target, due, now, {"opens_at": to_db(opening.opens_at)})
+    return due
+
+
+async def cancel_spot_reminder(conn: aiosqlite.Connection, spot_id: int, user_id: int) -> None:
+    await reminders.cancel(conn, spot_target(spot_id, user_id), (SPOT_OPENS,))
+
+
+async def ensure_spot_reminders(services: Services, now: datetime) -> int:
+    """At start: every subscription has its next reminder (a subscription made while it could not be, gets one)."""
+    rows = await services.db.fetchall(
+        "SELECT s.spot_id, s.user_id FROM subscriptions AS s WHERE NOT EXISTS ("
+        "  SELECT 1 FROM reminders AS r WHERE r.state = 'pending' AND r.kind = ? "
+        "  AND r.target = 'spot:' || s.spot_id || ':user:' || s.user_id)",
+        (SPOT_OPENS,),
+    )
+    if not rows:
+        return 0
+    async with services.db.transaction() as conn:
+        for row in rows:
+            await schedule_spot_reminder(conn, row["spot_id"], row["user_id"], services.settings, now, now)
+    return len(rows)
+
+
+@reminder_kind(SPOT_OPENS)
+async def remind_spot_opening(
+    conn: aiosqlite.Connection, reminder: Reminder, services: Services, now: datetime
+) -> None:
+    """Tells a vendor their spot opens soon (if it still will, and they still follow it); schedules the next."""
+    _, spot_id, _, user_id = reminder.target.split(":")
+    async with conn.execute(
+        "SELECT 1 FROM subscriptions WHERE spot_id = ? AND user_id = ?", (int(spot_id), int(user_id))
+    ) as cursor:
+        if await cursor.fetchone() is None:
+            return
+    opens_at = from_db(reminder.payload["opens_at"])
+    settings = services.settings
+    try:
+        spot = await spots.get_spot(conn, int(spot_id), now, settings.timezone)
+    except spots.SpotNotFound:
+        return
+    # Closed meanwhile (a date exception, a temporary closure) or already open: nothing to announce.
+    opening = spots.current_opening(spot, opens_at, settings.timezone)
+    if opening is not None and now < opens_at and not await _muted(conn, int(user_id)):
+        t = await _lang(services, int(user_id))
+        text = t._(
+            "🔔 {spot} opens {when}: {hours}. Address: {address}",
+            spot=html.escape(spot.title(t.code)),
+            when=t.relative(opens_at, now),
+            hours=spots.opening_text(t, opening),
+            address=html.escape(spot.place(t.code)),
+        )
+        await enqueue_text(conn, int(user_id), text, now, dedupe_key=f"reminder:{reminder.id}")
+    await schedule_spot_reminder(conn, int(spot_id), int(user_id), settings, now, max(now, opens_at))
