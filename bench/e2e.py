@@ -117,10 +117,17 @@ async def timed(person: Person, act: Any, *args: Any) -> tuple[dict[str, Any], f
 async def report_conversation(p: Person, latencies: list[float]) -> int:
     """One complete report; returns how many updates the person sent."""
 
+    sent = 0
+
     async def step(act: Any, *args: Any, until: str) -> dict[str, Any]:
+        nonlocal sent
         message, seconds = await timed(p, act, *args)
         latencies.append(seconds)
+        sent += 1
         while until not in text_of(message):
+            if "already reported this kind of problem nearby" in text_of(message):  # not mine: a new one
+                await p.press_data(message, "rpt:new")
+                sent += 1
             message = await p.expect_message(timeout=120)
         return message
 
@@ -133,7 +140,7 @@ async def report_conversation(p: Person, latencies: list[float]) -> int:
     card = await step(p.press_data, photos, "rpt:skip", until="Please check your report")
     await step(p.press_data, card, "rpt:submit", until="Your report number is")
     del offer
-    return 6
+    return sent
 
 
 async def echo_conversation(p: Person, latencies: list[float]) -> int:
