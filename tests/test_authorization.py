@@ -15,7 +15,7 @@ from bot import casework, staff
 from bot.reports import ReportState
 from bot.staff import Action
 from tests.support.driver import Person, TestBed, text_of
-from tests.support.staff_steps import ADMIN_ID, STAFF_GROUP, card_of, enlist, file_case, staff_env
+from tests.support.staff_steps import ADMIN_ID, STAFF_GROUP, card_of, enlist, file_case, start_staff_bed
 
 NOT_STAFF = "Sorry, only city staff can do this."
 OFFICER_ROLE = "Sorry, your role (field officer) cannot do this."
@@ -68,10 +68,7 @@ STAFF_BUTTONS = [  # the /staff list's buttons, pressed by someone who is not an
 
 @pytest.fixture
 async def bed(idle_bed: TestBed) -> AsyncIterator[TestBed]:
-    idle_bed.env = staff_env("en")
-    idle_bed.group(STAFF_GROUP, "City management staff")
-    idle_bed.person(ADMIN_ID, "Admin", "en")
-    await idle_bed.start()
+    await start_staff_bed(idle_bed)
     for user_id, name, role in ((OFFICER, "Li", "officer"), (OTHER_OFFICER, "Ma", "officer")):
         await enlist(idle_bed, idle_bed.person(user_id, name, "en"), role)
     await enlist(idle_bed, idle_bed.person(DISPATCHER, "Dana", "en"), "dispatcher")

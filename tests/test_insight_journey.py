@@ -10,15 +10,12 @@ import pytest
 
 from bot import insight
 from tests.support.driver import TestBed, text_of
-from tests.support.staff_steps import ADMIN_ID, STAFF_GROUP, enlist, file_case, staff_env
+from tests.support.staff_steps import ADMIN_ID, STAFF_GROUP, enlist, file_case, start_staff_bed
 
 
 @pytest.fixture
 async def bed(idle_bed: TestBed) -> AsyncIterator[TestBed]:
-    idle_bed.env = staff_env("en")
-    idle_bed.group(STAFF_GROUP, "City management staff")
-    idle_bed.person(ADMIN_ID, "Admin", "en")
-    await idle_bed.start()
+    await start_staff_bed(idle_bed)
     yield idle_bed
 
 

@@ -17,17 +17,14 @@ from tests.support.staff_steps import (
     file_case,
     labels,
     next_with,
-    staff_env,
+    start_staff_bed,
     wait_for_card,
 )
 
 
 @pytest.fixture
 async def bed(idle_bed: TestBed) -> AsyncIterator[TestBed]:
-    idle_bed.env = staff_env("en")
-    idle_bed.group(STAFF_GROUP, "City management staff")
-    idle_bed.person(ADMIN_ID, "Admin", "en")
-    await idle_bed.start()
+    await start_staff_bed(idle_bed)
     yield idle_bed
 
 

@@ -19,6 +19,15 @@ def staff_env(language: str = "en") -> dict[str, str]:
     return {"STAFF_CHAT_ID": str(STAFF_GROUP), "ADMIN_IDS": str(ADMIN_ID), "DEFAULT_LANGUAGE": language}
 
 
+async def start_staff_bed(bed: TestBed, language: str = "en") -> TestBed:
+    """The bot running with a staff group and an admin (who has written to it), in ``language``."""
+    bed.env = staff_env(language)
+    bed.group(STAFF_GROUP, "City management staff")
+    bed.person(ADMIN_ID, "Admin", language)
+    await bed.start()
+    return bed
+
+
 async def enlist(bed: TestBed, person: Person, role: str, district: str | None = None) -> None:
     """The admin invites the person, who joins with /join (in their own chat)."""
     assert bed.services is not None and bed.settings is not None
