@@ -164,34 +164,39 @@ async def turn_page(update: Update, context: BotContext) -> None:
     await show(update, *list_view(t, page))
 
 
-async def show_detail(update: Update, context: BotContext) -> None:
-    """Shows one report's status, deadline and history in place of the list."""
-    numbers = parse(update, "show", 2)
+async def own_detail(
+    update: Update, context: BotContext, action: str, count: int
+) -> tuple[reports.ReportDetail, list[int]] | None:
+    """The report a button names, if the presser may see it; otherwise says so and returns None."""
+    numbers = parse(update, action, count)
     assert update.effective_user is not None
     if numbers is None:
         await not_yours(update, context)
-        return
+        return None
     try:
         detail = await reports.detail_for_user(context.services.db, numbers[0], update.effective_user.id)
     except reports.ReportNotFound:
         await not_yours(update, context)
+        return None
+    return detail, numbers
+
+
+async def show_detail(update: Update, context: BotContext) -> None:
+    """Shows one report's status, deadline and history in place of the list."""
+    found = await own_detail(update, context, "show", 2)
+    if found is None:
         return
+    detail, numbers = found
     t = await lang_of(update, context)
     await show(update, *detail_view(t, detail, numbers[1], context))
 
 
 async def confirm_withdraw(update: Update, context: BotContext) -> None:
     """Asks whether to really withdraw the report."""
-    numbers = parse(update, "withdraw", 2)
-    assert update.effective_user is not None
-    if numbers is None:
-        await not_yours(update, context)
+    found = await own_detail(update, context, "withdraw", 2)
+    if found is None:
         return
-    try:
-        detail = await reports.detail_for_user(context.services.db, numbers[0], update.effective_user.id)
-    except reports.ReportNotFound:
-        await not_yours(update, context)
-        return
+    detail, numbers = found
     t = await lang_of(update, context)
     if not detail.can_withdraw:
         await cannot_withdraw(update, t)
@@ -247,16 +252,11 @@ async def cannot_withdraw(update: Update, t: Lang) -> None:
 # ------------------------------------------------------------------ adding information
 async def ask_information(update: Update, context: BotContext) -> int | None:
     """Asks for the text or photo to add to the report."""
-    numbers = parse(update, "info", 1)
-    assert update.effective_user is not None and update.callback_query is not None
-    if numbers is None:
-        await not_yours(update, context)
-        return None
-    try:
-        detail = await reports.detail_for_user(context.services.db, numbers[0], update.effective_user.id)
-    except reports.ReportNotFound:
-        await not_yours(update, context)
+    found = await own_detail(update, context, "info", 1)
+    if found is None:
         return ConversationHandler.END
+    detail, _ = found
+    assert update.effective_user is not None and update.callback_query is not None
     t = await lang_of(update, context)
     await update.callback_query.answer()
     assert context.user_data is not None
