@@ -341,6 +341,25 @@ class FollowupRefused(Exception):
     """The person may not answer for this case, or it has moved on."""
 
 
+_ANSWER_FIELDS = ("fixed", "satisfaction", "comment")
+
+
+async def _store_answer(
+    conn: aiosqlite.Connection, report_id: int, telegram_id: int, field: str, value: str | int, now: datetime
+) -> None:
+    """One field of a follower's answer; anyone who does not follow the case is refused."""
+    if field not in _ANSWER_FIELDS:
+        raise ValueError(field)
+    if telegram_id not in await followers_of(conn, report_id):
+        raise FollowupRefused("not a follower")
+    await conn.execute(
+        f"""INSERT INTO followup_answers (report_id, telegram_id, {field}, answered_at) VALUES (?, ?, ?, ?)
+            ON CONFLICT (report_id, telegram_id) DO UPDATE SET {field} = excluded.{field},
+            answered_at = excluded.answered_at""",
+        (report_id, telegram_id, value, to_db(now)),
+    )
+
+
 async def record_answer(
     services: Services, report_id: int, telegram_id: int, answer: str, now: datetime
 ) -> AnswerOutcome:
@@ -348,17 +367,10 @@ async def record_answer(
     if answer not in ANSWERS:
         raise FollowupRefused("unknown answer")
     async with services.db.transaction() as conn:
-        if telegram_id not in await followers_of(conn, report_id):
-            raise FollowupRefused("not a follower")
         report = await get_report(conn, report_id)
         if report.state != ReportState.RESOLVED:
             raise FollowupRefused("moved on")
-        await conn.execute(
-            """INSERT INTO followup_answers (report_id, telegram_id, fixed, answered_at) VALUES (?, ?, ?, ?)
-               ON CONFLICT (report_id, telegram_id) DO UPDATE SET fixed = excluded.fixed,
-               answered_at = excluded.answered_at""",
-            (report_id, telegram_id, answer, to_db(now)),
-        )
+        await _store_answer(conn, report_id, telegram_id, "fixed", answer, now)
         staff_t = services.lang(services.settings.default_language)
         reopened = closed = False
         if answer == "not_fixed":
@@ -420,26 +432,12 @@ async def record_satisfaction(services: Services, report_id: int, telegram_id: i
     if not 1 <= score <= 5:
         raise FollowupRefused("score out of range")
     async with services.db.transaction() as conn:
-        if telegram_id not in await followers_of(conn, report_id):
-            raise FollowupRefused("not a follower")
-        await conn.execute(
-            """INSERT INTO followup_answers (report_id, telegram_id, satisfaction, answered_at) VALUES (?, ?, ?, ?)
-               ON CONFLICT (report_id, telegram_id) DO UPDATE SET satisfaction = excluded.satisfaction,
-               answered_at = excluded.answered_at""",
-            (report_id, telegram_id, score, to_db(now)),
-        )
+        await _store_answer(conn, report_id, telegram_id, "satisfaction", score, now)
 
 
 async def record_comment(services: Services, report_id: int, telegram_id: int, comment: str, now: datetime) -> None:
     async with services.db.transaction() as conn:
-        if telegram_id not in await followers_of(conn, report_id):
-            raise FollowupRefused("not a follower")
-        await conn.execute(
-            """INSERT INTO followup_answers (report_id, telegram_id, comment, answered_at) VALUES (?, ?, ?, ?)
-               ON CONFLICT (report_id, telegram_id) DO UPDATE SET comment = excluded.comment,
-               answered_at = excluded.answered_at""",
-            (report_id, telegram_id, comment, to_db(now)),
-        )
+        await _store_answer(conn, report_id, telegram_id, "comment", comment, now)
         report = await get_report(conn, report_id)
         staff_t = services.lang(services.settings.default_language)
         await _to_staff_group(
