@@ -67,6 +67,11 @@ def case_target(report_id: int) -> str:
     return f"report:{report_id}"
 
 
+async def case_of(conn: aiosqlite.Connection, reminder: Reminder) -> Report:
+    """The case a case reminder (target written by :func:`case_target`) is about."""
+    return await get_report(conn, int(reminder.target.removeprefix("report:")))
+
+
 def calendar_of(settings: Settings) -> WorkCalendar:
     return WorkCalendar(settings.timezone, settings.work_hours)
 
@@ -173,7 +178,7 @@ async def escalate_unaccepted(
     conn: aiosqlite.Connection, reminder: Reminder, services: Services, now: datetime
 ) -> None:
     """Re-pings the staff group about a case nobody has accepted yet."""
-    report = await get_report(conn, int(reminder.target.split(":")[1]))
+    report = await case_of(conn, reminder)
     if report.state != ReportState.SUBMITTED:
         return
     t = services.lang(services.settings.default_language)
@@ -189,7 +194,7 @@ async def escalate_unaccepted(
 async def _supervise(
     conn: aiosqlite.Connection, reminder: Reminder, services: Services, now: datetime, overdue: bool
 ) -> None:
-    report = await get_report(conn, int(reminder.target.split(":")[1]))
+    report = await case_of(conn, reminder)
     if report.state not in OPEN_STATES:
         return
     for supervisor in await staff_with_roles(conn, ("supervisor",)):
@@ -272,7 +277,7 @@ async def _answered(conn: aiosqlite.Connection, report_id: int) -> bool:
 async def _ask_fixed(
     conn: aiosqlite.Connection, reminder: Reminder, services: Services, now: datetime, again: bool
 ) -> None:
-    report = await get_report(conn, int(reminder.target.split(":")[1]))
+    report = await case_of(conn, reminder)
     if report.state != ReportState.RESOLVED or await _answered(conn, report.id):
         return
     for follower in await followers_of(conn, report.id):
@@ -312,7 +317,7 @@ reminder_kind(VERIFY_AGAIN, stale_after=timedelta(days=30))(partial(_ask_fixed, 
 @reminder_kind(VERIFY_CLOSE)
 async def close_unconfirmed(conn: aiosqlite.Connection, reminder: Reminder, services: Services, now: datetime) -> None:
     """Nobody answered twice: the case closes as resolved, unconfirmed."""
-    report = await get_report(conn, int(reminder.target.split(":")[1]))
+    report = await case_of(conn, reminder)
     if report.state != ReportState.RESOLVED or await _answered(conn, report.id):
         return
     t = services.lang(services.settings.default_language)
