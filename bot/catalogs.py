@@ -5,6 +5,7 @@ from __future__ import annotations
 import gettext
 import re
 from io import BytesIO
+from typing import BinaryIO
 from pathlib import Path
 
 from babel.messages.catalog import Catalog
@@ -121,9 +122,20 @@ def check_catalogs(root: Path) -> list[str]:
             continue
         compiled = BytesIO()
         write_mo(compiled, catalog)
-        expected = gettext.GNUTranslations(BytesIO(compiled.getvalue()))._catalog  # type: ignore[attr-defined]
         with mo_path.open("rb") as handle:
-            actual = gettext.GNUTranslations(handle)._catalog  # type: ignore[attr-defined]
-        if expected != actual:
-            problems.append(f"{language}: {mo_path.name} is stale (run scripts/catalogs.py compile)")
+            if compiled_meaning(BytesIO(compiled.getvalue())) != compiled_meaning(handle):
+                problems.append(f"{language}: {mo_path.name} is stale (run scripts/catalogs.py compile)")
     return problems
+
+
+def compiled_meaning(mo: BinaryIO) -> tuple[dict[object, str], str | None]:
+    """What a .mo file means to gettext: its messages and its plural rule, not its bytes.
+
+    Babel versions write other bytes (and their own name in the header) for the same catalog, so a fresh install
+    must not call a .mo stale that says the same thing.
+    """
+    translations = gettext.GNUTranslations(mo)
+    messages = dict(translations._catalog)  # type: ignore[attr-defined]
+    header = messages.pop("", "")
+    plural_forms = next((line for line in header.splitlines() if line.lower().startswith("plural-forms:")), None)
+    return messages, plural_forms

@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
+import shutil
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
 
-from bot.catalogs import check_catalogs
+from babel.messages.catalog import Catalog
+from babel.messages.mofile import write_mo
+
+from bot.catalogs import check_catalogs, po_path, read_catalog
 from bot.i18n import get_lang, language_from_telegram, resolve_language
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
@@ -68,3 +73,41 @@ def test_plurals_use_the_catalog_and_named_count() -> None:
 def test_every_string_is_translated_and_every_mo_is_current() -> None:
     problems = check_catalogs(ROOT)
     assert problems == [], "\n".join(problems)
+
+
+def _copy_project(tmp_path: Path) -> Path:
+    for folder in ("bot", "handlers", "locales"):
+        shutil.copytree(ROOT / folder, tmp_path / folder, ignore=shutil.ignore_patterns("__pycache__"))
+    return tmp_path
+
+
+def _recompile(root: Path, edit: Callable[[Catalog], None]) -> None:
+    """Rewrites the English .mo from its .po after ``edit`` changed the catalog in memory."""
+    po = po_path(root, "en")
+    catalog = read_catalog(po, "en")
+    edit(catalog)
+    with po.with_suffix(".mo").open("wb") as handle:
+        write_mo(handle, catalog)
+
+
+def test_a_mo_written_by_another_babel_version_is_current(tmp_path: Path) -> None:
+    # Another Babel writes its own name into the header (and other bytes): the messages are what count.
+    root = _copy_project(tmp_path)
+
+    def other_writer(catalog: Catalog) -> None:
+        catalog.version = "another"
+        catalog.last_translator = "someone else"
+
+    _recompile(root, other_writer)
+    assert check_catalogs(root) == []
+
+
+def test_a_mo_whose_messages_differ_is_stale(tmp_path: Path) -> None:
+    root = _copy_project(tmp_path)
+
+    def change_one(catalog: Catalog) -> None:
+        message = next(m for m in catalog if m.id and isinstance(m.id, str))
+        message.string = message.string + " (changed)"
+
+    _recompile(root, change_one)
+    assert check_catalogs(root) == ["en: messages.mo is stale (run scripts/catalogs.py compile)"]
