@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+import warnings
 from collections.abc import Awaitable
 from typing import Any
 
@@ -20,6 +21,7 @@ from telegram.ext import (
     Defaults,
     TypeHandler,
 )
+from telegram.warnings import PTBUserWarning
 
 from bot import casework, followups
 from bot.config import SUPPORTED_LANGUAGES, Settings
@@ -53,6 +55,10 @@ TELEGRAM_LANGUAGE_CODES = {"zh_Hans": "zh", "en": "en"}
 GUARD_GROUP = -10  # runs before every journey
 
 BotApplication = Application[Any, BotContext, Any, Any, Any, Any]
+
+# Our conversations follow a person across messages on purpose (per_message=False); PTB warns that buttons are then
+# tracked per chat and user rather than per message, which is exactly what we want, so the warning is only noise.
+warnings.filterwarnings("ignore", message="If .per_message=False.", category=PTBUserWarning)
 
 
 async def guard(update: Update, context: BotContext) -> None:

@@ -56,6 +56,7 @@ def configure_logging(level: str, secrets: tuple[str, ...] = ()) -> None:
             root.removeHandler(old)
     root.addHandler(handler)
     root.setLevel(level)
+    logging.captureWarnings(True)  # a library warning becomes one key=value line too, not raw text on stderr
     logging.getLogger("httpx").setLevel(logging.WARNING)
     logging.getLogger("apscheduler").setLevel(logging.WARNING)
     logging.getLogger("tornado.access").setLevel(logging.WARNING)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -64,3 +65,36 @@ async def test_starts_with_only_token_and_base_url_and_answers(emulator: BotAPIE
         _, stderr = await asyncio.wait_for(process.communicate(), timeout=30)
     assert process.returncode == 0, stderr.decode()
     assert emulator.token not in stderr.decode()
+
+
+LOG_LINE = re.compile(
+    r'^ts=\S+ level=[A-Z]+ logger=\S+ msg=(?:"(?:[^"\\]|\\.)*"|\S+)(?: [a-z_]+=(?:"(?:[^"\\]|\\.)*"|\S*))*$'
+)
+
+
+async def test_every_line_on_stderr_is_a_key_value_log_record(emulator: BotAPIEmulator, tmp_path: Path) -> None:
+    """No raw warnings (PTB's per_message notice was three of them) between the structured log lines."""
+    env = bot_env(BOT_TOKEN=emulator.token, BOT_API_BASE_URL=emulator.base_url, LOG_LEVEL="INFO")
+    process = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "bot",
+        cwd=tmp_path,
+        env=env,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
+    try:
+        await emulator.wait_for(lambda: emulator.calls_of("setMyCommands"), timeout=30)
+        li = Person(emulator, emulator.add_user(502, "Li", "zh-CN"), emulator.chats[502])
+        await li.send("/start")
+        await li.expect_message(contains="您好，Li", timeout=15)
+    finally:
+        process.send_signal(signal.SIGTERM)
+        stdout, stderr = await asyncio.wait_for(process.communicate(), timeout=30)
+    assert process.returncode == 0, stderr.decode()
+    lines = stderr.decode().splitlines()
+    assert lines, "the bot logs its start at INFO"
+    assert "PTBUserWarning" not in stderr.decode()
+    assert [line for line in lines if not LOG_LINE.match(line)] == []
+    assert stdout == b""
