@@ -33,7 +33,7 @@ from bot.ratelimit import UserRateLimiter
 from bot.reminders import ReminderTimer
 from bot.services import Services
 from bot.spot_import import ensure_sample_spots
-from bot.web import Metrics, WebServer, webhook_path
+from bot.web import MalformedUpdate, Metrics, WebServer, webhook_path
 from handlers import errors, followup, insight, my_reports, privacy, report, staff, start, vendor
 from handlers.common import BotContext
 
@@ -277,7 +277,11 @@ async def start_webhook(application: BotApplication, settings: Settings) -> WebS
     await application.start()
 
     async def feed(data: dict[str, Any]) -> None:
-        await application.update_queue.put(Update.de_json(data, application.bot))
+        try:
+            update = Update.de_json(data, application.bot)
+        except Exception as exc:  # PTB raises whatever a constructor meets: KeyError, TypeError, OverflowError…
+            raise MalformedUpdate(type(exc).__name__) from exc
+        await application.update_queue.put(update)
 
     server = WebServer(
         application.bot_data["services"],

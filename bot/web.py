@@ -38,6 +38,10 @@ MAX_WEBHOOK_BODY = 1024 * 1024  # Telegram's updates are far smaller; anything b
 Feed = Callable[[dict[str, Any]], Awaitable[None]]
 
 
+class MalformedUpdate(ValueError):
+    """An update by its outer shape whose inside cannot be read (a feed raises it; the webhook drops the update)."""
+
+
 class Metrics:
     """The Prometheus metrics of one running bot, in a registry of its own (tests run several bots at once)."""
 
@@ -130,15 +134,22 @@ class _WebhookHandler(_Base):
             return
         try:
             update = json.loads(self.request.body)
-            if not isinstance(update, dict) or "update_id" not in update:
+            update_id = update.get("update_id") if isinstance(update, dict) else None
+            if type(update_id) is not int:
                 raise ValueError("not an update")
-        except ValueError:
+        except (ValueError, RecursionError):  # RecursionError: JSON nested deeper than the parser goes
             self.server.metrics.webhook_refused.inc()
+            log.warning("webhook: refused a body that is not a Telegram update")
             self.set_status(400)
             self.finish()
             return
         assert self.server.feed is not None
-        await self.server.feed(update)
+        try:
+            await self.server.feed(update)
+        except MalformedUpdate as exc:
+            # 200, not 5xx: Telegram would send the same unreadable update again and again.
+            self.server.metrics.webhook_refused.inc()
+            log.warning("webhook: dropped update %s that could not be read (%s)", update_id, exc)
         self.set_status(200)
         self.finish()
 

@@ -97,6 +97,54 @@ async def test_the_webhook_refuses_what_telegram_did_not_send(
     assert "citybot_webhook_refused_total 1.0" in scraped
 
 
+def nested(depth: int) -> str:
+    return '{"a":' * depth + "1" + "}" * depth
+
+
+@pytest.mark.parametrize(
+    ("description", "body", "status"),
+    [
+        ("a message that is a string, no update id", b'{"message":"x"}', 400),
+        ("a message that is a string", b'{"update_id":5,"message":"x"}', 200),
+        ("a message missing its date and chat", b'{"update_id":6,"message":{"message_id":1}}', 200),
+        ("a chat without its type", b'{"update_id":7,"message":{"message_id":1,"date":0,"chat":{"id":1}}}', 200),
+        ("a date past any clock", b'{"update_id":8,"message":{"message_id":1,"date":1e30,"chat":{"id":1}}}', 200),
+        ("a button press without its chat instance", b'{"update_id":9,"callback_query":{"id":"1"}}', 200),
+        ("nesting inside an update", f'{{"update_id":10,"message":{nested(500)}}}'.encode(), 200),
+        ("nesting deeper than the parser goes", f'{{"update_id":11,"message":{nested(50_000)}}}'.encode(), 400),
+        ("a list", b'["nonsense"]', 400),
+        ("a number", b"5", 400),
+        ("null", b"null", 400),
+        ("an update id that is text", b'{"update_id":"12"}', 400),
+        ("invalid JSON", b'{"update_id": 13, "message": {', 400),
+        ("not UTF-8", b'{"update_id": 14, "x": "\xff"}', 400),
+    ],
+)
+async def test_a_badly_shaped_update_with_the_right_secret_is_dropped_with_a_warning(
+    webhook_bed: tuple[TestBed, BotApplication, str],
+    caplog: pytest.LogCaptureFixture,
+    description: str,
+    body: bytes,
+    status: int,
+) -> None:
+    """Never a 5xx, which Telegram would retry for ever: 400 for what is no update, 200 for one PTB cannot read."""
+    bed, application, base = webhook_bed
+    metrics: Metrics = application.bot_data["metrics"]
+    caplog.set_level(logging.WARNING)
+    headers = {SECRET_HEADER: SECRET, "Content-Type": "application/json"}
+    async with httpx.AsyncClient(trust_env=False) as client:
+        response = await client.post(f"{base}/telegram/webhook", content=body, headers=headers)
+    assert response.status_code == status, description
+    warnings = [r for r in caplog.records if r.name == "bot.web" and r.levelno == logging.WARNING]
+    assert any("webhook:" in r.getMessage() for r in warnings), description
+    assert [r for r in caplog.records if r.levelno >= logging.ERROR] == [], description
+    assert metrics.handled == 0
+
+    alice = bed.person(7003, "Alice", "en")  # and the bot goes on answering
+    await alice.send("/start")
+    await alice.expect_message(contains="Hello, Alice!")
+
+
 async def test_health_and_metrics_beside_the_webhook(webhook_bed: tuple[TestBed, BotApplication, str]) -> None:
     bed, application, base = webhook_bed
     async with httpx.AsyncClient(trust_env=False) as client:
