@@ -7,14 +7,16 @@ is defined (a module constant) and translated later where it is shown.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta, tzinfo
 from functools import cache
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from babel import Locale
 from babel.dates import format_date, format_datetime, format_skeleton, format_time, format_timedelta
+from babel.lists import format_list
 from babel.numbers import format_decimal
 from babel.support import NullTranslations, Translations
 from babel.units import format_unit
@@ -81,6 +83,10 @@ class Lang:
     def n_(self, singular: str, plural: str, count: int, **values: Any) -> str:
         text = _translations(self.code).ngettext(singular, plural, count)
         return text.format(count=self.number(count), **values)
+
+    def list_text(self, names: Iterable[str], style: Literal["standard", "or"] = "standard") -> str:
+        """Names joined as the language lists them (CLDR): ``A, B, and C`` / ``A、B和C``; style ``or`` for choices."""
+        return format_list(list(names), style=style, locale=self.code)
 
     def number(self, value: float) -> str:
         return format_decimal(value, locale=self.code)

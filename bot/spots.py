@@ -11,7 +11,6 @@ point, rows ordered in SQL by a flat-earth distance, then the exact haversine di
 
 from __future__ import annotations
 
-import html
 import itertools
 import json
 import math
@@ -20,15 +19,25 @@ import sqlite3
 from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime, time, timedelta, tzinfo
+from functools import partial
 from typing import Any, NamedTuple
 
 import aiosqlite
 
 from bot.clock import from_db, to_db
 from bot.db import Database
-from bot.geo import EARTH_RADIUS_M, bounding_box, haversine_m, point_in_polygon, rings_from_geojson
+from bot.geo import (
+    EARTH_RADIUS_M,
+    bounding_box,
+    haversine_m,
+    point_in_polygon,
+    rings_from_geojson,
+    walking_minutes,
+    walking_time,
+)
 from bot.i18n import N_, Lang, get_lang
 from bot.outbox import enqueue_text
+from bot.text import ADDRESS_SHOWN, NOTE_SHOWN, TITLE_SHOWN, escape
 
 MINUTES_PER_DAY = 1440
 MINUTES_PER_WEEK = 7 * MINUTES_PER_DAY
@@ -66,7 +75,8 @@ INITIAL_RADIUS_M = 150.0
 MIN_RADIUS_M = 30.0
 MAX_RADIUS_M = 50_000.0
 FLAT_EARTH_TOLERANCE = 0.05  # the flat-earth SQL ordering is within 5 % of haversine inside MAX_RADIUS_M
-SOONEST_CANDIDATES = 10  # when nothing is open, the soonest to open among this many nearest spots
+SOONEST_CANDIDATES = 10  # ranking by when a vendor could sell there starts from this many nearest spots
+SOONEST_ROUNDS = 4  # at most this many more searches for a farther spot where selling could start sooner
 OPENING_HORIZON = timedelta(days=62)
 _TIME = re.compile(r"^(\d{1,2}):(\d{2})$")
 
@@ -206,12 +216,13 @@ class Nearby:
     distance_m: float
     opening: Opening | None
     open_now: bool
+    selling_from: datetime | None = None  # the later of walking there and the opening: when selling could start
 
 
 @dataclass(frozen=True)
 class NearbyResult:
     spots: list[Nearby]
-    soonest: bool  # nothing is open in the period: these are the spots that open soonest
+    soonest: bool  # nothing is open in the period: these are where the vendor could be selling soonest
     more: bool  # a further page exists
 
 
@@ -445,6 +456,14 @@ def next_opening(spot: Spot, moment: datetime, tz: tzinfo, horizon: timedelta = 
                 return opening
         start += step
     return None
+
+
+def selling_opening(spot: Spot, start: datetime, arrival: datetime, tz: tzinfo) -> Opening | None:
+    """The first opening running at ``start`` or later that is still open when a vendor gets there at ``arrival``."""
+    opening = current_opening(spot, start, tz) or next_opening(spot, start, tz)
+    while opening is not None and opening.closes_at <= arrival:
+        opening = next_opening(spot, opening.opens_at, tz)
+    return opening
 
 
 def openings_in(spot: Spot, period: Period, tz: tzinfo) -> list[Opening]:
@@ -744,8 +763,8 @@ async def nearest_open_spots(
 ) -> NearbyResult:
     """The nearest spots open in the period (``now``, ``tonight``, ``morning``), nearest first.
 
-    When none is open in the period within ``max_radius_m``, the ones that open soonest among the nearest
-    few instead (``soonest=True``).
+    When none is open in the period within ``max_radius_m``, the spots where the vendor could be selling
+    soonest after the period starts, walking time included, instead (``soonest=True``; see soonest_selling).
     """
     period = period_for(when, now, tz)
     week_minute, today = minute_of_week(now, tz), now.astimezone(tz).date()
@@ -762,9 +781,11 @@ async def nearest_open_spots(
 
     def nearby(spot: Spot, distance: float) -> Nearby:
         current = _open_window(spot, now, week_minute, today)
+        arrival = now + walking_time(distance)
         if period.choice == "now" and current is not None:
-            return Nearby(spot, distance, _opening_of(*current, tz), True)
-        return Nearby(spot, distance, openings_in(spot, period, tz)[0], current is not None)
+            return Nearby(spot, distance, _opening_of(*current, tz), True, arrival)
+        opening = openings_in(spot, period, tz)[0]
+        return Nearby(spot, distance, opening, current is not None, max(arrival, opening.opens_at))
 
     wanted = offset + limit + 1  # one more tells whether another page exists
     prefilter, params = _prefilter(period, goods, tz)
@@ -800,32 +821,100 @@ async def _soonest_open(
     exclude: int | None,
     max_radius_m: float,
 ) -> NearbyResult:
-    """Among the nearest spots that will open again, those opening soonest after the period starts."""
-    nexts: dict[int, Opening] = {}
+    """Nothing is open in the period: the spots where the vendor could be selling soonest after it starts."""
+    ranked = await soonest_selling(
+        source,
+        lat,
+        lon,
+        now,
+        tz,
+        start=period.start,
+        wanted=offset + limit + 1,
+        goods=goods,
+        exclude=exclude,
+        max_radius_m=max_radius_m,
+    )
+    return NearbyResult(ranked[offset : offset + limit], soonest=True, more=len(ranked) > offset + limit)
+
+
+async def soonest_selling(
+    source: Reader,
+    lat: float,
+    lon: float,
+    now: datetime,
+    tz: tzinfo,
+    *,
+    start: datetime,
+    wanted: int,
+    goods: str | None = None,
+    exclude: int | None = None,
+    max_radius_m: float = MAX_RADIUS_M,
+) -> list[Nearby]:
+    """Spots by the moment a vendor at the point could be selling there, then by distance (the first ``wanted``
+    exact; a few more may follow).
+
+    That moment is the later of walking there (from ``now``) and the spot's first opening from ``start`` on that
+    is still open on arrival. A spot d metres away cannot be reached before now + walk(d), so once the nearest
+    few are ranked, only spots within walking reach of the ``wanted``-th best moment can still come first: they
+    are looked for among the spots with an opening before that moment (the hour masks), nearest first, and the
+    search repeats with the better moment until nothing nearer is left (at most SOONEST_ROUNDS times).
+    """
+    chances: dict[int, Nearby] = {}
+
+    def chance(spot: Spot, before: datetime | None) -> bool:
+        distance = haversine_m(lat, lon, spot.lat, spot.lon)
+        arrival = now + walking_time(distance)
+        opening = selling_opening(spot, start, arrival, tz)
+        if opening is None:
+            return False
+        near = Nearby(spot, distance, opening, opening.contains(now), max(arrival, opening.opens_at, start))
+        if before is not None and near.selling_from is not None and near.selling_from >= before:
+            return False
+        chances[spot.id] = near
+        return True
+
+    def ranked() -> list[Nearby]:
+        return sorted(chances.values(), key=lambda near: (near.selling_from, near.distance_m, near.spot.id))
+
+    batch = max(SOONEST_CANDIDATES, wanted)
     prefilter, params = _prefilter(None, goods, tz)
-
-    def opens_later(spot: Spot) -> bool:
-        opening = next_opening(spot, period.start, tz)
-        if opening is not None:
-            nexts[spot.id] = opening
-        return opening is not None
-
     found = await _nearest(
         source,
         lat,
         lon,
         now,
         tz,
-        wanted=max(SOONEST_CANDIDATES, offset + limit + 1),
-        accept=opens_later,
+        wanted=batch,
+        accept=partial(chance, before=None),
         prefilter=prefilter,
         params=params,
         exclude=exclude,
         max_radius_m=max_radius_m,
     )
-    ranked = sorted(found, key=lambda pair: (nexts[pair[1].id].opens_at, pair[0]))
-    page = [Nearby(spot, distance, nexts[spot.id], False) for distance, spot in ranked[offset : offset + limit]]
-    return NearbyResult(page, soonest=True, more=len(ranked) > offset + limit)
+    for _ in range(SOONEST_ROUNDS):
+        if len(found) < batch:
+            break  # every spot that could come sooner has been read
+        best = ranked()[wanted - 1].selling_from
+        assert best is not None
+        reach = (best - now) / walking_time(1.0)  # metres walked by then
+        if found[-1][0] >= reach:
+            break  # the spots not read yet are too far to be reached before it
+        prefilter, params = _prefilter(Period("soonest", start, best), goods, tz)
+        batch *= 2
+        found = await _nearest(
+            source,
+            lat,
+            lon,
+            now,
+            tz,
+            wanted=batch,
+            accept=partial(chance, before=best),
+            prefilter=prefilter,
+            params=params,
+            exclude=exclude,
+            max_radius_m=min(max_radius_m, reach),
+        )
+    return ranked()
 
 
 async def zones_at(source: Reader, lat: float, lon: float, moment: datetime, tz: tzinfo) -> list[ZoneHit]:
@@ -962,10 +1051,8 @@ async def subscriptions_of(source: Reader, user_id: int, now: datetime, tz: tzin
 
 # ------------------------------------------------------------ rendering
 def goods_text(t: Lang, goods: Sequence[str]) -> str:
-    from babel.lists import format_list
-
     labels = [t._(GOODS[code]) for code in goods if code in GOODS]
-    return format_list(labels, locale=t.code) if labels else t._("any goods")
+    return t.list_text(labels) if labels else t._("any goods")
 
 
 def fee_text(t: Lang, fee_cents: int) -> str:
@@ -998,7 +1085,7 @@ def day_hours_text(t: Lang, spot: Spot, day: date) -> str:
 
 
 def _spot_name(t: Lang, spot: Spot) -> str:
-    return html.escape(spot.title(t.code))
+    return escape(spot.title(t.code), TITLE_SHOWN)
 
 
 async def _queue_news(
@@ -1021,28 +1108,35 @@ async def _queue_news(
 
 
 async def alternative_for(source: Reader, spot: Spot, now: datetime, tz: tzinfo) -> Callable[[Lang], str]:
-    """A sentence naming the nearest other spot open now (or opening soonest), to offer with bad news."""
-    result = await nearest_open_spots(source, spot.lat, spot.lon, now, tz, limit=1, exclude=spot.id)
-    if not result.spots:
+    """A sentence naming the other spot where a vendor here could be selling soonest (walk included), for bad news."""
+    ranked = await soonest_selling(source, spot.lat, spot.lon, now, tz, start=now, wanted=1, exclude=spot.id)
+    if not ranked or ranked[0].opening is None:
         return lambda t: ""
-    near = result.spots[0]
+    near, opening = ranked[0], ranked[0].opening
+    minutes = walking_minutes(near.distance_m)
 
     def render(t: Lang) -> str:
-        if near.open_now and near.opening is not None:
-            return t._(
-                "Nearest open spot: {name}, {distance} away, open until {time}.",
+        if near.open_now:
+            return t.n_(
+                "The soonest you could be selling nearby: {name}, {distance} away (about {count} minute on foot), "
+                "open now until {time}.",
+                "The soonest you could be selling nearby: {name}, {distance} away (about {count} minutes on foot), "
+                "open now until {time}.",
+                minutes,
                 name=_spot_name(t, near.spot),
                 distance=t.distance(near.distance_m),
-                time=t.time(near.opening.closes_at),
+                time=t.time(opening.closes_at),
             )
-        if near.opening is None:
-            return ""
-        return t._(
-            "Nearest other spot: {name}, {distance} away, opens {relative} ({time}).",
+        return t.n_(
+            "The soonest you could be selling nearby: {name}, {distance} away (about {count} minute on foot), "
+            "opens {relative} ({time}).",
+            "The soonest you could be selling nearby: {name}, {distance} away (about {count} minutes on foot), "
+            "opens {relative} ({time}).",
+            minutes,
             name=_spot_name(t, near.spot),
             distance=t.distance(near.distance_m),
-            relative=t.relative(near.opening.opens_at, now),
-            time=t.date_time(near.opening.opens_at),
+            relative=t.relative(opening.opens_at, now),
+            time=t.date_time(opening.opens_at),
         )
 
     return render
@@ -1082,7 +1176,7 @@ async def close_spot(
             )
         else:
             headline = t._("📢 {name} is closed for now, until further notice.", name=_spot_name(t, spot))
-        because = t._("Reason: {reason}", reason=html.escape(reason.strip())) if reason.strip() else ""
+        because = t._("Reason: {reason}", reason=escape(reason.strip(), NOTE_SHOWN)) if reason.strip() else ""
         return _lines(
             headline, because, alternative(t), t._("Sorry for the trouble; we will tell you when it reopens.")
         )
@@ -1144,10 +1238,10 @@ async def relocate_spot(
             "📢 {name} has moved to {new_name} ({address}), {distance} from the old place.",
             name=_spot_name(t, spot),
             new_name=_spot_name(t, other),
-            address=html.escape(other.place(t.code)),
+            address=escape(other.place(t.code), ADDRESS_SHOWN),
             distance=t.distance(distance),
         )
-        because = t._("Reason: {reason}", reason=html.escape(reason.strip())) if reason.strip() else ""
+        because = t._("Reason: {reason}", reason=escape(reason.strip(), NOTE_SHOWN)) if reason.strip() else ""
         hours = ""
         if upcoming is not None:
             hours = t._(

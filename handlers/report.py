@@ -7,7 +7,6 @@ restart resumes where the resident was. Entry points: /report, the menu button, 
 
 from __future__ import annotations
 
-import html
 import logging
 from collections.abc import Callable, Coroutine
 from datetime import UTC, datetime, timedelta
@@ -22,7 +21,6 @@ from telegram import (
     ReplyKeyboardRemove,
     Update,
 )
-from telegram.error import BadRequest
 from telegram.ext import (
     BaseHandler,
     CallbackQueryHandler,
@@ -33,19 +31,22 @@ from telegram.ext import (
     filters,
 )
 
-from bot import reports
+from bot import casework, reports, wire
+from bot import telegram_edge as edge
 from bot.config import Settings
 from bot.i18n import N_, Lang
 from bot.reports import Draft, NearbyReport, ReportPolicy
-from handlers import callbacks
+from bot.text import ADDRESS_SHOWN, escape, fit
 from handlers.common import (
     MENU_LABELS,
     MENU_MY_REPORTS,
     MENU_REPORT,
     BotContext,
+    first_of_album,
     lang_of,
     main_menu,
     menu_button,
+    stale_button,
     translations_of,
 )
 
@@ -93,7 +94,7 @@ def policy_of(context: BotContext) -> ReportPolicy:
 
 
 def button(label: str, *parts: object) -> InlineKeyboardButton:
-    return InlineKeyboardButton(label, callback_data=callbacks.make(callbacks.REPORT, *parts))
+    return InlineKeyboardButton(label, callback_data=wire.make(wire.REPORT, *parts))
 
 
 def cancel_row(t: Lang) -> list[InlineKeyboardButton]:
@@ -190,7 +191,7 @@ def review_card(t: Lang, draft: Draft, context: BotContext) -> tuple[str, Inline
             cancel_row(t),
         ]
     )
-    return "\n".join(lines), keyboard
+    return fit("\n".join(lines)), keyboard
 
 
 # ------------------------------------------------------------------ plumbing
@@ -261,24 +262,26 @@ async def settle(update: Update, text: str | None = None) -> None:
     query = update.callback_query
     assert query is not None
     # Answer first, or the client's spinner keeps turning.
-    await query.answer()
-    try:
-        if text is not None:
-            await query.edit_message_text(text)
-        elif query.message is not None and getattr(query.message, "reply_markup", None):
-            await query.edit_message_reply_markup(None)
-    except BadRequest as error:
-        # A second press of the same button (a double tap, or one re-delivered after a restart) finds the message
-        # already settled; the step goes on all the same.
-        if "not modified" not in str(error):
-            raise
+    await edge.answer(query)
+    # A second press of the same button (a double tap, or one re-delivered after a restart) finds the message
+    # already settled; the step goes on all the same.
+    if text is not None:
+        await edge.edit_text(query, text)
+    elif query.message is not None and getattr(query.message, "reply_markup", None):
+        await edge.edit_buttons(query, None)
+
+
+def pressed(update: Update, action: str) -> wire.ReportButton | None:
+    """A ``rpt:<action>…`` button as bot.wire reads it (values checked), or None when the data is not that."""
+    assert update.callback_query is not None
+    button = wire.report_button(update.callback_query.data)
+    return button if button is not None and button.action == action else None
 
 
 def choice(update: Update, action: str) -> str | None:
-    """The value of a ``rpt:<action>:<value>`` button, or None when the data is not of that shape."""
-    assert update.callback_query is not None
-    parts = callbacks.parts(update.callback_query.data, callbacks.REPORT, 2)
-    return parts[1] if parts and parts[0] == action else None
+    """The checked value of a ``rpt:<action>:<value>`` button, or None when the data is not of that shape."""
+    button = pressed(update, action)
+    return button.value if button is not None else None
 
 
 async def limit_reached(update: Update, context: BotContext) -> bool:
@@ -403,18 +406,18 @@ async def receive_location(update: Update, context: BotContext) -> int:
     draft = await load(update, context)
     draft.lat, draft.lon, draft.district, draft.address_text = lat, lon, district.code, None
     await message.reply_text(
-        t._("📍 Location received: {district}.", district=html.escape(district.name(t.code))),
+        t._("📍 Location received: {district}.", district=escape(district.name(t.code))),
         reply_markup=ReplyKeyboardRemove(),
     )
     return await after_step(update, context, draft, DUPLICATES)
 
 
 def outside_area(t: Lang, context: BotContext) -> str:
-    names = ", ".join(d.name(t.code) for d in context.services.service_area.districts)
+    names = t.list_text(d.name(t.code) for d in context.services.service_area.districts)
     return t._(
         "Sorry, this place is outside the area we serve ({districts}). "
         "Please share a place inside it, or type the address.",
-        districts=html.escape(names),
+        districts=escape(names),
     )
 
 
@@ -438,7 +441,7 @@ async def receive_address(update: Update, context: BotContext) -> int:
     draft = await load(update, context)
     draft.address_text, draft.lat, draft.lon, draft.district = address, None, None, None
     await message.reply_text(
-        t._("✍️ Address noted: {address}", address=html.escape(address)), reply_markup=ReplyKeyboardRemove()
+        t._("✍️ Address noted: {address}", address=escape(address, ADDRESS_SHOWN)), reply_markup=ReplyKeyboardRemove()
     )
     return await ask(update, context, DISTRICT, draft)
 
@@ -447,10 +450,11 @@ async def choose_district(update: Update, context: BotContext) -> int | None:
     """Stores the district of a typed address and asks for the description."""
     code = choice(update, "dist")
     district = context.services.service_area.by_code(code or "")
-    if district is None:
-        return await stale_step(update, context)
+    if district is None:  # not one of the districts served (the shape of the code was checked by bot.wire)
+        await stale_button(update, context)
+        return None
     t = await lang_of(update, context)
-    await settle(update, t._("District: {district}", district=html.escape(district.name(t.code))))
+    await settle(update, t._("District: {district}", district=escape(district.name(t.code))))
     draft = await load(update, context)
     draft.district = district.code
     return await after_step(update, context, draft, DESCRIPTION)
@@ -459,19 +463,21 @@ async def choose_district(update: Update, context: BotContext) -> int | None:
 async def same_as_nearby(update: Update, context: BotContext) -> int | None:
     """ "This is mine too": follows the existing report instead of filing a new one, and ends the wizard."""
     assert update.effective_user is not None
-    value = choice(update, "same")
+    button = pressed(update, "same")
+    report_id = button.report_id if button is not None else None
     draft = await load(update, context)
-    if value is None or not value.isdigit() or int(value) not in draft.offered:
+    if report_id is None or report_id not in draft.offered:
         return await stale_step(update, context)
     t = await lang_of(update, context)
+    services = context.services
+    desk = casework.desk_from(services.settings, services.service_area)
     try:
-        followed = await reports.follow_report(
-            context.services.db, int(value), update.effective_user.id, context.services.clock.now()
-        )
+        followed = await casework.follow(services.db, report_id, update.effective_user.id, services.clock.now(), desk)
     except (reports.InvalidTransition, reports.ReportNotFound):
         await settle(update)
         await send(update, context, t._("That report was closed in the meantime, so let us file yours."))
         return await ask(update, context, DESCRIPTION, draft)
+    services.wake_outbox()  # the staff card's new count goes out now
     report = followed.report
     await settle(update, t._("🙋 You follow report {number}.", number=report.public_no))
     await send(
@@ -614,8 +620,8 @@ async def toggle_name(update: Update, context: BotContext) -> int:
     await store(update, context, draft, REVIEW)
     t = await lang_of(update, context)
     text, keyboard = review_card(t, draft, context)
-    await query.answer()
-    await query.edit_message_text(text, reply_markup=keyboard)
+    await edge.answer(query)
+    await edge.edit_text(query, text, keyboard)
     return REVIEW
 
 
@@ -744,12 +750,8 @@ def hint_for(state: int) -> Callable[[Update, BotContext], Coroutine[Any, Any, i
     async def hint(update: Update, context: BotContext) -> int:
         message = update.effective_message
         assert message is not None
-        group = message.media_group_id
-        if group is not None and context.user_data is not None:
-            # One hint per album, not one per photo.
-            if context.user_data.get("hinted_album") == group:
-                return state
-            context.user_data["hinted_album"] = group
+        if not first_of_album(update, context):
+            return state
         t = await lang_of(update, context)
         await message.reply_text(t._(HINTS[state]))
         return state
@@ -760,8 +762,11 @@ def hint_for(state: int) -> Callable[[Update, BotContext], Coroutine[Any, Any, i
 
 async def stale_step(update: Update, context: BotContext) -> int | None:
     """A wizard button from another step, or forged data: says so; the step stays."""
-    t = await lang_of(update, context)
     assert update.callback_query is not None
+    if wire.report_button(update.callback_query.data) is None:
+        await stale_button(update, context)  # data no wizard button carries
+        return None
+    t = await lang_of(update, context)
     await update.callback_query.answer(
         t._("This button belongs to an earlier step. Please use the latest message."), show_alert=True
     )
@@ -770,7 +775,7 @@ async def stale_step(update: Update, context: BotContext) -> int | None:
 
 def build_handler(settings: Settings) -> ConversationHandler[Any]:
     """The wizard as one table: entry points, a state per step, and the ways out."""
-    rpt = callbacks.pattern(callbacks.REPORT)
+    rpt = wire.pattern(wire.REPORT)
     wrong: dict[int, BaseHandler[Any, Any, Any]] = {
         state: MessageHandler(ANYTHING_ELSE, hint_for(state)) for state in HINTS
     }

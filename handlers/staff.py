@@ -11,7 +11,6 @@ hold only one question.
 
 from __future__ import annotations
 
-import html
 import logging
 from typing import Any
 
@@ -23,7 +22,6 @@ from telegram import (
     ReplyParameters,
     Update,
 )
-from telegram.error import BadRequest
 from telegram.ext import (
     ApplicationHandlerStop,
     BaseHandler,
@@ -33,19 +31,22 @@ from telegram.ext import (
     filters,
 )
 
-from bot import casework, spots, staff
+from bot import casework, spots, staff, wire
+from bot import telegram_edge as edge
 from bot.casework import ButtonPress, CaseworkError, Desk
 from bot.i18n import N_, Lang
 from bot.outbox import enqueue_text
 from bot.reports import STATE_NAMES, InvalidTransition, Report, ReportNotFound, ReportState, StateChanged
 from bot.staff import Action, NotAllowed, Role
-from handlers import callbacks
-from handlers.common import BotContext, lang_of
+from bot.text import NAME_SHOWN, TEXT_LIMIT, TITLE_SHOWN, clip, escape, take_fitting, visible_len
+from handlers.common import BotContext, lang_of, stale_button
 
 log = logging.getLogger(__name__)
 
 ANSWER_GROUP = -1  # answers to our questions are claimed before any journey (a colleague may be mid-wizard)
 
+MEMBERS_SHOWN = 100  # Telegram takes at most 100 buttons under a message
+LEFT_OUT_ROOM = 60  # kept free in the /staff list for the line saying how many more there are
 STALE = N_("This button is not valid. Please use the buttons on the latest card.")
 QUESTIONS = {
     Action.REJECT: N_(
@@ -79,7 +80,7 @@ def desk_of(context: BotContext) -> Desk:
 
 
 def mention(user_id: int, name: str) -> str:
-    return f'<a href="tg://user?id={user_id}">{html.escape(name)}</a>'
+    return f'<a href="tg://user?id={int(user_id)}">{escape(name, NAME_SHOWN)}</a>'
 
 
 def refusal(t: Lang, error: NotAllowed) -> str:
@@ -120,15 +121,15 @@ async def press_case_button(update: Update, context: BotContext) -> None:
     """Acts on a card's button: moves the case, asks the question the move needs, or lists the officers."""
     query = update.callback_query
     assert query is not None and update.effective_user is not None
-    t = await lang_of(update, context)
     press = casework.parse_button(query.data)
     if press is None:
-        log.warning("refused: user %s pressed a case button the bot never made", update.effective_user.id)
-        await query.answer(t._(STALE), show_alert=True)
+        await stale_button(update, context)
         return
+    t = await lang_of(update, context)
     services = context.services
     desk = desk_of(context)
     number = str(press.report_id)
+    await keep_pressed_copy(update, context, press, desk)
     try:
         number = (await casework.load_number(services.db, press.report_id)) or number
         await handle_press(update, context, t, press, desk)
@@ -150,9 +151,32 @@ async def press_case_button(update: Update, context: BotContext) -> None:
         await query.answer(t._(STALE), show_alert=True)
     except casework.NotAnOfficer as error:
         await query.answer(
-            t._("{name} is no longer a field officer. Please choose someone else.", name=error.name), show_alert=True
+            t._("{name} is no longer a field officer. Please choose someone else.", name=clip(error.name, NAME_SHOWN)),
+            show_alert=True,
         )
     services.wake_outbox()
+
+
+async def keep_pressed_copy(update: Update, context: BotContext, press: ButtonPress, desk: Desk) -> None:
+    """Remembers the pressed card if it is a copy the bot did not know it had sent, so every move edits it too."""
+    query = update.callback_query
+    assert query is not None and update.effective_user is not None
+    message = query.message
+    if not isinstance(message, Message) or message.reply_markup is None:
+        return
+    # The message's own buttons (as Telegram shows them; a client can forge the press's data) must name the case.
+    shown = [
+        casework.parse_button(button.callback_data)
+        for row in message.reply_markup.inline_keyboard
+        for button in row
+        if isinstance(button.callback_data, str)
+    ]
+    if press.report_id not in {found.report_id for found in shown if found is not None}:
+        return
+    services = context.services
+    chat, copy, user = message.chat.id, message.message_id, update.effective_user.id
+    if await casework.keep_copy(services.db, press.report_id, chat, copy, user, services.clock.now(), desk):
+        log.info("case %s: its card's copy %s in chat %s is kept in step", press.report_id, copy, chat)
 
 
 async def handle_press(update: Update, context: BotContext, t: Lang, press: ButtonPress, desk: Desk) -> None:
@@ -163,7 +187,7 @@ async def handle_press(update: Update, context: BotContext, t: Lang, press: Butt
     now = services.clock.now()
     if press.action == "back":
         report = await casework.check(services.db, user_id, Action.DISPATCH, press.report_id, press.expected, desk)
-        await set_buttons(query, markup_of(casework.keyboard(t, report, casework.GROUP_BUTTONS)))
+        await edge.edit_buttons(query, markup_of(casework.keyboard(t, report, casework.GROUP_BUTTONS)))
         await query.answer()
         return
     if press.action == "to":
@@ -192,14 +216,6 @@ async def handle_press(update: Update, context: BotContext, t: Lang, press: Butt
         await query.answer(done_text(t, outcome.report))
 
 
-async def set_buttons(query: Any, markup: InlineKeyboardMarkup) -> None:
-    try:
-        await query.edit_message_reply_markup(reply_markup=markup)
-    except BadRequest as error:
-        if "not modified" not in str(error):
-            raise
-
-
 async def offer_officers(update: Update, context: BotContext, t: Lang, report: Report, desk: Desk) -> None:
     """Swaps the card's buttons for the officers (the case's district first) and a way back."""
     query = update.callback_query
@@ -214,14 +230,14 @@ async def offer_officers(update: Update, context: BotContext, t: Lang, report: R
     rows = []
     for officer in officers:
         places = [desk.area.by_code(code) for code in officer.districts] if desk.area else []
-        names = ", ".join(place.name(t.code) for place in places if place is not None)
+        names = t.list_text(place.name(t.code) for place in places if place is not None)
         label = t._("👮 {name} ({districts})", name=officer.name, districts=names) if names else f"👮 {officer.name}"
         data = casework.button_data("to", report.id, report.state, officer.telegram_id)
         rows.append([InlineKeyboardButton(label, callback_data=data)])
     rows.append(
         [InlineKeyboardButton(t._("◀️ Back"), callback_data=casework.button_data("back", report.id, report.state))]
     )
-    await set_buttons(query, InlineKeyboardMarkup(rows))
+    await edge.edit_buttons(query, InlineKeyboardMarkup(rows))
     await query.answer(t._("Choose the officer."))
 
 
@@ -333,7 +349,7 @@ def input_problem(t: Lang, error: CaseworkError) -> str:
     if isinstance(error, casework.UnknownCase):
         return t._(
             "I cannot find case {number}. Please reply to my question again with a number like {example}.",
-            number=html.escape(error.number[:40]),
+            number=escape(error.number, 40),
             example="R20261123-0007",
         )
     if isinstance(error, casework.SameCase):
@@ -376,7 +392,7 @@ def district_named(context: BotContext, words: list[str]) -> str | None:
 
 def district_label(context: BotContext, t: Lang, code: str) -> str:
     district = context.services.service_area.by_code(code)
-    return html.escape(district.name(t.code) if district else code)
+    return escape(district.name(t.code) if district else code)
 
 
 async def create_invite(update: Update, context: BotContext) -> None:
@@ -388,12 +404,12 @@ async def create_invite(update: Update, context: BotContext) -> None:
     role = parse_role(args[0]) if args else None
     district = district_named(context, args[1:])
     if role is None or district is None:
-        names = ", ".join(d.code for d in context.services.service_area.districts)
+        names = t.list_text((d.code for d in context.services.service_area.districts), style="or")
         await message.reply_text(
             t._(
                 "How to use /invite: /invite &lt;role&gt; [district]\n"
                 "Roles: officer, dispatcher, supervisor, admin. Districts: {districts}.",
-                districts=html.escape(names),
+                districts=escape(names),
             )
         )
         return
@@ -420,7 +436,7 @@ async def create_invite(update: Update, context: BotContext) -> None:
             [
                 headline,
                 t._("Code: <code>{code}</code>", code=invite.code),
-                t._("Link: {link}", link=html.escape(link)),
+                t._("Link: {link}", link=escape(link)),
                 t._(
                     "It works once, until {time}. "
                     "Send the link to your colleague, or have them send /join with the code.",
@@ -462,7 +478,7 @@ async def join_team(update: Update, context: BotContext, code: str) -> None:
     lines = [
         t._(
             "Welcome to the team, {name}! Your role: {role}.",
-            name=html.escape(user.first_name),
+            name=escape(user.first_name, NAME_SHOWN),
             role=t._(staff.ROLE_NAMES[member.role]),
         )
     ]
@@ -482,7 +498,7 @@ async def join_team(update: Update, context: BotContext, code: str) -> None:
             invite.created_by,
             inviter_t._(
                 "🎟 {name} has joined the staff as {role}.",
-                name=html.escape(user.first_name),
+                name=escape(user.first_name, NAME_SHOWN),
                 role=inviter_t._(staff.ROLE_NAMES[member.role]),
             ),
             now,
@@ -504,12 +520,12 @@ def invite_problem(t: Lang, error: staff.InviteInvalid) -> str:
 
 
 def staff_button(label: str, *parts: object) -> InlineKeyboardButton:
-    return InlineKeyboardButton(label, callback_data=callbacks.make(callbacks.STAFF, *parts))
+    return InlineKeyboardButton(label, callback_data=wire.make(wire.STAFF, *parts))
 
 
 def member_line(t: Lang, context: BotContext, member: staff.StaffMember) -> str:
-    districts = ", ".join(district_label(context, t, code) for code in member.districts)
-    values = {"name": html.escape(member.name), "role": t._(staff.ROLE_NAMES[member.role])}
+    districts = t.list_text(district_label(context, t, code) for code in member.districts)
+    values = {"name": escape(member.name, NAME_SHOWN), "role": t._(staff.ROLE_NAMES[member.role])}
     if districts:
         return t._("• {name} — {role} ({districts})", districts=districts, **values)
     return t._("• {name} — {role}", **values)
@@ -518,11 +534,17 @@ def member_line(t: Lang, context: BotContext, member: staff.StaffMember) -> str:
 async def staff_list_view(context: BotContext, t: Lang) -> tuple[str, InlineKeyboardMarkup]:
     services = context.services
     members = await staff.list_staff(services.db, services.settings.admin_ids)
-    lines = [t.n_("👥 The staff ({count}):", "👥 The staff ({count}):", len(members))]
-    lines += [member_line(t, context, member) for member in members]
-    lines.append(t._("Choose someone to change their role or remove them. New colleagues: /invite."))
-    rows = [[staff_button(member.name, "show", member.telegram_id)] for member in members if not member.configured]
-    return "\n".join(lines), InlineKeyboardMarkup(rows)
+    head = t.n_("👥 The staff ({count}):", "👥 The staff ({count}):", len(members))
+    tail = t._("Choose someone to change their role or remove them. New colleagues: /invite.")
+    # The people who fit in one message (and Telegram's 100 buttons), in the order of rank; the rest are counted.
+    room = TEXT_LIMIT - visible_len(head) - visible_len(tail) - LEFT_OUT_ROOM
+    lines, _ = take_fitting([member_line(t, context, member) for member in members[:MEMBERS_SHOWN]], room)
+    shown = members[: len(lines)]
+    left_out = len(members) - len(shown)
+    if left_out:
+        lines.append(t.n_("… and {count} more.", "… and {count} more.", left_out))
+    rows = [[staff_button(clip(m.name, NAME_SHOWN), "show", m.telegram_id)] for m in shown if not m.configured]
+    return "\n".join([head, *lines, tail]), InlineKeyboardMarkup(rows)
 
 
 async def list_staff(update: Update, context: BotContext) -> None:
@@ -559,24 +581,22 @@ async def press_staff_button(update: Update, context: BotContext) -> None:
     t = await lang_of(update, context)
     services = context.services
     admin_ids = services.settings.admin_ids
-    pieces = (query.data or "").split(":")
-    action, target = (pieces[1] if len(pieces) > 1 else ""), (pieces[2] if len(pieces) > 2 else "")
-    if action not in {"list", "show", "role", "remove", "removed"} or (action != "list" and not target.isdigit()):
-        await query.answer(t._(STALE), show_alert=True)
+    pressed = wire.staff_button(query.data)
+    if pressed is None:
+        await stale_button(update, context)
         return
+    action, target = pressed.action, pressed.user_id or 0  # no user id: staff:list
     now = services.clock.now()
     try:
         await staff.authorize(services.db, user.id, Action.MANAGE_STAFF, admin_ids)
         if action == "role":
-            role = Role(pieces[3]) if len(pieces) == 4 and pieces[3] in {r.value for r in Role} else None
-            if role is None:
-                await query.answer(t._(STALE), show_alert=True)
-                return
-            member = await staff.set_role(services.db, user.id, int(target), role, now, admin_ids)
+            role = Role(pressed.role)
+            member = await staff.set_role(services.db, user.id, target, role, now, admin_ids)
             services.users.forget_cached(member.telegram_id)
-            await query.answer(t._("{name} is now {role}.", name=member.name, role=t._(staff.ROLE_NAMES[role])))
+            name, role_name = clip(member.name, NAME_SHOWN), t._(staff.ROLE_NAMES[role])
+            await query.answer(t._("{name} is now {role}.", name=name, role=role_name))
         elif action == "remove":
-            leaving = await staff.get_member(services.db, int(target), admin_ids)
+            leaving = await staff.get_member(services.db, target, admin_ids)
             if leaving is None:
                 raise staff.UnknownMember(target)
             confirm = InlineKeyboardMarkup(
@@ -585,29 +605,30 @@ async def press_staff_button(update: Update, context: BotContext) -> None:
                     [staff_button(t._("◀️ Back"), "show", leaving.telegram_id)],
                 ]
             )
-            await query.edit_message_text(
+            await edge.edit_text(
+                query,
                 t._(
                     "Remove {name} from the staff? They keep using the bot as a resident.",
-                    name=html.escape(leaving.name),
+                    name=escape(leaving.name, NAME_SHOWN),
                 ),
-                reply_markup=confirm,
+                confirm,
             )
-            await query.answer()
+            await edge.answer(query)
             return
         elif action == "removed":
-            await staff.remove_member(services.db, user.id, int(target), now, admin_ids)
-            services.users.forget_cached(int(target))
+            await staff.remove_member(services.db, user.id, target, now, admin_ids)
+            services.users.forget_cached(target)
             await query.answer(t._("Removed from the staff."))
         if action in {"list", "removed"}:
             text, markup = await staff_list_view(context, t)
         else:
-            shown = await staff.get_member(services.db, int(target), admin_ids)
+            shown = await staff.get_member(services.db, target, admin_ids)
             if shown is None:
                 raise staff.UnknownMember(target)
             text, markup = member_view(t, context, shown)
-        await query.edit_message_text(text, reply_markup=markup)
+        await edge.edit_text(query, text, markup)
         if action in {"list", "show"}:
-            await query.answer()
+            await edge.answer(query)
     except NotAllowed as error:
         await query.answer(refusal(t, error), show_alert=True)
     except staff.CannotChange as error:
@@ -638,22 +659,22 @@ async def manage_spot(update: Update, context: BotContext) -> None:
             until = staff.parse_until(args[2], now, tz) if len(args) > 2 else None
             reason = " ".join(args[3:] if until is not None else args[2:])[:300]
             change = await staff.close_spot(services.db, user.id, args[1], until, reason, now, tz, admin_ids)
-            name = html.escape(change.spot.title(t.code))
+            name = escape(change.spot.title(t.code), TITLE_SHOWN)
             if until is not None:
                 headline = t._("🚫 Spot {name} is closed until {until}.", name=name, until=t.date_time(until))
             else:
                 headline = t._("🚫 Spot {name} is closed until further notice.", name=name)
         elif verb == "open":
             change = await staff.reopen_spot(services.db, user.id, args[1], now, tz, admin_ids)
-            headline = t._("✅ Spot {name} is open again.", name=html.escape(change.spot.title(t.code)))
+            headline = t._("✅ Spot {name} is open again.", name=escape(change.spot.title(t.code), TITLE_SHOWN))
         else:
             change, other = await staff.relocate_spot(
                 services.db, user.id, args[1], args[2], " ".join(args[3:])[:300], now, tz, admin_ids
             )
             headline = t._(
                 "📍 Spot {name} has moved to {other}.",
-                name=html.escape(change.spot.title(t.code)),
-                other=html.escape(other.title(t.code)),
+                name=escape(change.spot.title(t.code), TITLE_SHOWN),
+                other=escape(other.title(t.code), TITLE_SHOWN),
             )
     except NotAllowed as error:
         await message.reply_text(refusal(t, error))
@@ -689,8 +710,8 @@ def build_handlers() -> list[BaseHandler[Any, Any, Any]]:
     """The card buttons, the staff commands and the /staff buttons (group 0, before the catch-alls)."""
     private = filters.ChatType.PRIVATE
     return [
-        CallbackQueryHandler(press_case_button, pattern=callbacks.pattern(callbacks.CASE)),
-        CallbackQueryHandler(press_staff_button, pattern=callbacks.pattern(callbacks.STAFF)),
+        CallbackQueryHandler(press_case_button, pattern=wire.pattern(wire.CASE)),
+        CallbackQueryHandler(press_staff_button, pattern=wire.pattern(wire.STAFF)),
         CommandHandler("invite", create_invite, filters=private),
         CommandHandler("join", join_with_code, filters=private),
         CommandHandler("staff", list_staff, filters=private),

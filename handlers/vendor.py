@@ -6,7 +6,6 @@ Result pages carry the shared location in their buttons, so "more" and the filte
 
 from __future__ import annotations
 
-import html
 import logging
 from dataclasses import replace
 from datetime import datetime, timedelta
@@ -21,16 +20,35 @@ from telegram import (
     ReplyKeyboardMarkup,
     Update,
 )
-from telegram.error import BadRequest
 from telegram.ext import BaseHandler, CallbackQueryHandler, CommandHandler, ConversationHandler, MessageHandler, filters
 
-from bot import spots
+from bot import spots, wire
+from bot import telegram_edge as edge
 from bot.geo import haversine_m, valid_coordinates, walking_minutes
 from bot.i18n import N_, Lang
 from bot.spots import Nearby, NearbyResult, Spot, Window, ZoneHit
-from handlers import callbacks
-from handlers.common import MENU_LABELS, MENU_SELL, BotContext, lang_of, main_menu, menu_button, translations_of
-from handlers.start import stale_button
+from bot.text import (
+    ADDRESS_SHOWN,
+    NAME_SHOWN,
+    NOTE_SHOWN,
+    TEXT_LIMIT,
+    TITLE_SHOWN,
+    clip,
+    escape,
+    fit,
+    take_fitting,
+    visible_len,
+)
+from handlers.common import (
+    MENU_LABELS,
+    MENU_SELL,
+    BotContext,
+    lang_of,
+    main_menu,
+    menu_button,
+    stale_button,
+    translations_of,
+)
 
 log = logging.getLogger(__name__)
 
@@ -43,6 +61,7 @@ PAGE_SIZE = 3
 LIST_SIZE = 8
 MAX_SEARCH_TEXT = 50
 MAX_PAGE = 30
+LEFT_OUT_ROOM = 60  # kept free on a spot's page for the line saying how many closed dates were left out
 
 NOT_MENU = ~filters.Text([label for menu in (*MENU_LABELS, BACK) for label in translations_of(menu)])
 PLAIN_TEXT = filters.TEXT & ~filters.COMMAND & NOT_MENU
@@ -66,7 +85,7 @@ def location_keyboard(t: Lang) -> ReplyKeyboardMarkup:
 
 def choices_keyboard(t: Lang) -> InlineKeyboardMarkup:
     def button(label: str, mode: str) -> list[InlineKeyboardButton]:
-        return [InlineKeyboardButton(label, callback_data=callbacks.make(callbacks.VENDOR_MODE, mode))]
+        return [InlineKeyboardButton(label, callback_data=wire.make(wire.VENDOR_MODE, mode))]
 
     return InlineKeyboardMarkup(
         [
@@ -84,7 +103,7 @@ def districts_keyboard(t: Lang, context: BotContext) -> InlineKeyboardMarkup:
         [
             [
                 InlineKeyboardButton(
-                    district.name(t.code), callback_data=callbacks.make(callbacks.VENDOR_DISTRICT, district.code, 0)
+                    district.name(t.code), callback_data=wire.make(wire.VENDOR_DISTRICT, district.code, 0)
                 )
             ]
             for district in context.services.service_area.districts
@@ -98,7 +117,7 @@ def spot_buttons(t: Lang, found: list[Spot], first_number: int) -> list[list[Inl
         [
             InlineKeyboardButton(
                 t._("ℹ️ {number}. {name}", number=number, name=_short(spot.title(t.code))),
-                callback_data=callbacks.make(callbacks.VENDOR_SPOT, spot.id),
+                callback_data=wire.make(wire.VENDOR_SPOT, spot.id),
             )
         ]
         for number, spot in enumerate(found, start=first_number)
@@ -158,7 +177,7 @@ def stalls_text(t: Lang, spot: Spot) -> str:
 def facts_line(t: Lang, spot: Spot) -> str:
     """Goods, fee and free stalls: ``fruit and cooked food · free of charge · about 12 stalls free``."""
     parts = [spots.goods_text(t, spot.goods), spots.fee_text(t, spot.fee_cents), stalls_text(t, spot)]
-    return " · ".join(html.escape(part) for part in parts if part)
+    return " · ".join(escape(part, NOTE_SHOWN) for part in parts if part)
 
 
 def today_line(t: Lang, spot: Spot, now: datetime) -> str:
@@ -171,9 +190,13 @@ def nearby_text(t: Lang, result: NearbyResult, now: datetime, period: str, goods
         (False, "now"): N_("✅ Open now near you:"),
         (False, "tonight"): N_("🌙 Open tonight near you:"),
         (False, "morning"): N_("🌅 Open tomorrow morning near you:"),
-        (True, "now"): N_("No spot near you is open right now. These open soonest:"),
-        (True, "tonight"): N_("No spot near you is open tonight. These open soonest after that:"),
-        (True, "morning"): N_("No spot near you is open tomorrow morning. These open soonest after that:"),
+        (True, "now"): N_("No spot near you is open right now. Where you could be selling soonest, walk included:"),
+        (True, "tonight"): N_(
+            "No spot near you is open tonight. Where you could be selling soonest after that, walk included:"
+        ),
+        (True, "morning"): N_(
+            "No spot near you is open tomorrow morning. Where you could be selling soonest after that, walk included:"
+        ),
     }
     lines = [t._(headers[(result.soonest, period)])]
     if goods:
@@ -184,14 +207,14 @@ def nearby_text(t: Lang, result: NearbyResult, now: datetime, period: str, goods
             t._(
                 "{number}. <b>{name}</b> — {walk}",
                 number=number,
-                name=html.escape(near.spot.title(t.code)),
+                name=escape(near.spot.title(t.code), TITLE_SHOWN),
                 walk=walk_text(t, near.distance_m),
             )
         )
         lines.append(status_line(t, near, now, result.soonest))
         lines.append(today_line(t, near.spot, now))
         lines.append(facts_line(t, near.spot))
-    return "\n".join(lines)
+    return fit("\n".join(lines))
 
 
 def nearby_keyboard(
@@ -200,13 +223,13 @@ def nearby_keyboard(
     at = (_coordinate(lat), _coordinate(lon))
     rows = spot_buttons(t, [near.spot for near in result.spots], page * PAGE_SIZE + 1)
     if result.more and page < MAX_PAGE:
-        data = callbacks.make(callbacks.VENDOR_RESULTS, *at, goods or "-", period, page + 1)
+        data = wire.make(wire.VENDOR_RESULTS, *at, goods or "-", period, page + 1)
         rows.append([InlineKeyboardButton(t._("▶️ More spots"), callback_data=data)])
     rows.append(
         [
             InlineKeyboardButton(
                 ("✓ " if choice == period else "") + t._(label),
-                callback_data=callbacks.make(callbacks.VENDOR_RESULTS, *at, goods or "-", choice, 0),
+                callback_data=wire.make(wire.VENDOR_RESULTS, *at, goods or "-", choice, 0),
             )
             for choice, label in PERIOD_LABELS.items()
         ]
@@ -216,7 +239,7 @@ def nearby_keyboard(
         [
             InlineKeyboardButton(
                 t._("🧺 Goods: {goods}", goods=label),
-                callback_data=callbacks.make(callbacks.VENDOR_GOODS, *at, period),
+                callback_data=wire.make(wire.VENDOR_GOODS, *at, period),
             )
         ]
     )
@@ -227,7 +250,7 @@ def goods_keyboard(t: Lang, lat: str, lon: str, period: str) -> InlineKeyboardMa
     rows = [
         [
             InlineKeyboardButton(
-                t._(label), callback_data=callbacks.make(callbacks.VENDOR_RESULTS, lat, lon, code, period, 0)
+                t._(label), callback_data=wire.make(wire.VENDOR_RESULTS, lat, lon, code, period, 0)
             )
         ]
         for code, label in spots.GOODS.items()
@@ -235,7 +258,7 @@ def goods_keyboard(t: Lang, lat: str, lon: str, period: str) -> InlineKeyboardMa
     rows.append(
         [
             InlineKeyboardButton(
-                t._("All goods"), callback_data=callbacks.make(callbacks.VENDOR_RESULTS, lat, lon, "-", period, 0)
+                t._("All goods"), callback_data=wire.make(wire.VENDOR_RESULTS, lat, lon, "-", period, 0)
             )
         ]
     )
@@ -258,7 +281,7 @@ def week_hours_lines(t: Lang, windows: tuple[Window, ...]) -> list[str]:
                         t, spots.Opening(opens, opens + timedelta(minutes=window.end_m - window.start_m))
                     )
                 )
-            hours = ", ".join(spans)
+            hours = t.list_text(spans)
         else:
             hours = t._("not open")
         lines.append(t._("{day}: {hours}", day=names[day], hours=hours))
@@ -285,7 +308,7 @@ def zone_hours_text(t: Lang, windows: tuple[Window, ...]) -> str:
                 runs[-1].append(day)
             else:
                 runs.append([day])
-        label = ", ".join(names[r[0]] if len(r) == 1 else f"{names[r[0]]}–{names[r[-1]]}" for r in runs)
+        label = t.list_text(names[r[0]] if len(r) == 1 else f"{names[r[0]]}–{names[r[-1]]}" for r in runs)
         parts.append(t._("{days} {hours}", days=label, hours=span))
     return "; ".join(parts)
 
@@ -300,7 +323,7 @@ def zone_text(t: Lang, hits: list[ZoneHit]) -> str:
             lines.append(
                 t._(
                     "🚫 Sorry, this place is in a no-vending zone: <b>{zone}</b> ({kind}).",
-                    zone=html.escape(hit.zone.title(t.code)),
+                    zone=escape(hit.zone.title(t.code), TITLE_SHOWN),
                     kind=t._(label),
                 )
             )
@@ -314,37 +337,37 @@ def zone_text(t: Lang, hits: list[ZoneHit]) -> str:
                     )
                 )
             if hit.zone.note:
-                lines.append(html.escape(hit.zone.note))
+                lines.append(escape(hit.zone.note, NOTE_SHOWN))
         lines.append(t._("Please come to one of the legal spots below instead; you are welcome there."))
-        return "\n".join(lines)
+        return fit("\n".join(lines))
     if hits:
         hit = hits[0]
         label, _why = spots.ZONE_KINDS.get(hit.zone.kind, spots.ZONE_KINDS["other"])
         return t._(
             "ℹ️ This place is in <b>{zone}</b> ({kind}), where vending is banned {hours}. The ban is not in force "
-            "right now, but street vending is allowed only at the designated spots. The nearest ones:",
-            zone=html.escape(hit.zone.title(t.code)),
+            "right now, but street vending is allowed only at the designated spots. Here are those near you:",
+            zone=escape(hit.zone.title(t.code), TITLE_SHOWN),
             kind=t._(label),
             hours=zone_hours_text(t, hit.zone.hours),
         )
     return t._(
         "There is no special ban at this place, but to be honest: street vending is allowed only at the "
-        "designated spots, which keeps pavements clear and is fair to every vendor. The nearest ones:"
+        "designated spots, which keeps pavements clear and is fair to every vendor. Here are those near you:"
     )
 
 
 def spot_page_text(t: Lang, detail: spots.SpotDetail, now: datetime, alternative: str = "") -> str:
     """A spot's page; ``alternative`` names another spot when this one is closed."""
     spot = detail.spot
-    lines = [t._("<b>{name}</b> (No. {number})", name=html.escape(spot.title(t.code)), number=spot.id)]
+    lines = [t._("<b>{name}</b> (No. {number})", name=escape(spot.title(t.code), TITLE_SHOWN), number=spot.id)]
     if spot.place(t.code):
-        lines.append(t._("📍 {address}", address=html.escape(spot.place(t.code))))
+        lines.append(t._("📍 {address}", address=escape(spot.place(t.code), ADDRESS_SHOWN)))
     if spot.status == spots.STATUS_RELOCATED and detail.relocated_to is not None:
         moved_to = detail.relocated_to
         lines.append(
             t._(
                 "➡️ This spot has moved to <b>{name}</b>, {distance} away. Today there: {hours}.",
-                name=html.escape(moved_to.title(t.code)),
+                name=escape(moved_to.title(t.code), TITLE_SHOWN),
                 distance=t.distance(haversine_m(spot.lat, spot.lon, moved_to.lat, moved_to.lon)),
                 hours=spots.day_hours_text(t, moved_to, now.astimezone(t.timezone).date()),
             )
@@ -355,7 +378,7 @@ def spot_page_text(t: Lang, detail: spots.SpotDetail, now: datetime, alternative
         else:
             lines.append(t._("⛔ Closed for now, until further notice."))
         if spot.status_reason:
-            lines.append(t._("Reason: {reason}", reason=html.escape(spot.status_reason)))
+            lines.append(t._("Reason: {reason}", reason=escape(spot.status_reason, NOTE_SHOWN)))
         if alternative:
             lines.append(alternative)
     elif detail.current is not None:
@@ -368,47 +391,55 @@ def spot_page_text(t: Lang, detail: spots.SpotDetail, now: datetime, alternative
                 time=when_text(t, detail.next.opens_at, now),
             )
         )
+    closed_dates: list[str] = []
+    after: list[str] = []
     if spot.status != spots.STATUS_RELOCATED:
         lines.append("")
         lines.append(t._("🕒 Opening hours:"))
         lines.extend(week_hours_lines(t, spot.hours))
         today = now.astimezone(t.timezone).date()
         coming = [e for e in spot.exceptions if e.last_day >= today and e.first_day <= today + timedelta(days=60)]
-        if coming:
-            lines.append("")
-            lines.append(t._("📅 Closed on coming dates:"))
-            for exception in coming:
-                span = (
-                    t.date(exception.first_day)
-                    if exception.first_day == exception.last_day
-                    else t._("{first} to {last}", first=t.date(exception.first_day), last=t.date(exception.last_day))
-                )
-                if exception.reason:
-                    lines.append(t._("{dates}: {reason}", dates=span, reason=html.escape(exception.reason)))
-                else:
-                    lines.append(span)
-        lines.append("")
-        lines.append(t._("🧺 Goods: {goods}", goods=html.escape(spots.goods_text(t, spot.goods))))
-        lines.append(t._("💰 Fee: {fee}", fee=html.escape(spots.fee_text(t, spot.fee_cents))))
+        for exception in coming:
+            span = (
+                t.date(exception.first_day)
+                if exception.first_day == exception.last_day
+                else t._("{first} to {last}", first=t.date(exception.first_day), last=t.date(exception.last_day))
+            )
+            if exception.reason:
+                reason = escape(exception.reason, NOTE_SHOWN)
+                closed_dates.append(t._("{dates}: {reason}", dates=span, reason=reason))
+            else:
+                closed_dates.append(span)
+        after.append("")
+        after.append(t._("🧺 Goods: {goods}", goods=escape(spots.goods_text(t, spot.goods), NOTE_SHOWN)))
+        after.append(t._("💰 Fee: {fee}", fee=escape(spots.fee_text(t, spot.fee_cents))))
         if stalls_text(t, spot):
-            lines.append(t._("🪑 Stalls: {stalls}", stalls=html.escape(stalls_text(t, spot))))
+            after.append(t._("🪑 Stalls: {stalls}", stalls=escape(stalls_text(t, spot))))
     if spot.note:
-        lines.append(t._("📝 {note}", note=html.escape(spot.note)))
-    return "\n".join(lines)
+        after.append(t._("📝 {note}", note=escape(spot.note, NOTE_SHOWN)))
+    if closed_dates:
+        # The soonest closed dates that fit: each field is bounded, the number of dates is not.
+        lines += ["", t._("📅 Closed on coming dates:")]
+        room = TEXT_LIMIT - visible_len("\n".join(lines + after)) - LEFT_OUT_ROOM
+        shown, left_out = take_fitting(closed_dates, room)
+        lines += shown
+        if left_out:
+            lines.append(t.n_("… and {count} more closed date.", "… and {count} more closed dates.", left_out))
+    return fit("\n".join(lines + after))
 
 
 def spot_page_keyboard(t: Lang, detail: spots.SpotDetail) -> InlineKeyboardMarkup:
     spot = detail.spot
     if spot.status == spots.STATUS_RELOCATED and detail.relocated_to is not None:
-        data = callbacks.make(callbacks.VENDOR_SPOT, detail.relocated_to.id)
+        data = wire.make(wire.VENDOR_SPOT, detail.relocated_to.id)
         return InlineKeyboardMarkup([[InlineKeyboardButton(t._("➡️ Show the new spot"), callback_data=data)]])
     if detail.subscribed:
         button = InlineKeyboardButton(
-            t._("🔕 Stop reminders for this spot"), callback_data=callbacks.make(callbacks.VENDOR_UNSUBSCRIBE, spot.id)
+            t._("🔕 Stop reminders for this spot"), callback_data=wire.make(wire.VENDOR_UNSUBSCRIBE, spot.id)
         )
     else:
         button = InlineKeyboardButton(
-            t._("🔔 Remind me before it opens"), callback_data=callbacks.make(callbacks.VENDOR_SUBSCRIBE, spot.id)
+            t._("🔔 Remind me before it opens"), callback_data=wire.make(wire.VENDOR_SUBSCRIBE, spot.id)
         )
     return InlineKeyboardMarkup([[button]])
 
@@ -418,7 +449,7 @@ def spot_list_text(t: Lang, header: str, found: list[Spot], now: datetime, first
     tz = t.timezone
     for number, spot in enumerate(found, start=first):
         lines.append("")
-        lines.append(t._("{number}. <b>{name}</b>", number=number, name=html.escape(spot.title(t.code))))
+        lines.append(t._("{number}. <b>{name}</b>", number=number, name=escape(spot.title(t.code), TITLE_SHOWN)))
         current = spots.current_opening(spot, now, tz)
         if spot.status == spots.STATUS_RELOCATED:
             lines.append(t._("➡️ Moved to another spot; tap for details."))
@@ -439,7 +470,7 @@ def spot_list_text(t: Lang, header: str, found: list[Spot], now: datetime, first
                 )
         lines.append(today_line(t, spot, now))
         lines.append(facts_line(t, spot))
-    return "\n".join(lines)
+    return fit("\n".join(lines))
 
 
 # ----------------------------------------------------------- the journey
@@ -464,13 +495,12 @@ async def choose_mode(update: Update, context: BotContext) -> int:
     """Starts the chosen way: asks for the location or the search text, or lists districts or own spots."""
     query = update.callback_query
     assert query is not None
-    parts = callbacks.parts(query.data, callbacks.VENDOR_MODE, 1)
+    mode = wire.vendor_mode(query.data)
     t = await lang_of(update, context)
-    if parts is None or parts[0] not in ("nearest", "here", "district", "name", "mine"):
+    if mode is None:
         await stale_button(update, context)
         return CHOICE
     await query.answer()
-    mode = parts[0]
     if mode in ("nearest", "here") and context.user_data is not None:
         context.user_data["vendor_mode"] = mode
     if mode == "nearest":
@@ -483,7 +513,7 @@ async def choose_mode(update: Update, context: BotContext) -> int:
     if mode == "here":
         text = t._(
             "Please share your location with the button below. I will tell you whether vending is allowed there "
-            "and show the nearest legal spots."
+            "and show the legal spots near you."
         )
         await send(update, context, text, location_keyboard(t))
         return LOCATION
@@ -523,14 +553,14 @@ async def check_in_area(update: Update, context: BotContext, lat: float, lon: fl
     if valid_coordinates(lat, lon) and context.services.service_area.contains(lat, lon):
         return True
     t = await lang_of(update, context)
-    names = ", ".join(d.name(t.code) for d in context.services.service_area.districts)
+    names = t.list_text(d.name(t.code) for d in context.services.service_area.districts)
     await send(
         update,
         context,
         t._(
             "Sorry, this place is outside the area we serve ({districts}), so I know no spots there. "
             "Share a location inside it, or choose a district:",
-            districts=html.escape(names),
+            districts=escape(names),
         ),
         districts_keyboard(t, context),
     )
@@ -585,7 +615,7 @@ async def send_nothing_near(
             "I found no spot for {goods} within 50 km. Other spots may take your goods too:",
             goods=spots.goods_text(t, [goods]),
         )
-        data = callbacks.make(callbacks.VENDOR_RESULTS, *at, "-", period, 0)
+        data = wire.make(wire.VENDOR_RESULTS, *at, "-", period, 0)
         rows.append([InlineKeyboardButton(t._("All goods"), callback_data=data)])
     else:
         text = t._("I found no vending spot within 50 km of this place. Please choose a district to see its spots:")
@@ -613,11 +643,11 @@ async def search_by_name(update: Update, context: BotContext) -> int:
         await send(
             update,
             context,
-            t._("I found no spot matching “{text}”. Try another word, or choose a district:", text=html.escape(text)),
+            t._("I found no spot matching “{text}”. Try another word, or choose a district:", text=escape(text)),
             districts_keyboard(t, context),
         )
         return SEARCH_TEXT
-    header = t._("Spots matching “{text}”:", text=html.escape(text))
+    header = t._("Spots matching “{text}”:", text=escape(text))
     await send(update, context, t._("Here is what I found."), main_menu(t))
     await send(
         update, context, spot_list_text(t, header, found, now, 1), InlineKeyboardMarkup(spot_buttons(t, found, 1))
@@ -666,73 +696,57 @@ async def page_results(update: Update, context: BotContext) -> None:
     """ "More", a time filter or a goods filter on a results page: sends that page for the same place."""
     query = update.callback_query
     assert query is not None
-    parts = callbacks.parts(query.data, callbacks.VENDOR_RESULTS, 5)
-    parsed = _parse_place(parts[:2]) if parts else None
-    if (
-        parts is None
-        or parsed is None
-        or (parts[2] != "-" and parts[2] not in spots.GOODS)
-        or parts[3] not in spots.PERIODS
-        or not parts[4].isdigit()
-        or int(parts[4]) > MAX_PAGE
-    ):
+    pressed = wire.vendor_results(query.data)
+    if pressed is None or pressed.page > MAX_PAGE:
         await stale_button(update, context)
         return
     await query.answer()
-    lat, lon = parsed
+    lat, lon = pressed.place.lat, pressed.place.lon
     if not await check_in_area(update, context, lat, lon):
         return
-    goods = None if parts[2] == "-" else parts[2]
-    await show_nearby(update, context, lat, lon, goods, parts[3], int(parts[4]))
-
-
-def _parse_place(parts: list[str]) -> tuple[float, float] | None:
-    try:
-        lat, lon = float(parts[0]), float(parts[1])
-    except (ValueError, IndexError):
-        return None
-    return (lat, lon) if valid_coordinates(lat, lon) else None
+    await show_nearby(update, context, lat, lon, pressed.goods, pressed.period, pressed.page)
 
 
 async def choose_goods(update: Update, context: BotContext) -> None:
     """Turns the results' buttons into a goods chooser for the same place and time."""
     query = update.callback_query
     assert query is not None
-    parts = callbacks.parts(query.data, callbacks.VENDOR_GOODS, 3)
-    if parts is None or _parse_place(parts[:2]) is None or parts[2] not in spots.PERIODS:
+    pressed = wire.vendor_goods(query.data)
+    if pressed is None:
         await stale_button(update, context)
         return
     t = await lang_of(update, context)
     await query.answer()
-    await _show_buttons(update, goods_keyboard(t, parts[0], parts[1], parts[2]))
+    place = pressed.place
+    await _show_buttons(update, goods_keyboard(t, _coordinate(place.lat), _coordinate(place.lon), pressed.period))
 
 
 async def list_district(update: Update, context: BotContext) -> None:
     """A district's spots, open ones first, a page at a time."""
     query = update.callback_query
     assert query is not None
-    parts = callbacks.parts(query.data, callbacks.VENDOR_DISTRICT, 2)
-    district = context.services.service_area.by_code(parts[0]) if parts else None
-    if parts is None or district is None or not parts[1].isdigit() or int(parts[1]) > MAX_PAGE:
+    pressed = wire.vendor_district(query.data)
+    district = context.services.service_area.by_code(pressed.district) if pressed else None
+    if pressed is None or district is None or pressed.page > MAX_PAGE:
         await stale_button(update, context)
         return
     await query.answer()
     t = await lang_of(update, context)
     services = context.services
     now = services.clock.now()
-    page = int(parts[1])
+    page = pressed.page
     found, more = await spots.spots_in_district(
         services.db, district.code, now, services.timezone, limit=LIST_SIZE, offset=page * LIST_SIZE
     )
     if not found:
         await send(
-            update, context, t._("There are no spots in {district} yet.", district=html.escape(district.name(t.code)))
+            update, context, t._("There are no spots in {district} yet.", district=escape(district.name(t.code)))
         )
         return
-    header = t._("Spots in {district}:", district=html.escape(district.name(t.code)))
+    header = t._("Spots in {district}:", district=escape(district.name(t.code)))
     rows = spot_buttons(t, found, page * LIST_SIZE + 1)
     if more:
-        data = callbacks.make(callbacks.VENDOR_DISTRICT, district.code, page + 1)
+        data = wire.make(wire.VENDOR_DISTRICT, district.code, page + 1)
         rows.append([InlineKeyboardButton(t._("▶️ More spots"), callback_data=data)])
     await send(update, context, spot_list_text(t, header, found, now, page * LIST_SIZE + 1), InlineKeyboardMarkup(rows))
 
@@ -762,14 +776,14 @@ async def _detail_or_refuse(update: Update, context: BotContext, prefix: str) ->
     """The spot a button names, or None after telling the user the button is stale or the spot is gone."""
     query = update.callback_query
     assert query is not None and update.effective_user is not None
-    parts = callbacks.parts(query.data, prefix, 1)
-    if parts is None or not parts[0].isdigit():
+    spot_id = wire.spot(query.data, prefix)
+    if spot_id is None:
         await stale_button(update, context)
         return None
     services = context.services
     try:
         return await spots.spot_detail(
-            services.db, int(parts[0]), update.effective_user.id, services.clock.now(), services.timezone
+            services.db, spot_id, update.effective_user.id, services.clock.now(), services.timezone
         )
     except spots.SpotNotFound:
         t = await lang_of(update, context)
@@ -779,7 +793,7 @@ async def _detail_or_refuse(update: Update, context: BotContext, prefix: str) ->
 
 async def show_spot(update: Update, context: BotContext) -> None:
     """A spot's page: its pin, hours for the week, closures coming up, and the reminder button."""
-    detail = await _detail_or_refuse(update, context, callbacks.VENDOR_SPOT)
+    detail = await _detail_or_refuse(update, context, wire.VENDOR_SPOT)
     if detail is None:
         return
     assert update.callback_query is not None and update.effective_chat is not None
@@ -803,17 +817,18 @@ async def show_spot(update: Update, context: BotContext) -> None:
 
 async def subscribe_spot(update: Update, context: BotContext) -> None:
     """Subscribes the vendor to the spot's reminders and news; a moved spot points to its new place."""
-    detail = await _detail_or_refuse(update, context, callbacks.VENDOR_SUBSCRIBE)
+    detail = await _detail_or_refuse(update, context, wire.VENDOR_SUBSCRIBE)
     if detail is None:
         return
     query = update.callback_query
     assert query is not None and update.effective_user is not None
     t = await lang_of(update, context)
-    name = detail.spot.title(t.code)
+    name = clip(detail.spot.title(t.code), NAME_SHOWN)  # an answer to a press holds at most 200 characters
     if detail.spot.status == spots.STATUS_RELOCATED and detail.relocated_to is not None:
         await query.answer(
             t._(
-                "This spot has moved to {name}. Please subscribe there instead.", name=detail.relocated_to.title(t.code)
+                "This spot has moved to {name}. Please subscribe there instead.",
+                name=clip(detail.relocated_to.title(t.code), NAME_SHOWN),
             ),
             show_alert=True,
         )
@@ -829,25 +844,22 @@ async def subscribe_spot(update: Update, context: BotContext) -> None:
 
 async def unsubscribe_spot(update: Update, context: BotContext) -> None:
     """Stops the reminders and news of a spot."""
-    detail = await _detail_or_refuse(update, context, callbacks.VENDOR_UNSUBSCRIBE)
+    detail = await _detail_or_refuse(update, context, wire.VENDOR_UNSUBSCRIBE)
     if detail is None:
         return
     query = update.callback_query
     assert query is not None and update.effective_user is not None
     t = await lang_of(update, context)
     await spots.unsubscribe(context.services.db, update.effective_user.id, detail.spot.id)
-    await query.answer(t._("🔕 Reminders for {name} are off.", name=detail.spot.title(t.code)), show_alert=True)
+    name = clip(detail.spot.title(t.code), NAME_SHOWN)
+    await query.answer(t._("🔕 Reminders for {name} are off.", name=name), show_alert=True)
     await _show_buttons(update, spot_page_keyboard(t, _with_subscribed(detail, False)))
 
 
 async def _show_buttons(update: Update, markup: InlineKeyboardMarkup) -> None:
-    """Updates a page's buttons; a double tap asks for the same buttons again, which Telegram refuses."""
+    """Updates a page's buttons; a double tap asks for the same buttons again, which changes nothing."""
     assert update.callback_query is not None
-    try:
-        await update.callback_query.edit_message_reply_markup(markup)
-    except BadRequest as exc:
-        if "not modified" not in str(exc):
-            raise
+    await edge.edit_buttons(update.callback_query, markup)
 
 
 def _with_subscribed(detail: spots.SpotDetail, subscribed: bool) -> spots.SpotDetail:
@@ -862,7 +874,7 @@ def build_handler() -> ConversationHandler[Any]:
         entry_points=[
             CommandHandler("sell", show_choices, filters=filters.ChatType.PRIVATE),
             MessageHandler(menu_button(MENU_SELL), show_choices),
-            CallbackQueryHandler(choose_mode, pattern=callbacks.pattern(callbacks.VENDOR_MODE)),
+            CallbackQueryHandler(choose_mode, pattern=wire.pattern(wire.VENDOR_MODE)),
         ],
         states={
             CHOICE: [
@@ -892,11 +904,11 @@ def build_handlers() -> list[BaseHandler[Any, Any, Any]]:
     """The conversation, then the buttons of result lists and spot pages (valid in any state)."""
     return [
         build_handler(),
-        CallbackQueryHandler(page_results, pattern=callbacks.pattern(callbacks.VENDOR_RESULTS)),
-        CallbackQueryHandler(choose_goods, pattern=callbacks.pattern(callbacks.VENDOR_GOODS)),
-        CallbackQueryHandler(list_district, pattern=callbacks.pattern(callbacks.VENDOR_DISTRICT)),
-        CallbackQueryHandler(show_spot, pattern=callbacks.pattern(callbacks.VENDOR_SPOT)),
-        CallbackQueryHandler(subscribe_spot, pattern=callbacks.pattern(callbacks.VENDOR_SUBSCRIBE)),
-        CallbackQueryHandler(unsubscribe_spot, pattern=callbacks.pattern(callbacks.VENDOR_UNSUBSCRIBE)),
+        CallbackQueryHandler(page_results, pattern=wire.pattern(wire.VENDOR_RESULTS)),
+        CallbackQueryHandler(choose_goods, pattern=wire.pattern(wire.VENDOR_GOODS)),
+        CallbackQueryHandler(list_district, pattern=wire.pattern(wire.VENDOR_DISTRICT)),
+        CallbackQueryHandler(show_spot, pattern=wire.pattern(wire.VENDOR_SPOT)),
+        CallbackQueryHandler(subscribe_spot, pattern=wire.pattern(wire.VENDOR_SUBSCRIBE)),
+        CallbackQueryHandler(unsubscribe_spot, pattern=wire.pattern(wire.VENDOR_UNSUBSCRIBE)),
         CommandHandler("myspots", show_my_spots, filters=filters.ChatType.PRIVATE),
     ]

@@ -51,14 +51,15 @@ CASES = [
     BadInput("sticker instead of a category", "category", sticker, "Please choose a category"),
     BadInput("photo instead of a category", "category", photo, "Please choose a category"),
     BadInput("text instead of a category", "category", typed("garbage"), "Please choose a category"),
-    BadInput("unknown category code", "category", forged("rpt:cat:klingon"), "earlier step", alert=True),
+    BadInput("unknown category code", "category", forged("rpt:cat:klingon"), "no longer active", alert=True),
     BadInput("sticker instead of a place", "location", sticker, "Send my location"),
     BadInput("voice instead of a place", "location", voice, "Send my location"),
     BadInput("address too short", "location", typed("ab"), "in 4 to 200 characters (you wrote 2)"),
     BadInput("address too long", "location", typed("x" * 201), "in 4 to 200 characters (you wrote 201)"),
     BadInput("outside the service area", "location", location(*BEIJING), "outside the area we serve"),
     BadInput("text instead of a district", "district", typed("the east one"), "Please choose the district"),
-    BadInput("forged district", "district", forged("rpt:dist:atlantis"), "earlier step", alert=True),
+    BadInput("forged district", "district", forged("rpt:dist:atlantis"), "no longer active", alert=True),
+    BadInput("a district code no button carries", "district", forged("rpt:dist:a/b"), "no longer active", alert=True),
     BadInput("description too short", "description", typed("bad smell"), "at least 10 characters (you wrote 9)"),
     BadInput("description too long", "description", typed("y" * 1001), "keep it to 1000 characters (you wrote 1001)"),
     BadInput("sticker instead of a description", "description", sticker, "describe the problem in words"),
@@ -68,7 +69,7 @@ CASES = [
     BadInput("voice instead of a photo", "photos", voice, "Please send a photo"),
     BadInput("a category button at the photo step", "photos", forged("rpt:cat:garbage"), "earlier step", alert=True),
     BadInput("text at the review", "review", typed("is it sent?"), "check the summary above"),
-    BadInput("forged edit field", "review", forged("rpt:edit:reporter"), "earlier step", alert=True),
+    BadInput("forged edit field", "review", forged("rpt:edit:reporter"), "no longer active", alert=True),
     BadInput("a mine-too button never offered", "review", forged("rpt:same:1"), "earlier step", alert=True),
 ]
 
@@ -130,3 +131,14 @@ async def test_old_wizard_buttons_after_the_report_was_filed(bed: TestBed) -> No
     again = await user.expect_message(contains="This report was already sent")
     assert number in text_of(again)
     assert await count_rows(bed, "reports") == 1
+
+
+async def test_the_districts_served_are_listed_as_chinese_lists_them(bed: TestBed) -> None:
+    wang = bed.person(3004, "王芳", language_code="zh-hans")
+    await wang.send("📝 反映问题")
+    await wang.press(await wang.expect_message(contains="您遇到的是哪类问题"), "占道经营")
+    await wang.expect_message(contains="问题在哪里")
+    await wang.share_location(*BEIJING)
+    refusal = await wang.expect_message(contains="不在我们的服务范围内")
+    assert "（武汉经开区、重庆永川区和郑州惠济区）" in text_of(refusal)  # CLDR's list, not "A, B, C"
+    assert await draft_step(bed, 3004) == "location"

@@ -285,6 +285,7 @@ async def test_outside_the_service_area_the_step_stays(bed: TestBed) -> None:
     await vendor.share_location(*BEIJING)
     refusal = await vendor.expect_message(contains="不在我们的服务范围内")
     assert [b["text"] for b in inline_buttons(refusal)] == ["武汉经开区", "重庆永川区", "郑州惠济区"]
+    assert "（武汉经开区、重庆永川区和郑州惠济区）" in text_of(refusal)
     await vendor.share_location(*ZHUANKOU)  # still waiting for a location
     await vendor.expect_message(contains="正在查找")
     venues, _ = await read_results(vendor)
