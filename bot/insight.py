@@ -21,6 +21,7 @@ from typing import Any
 
 from babel.numbers import format_percent
 
+from bot import dates
 from bot.clock import from_db, to_db
 from bot.db import Database
 from bot.geo import ServiceArea
@@ -81,7 +82,7 @@ def period_of_days(first_day: date, last_day: date, timezone: tzinfo) -> Period:
     return Period(first_day, last_day, start, end)
 
 
-_RANGE = re.compile(r"^(\d{4}-\d{2}-\d{2})\s*(?:\.\.|~|至)\s*(\d{4}-\d{2}-\d{2})$")
+_RANGE = re.compile(r"^([0-9]{4}-[0-9]{2}-[0-9]{2})\s*(?:\.\.|~|至)\s*([0-9]{4}-[0-9]{2}-[0-9]{2})$")
 
 
 def parse_period(text: str | None, now: datetime, timezone: tzinfo) -> Period:
@@ -98,8 +99,10 @@ def parse_period(text: str | None, now: datetime, timezone: tzinfo) -> Period:
     if not match:
         raise BadPeriod("format")
     try:
-        first, last = date.fromisoformat(match.group(1)), date.fromisoformat(match.group(2))
-    except ValueError:
+        first, last = dates.parse_day(match.group(1)), dates.parse_day(match.group(2))
+    except dates.DateOutOfRange:
+        raise BadPeriod("out_of_range") from None
+    except dates.BadDate:
         raise BadPeriod("date") from None
     if last < first:
         raise BadPeriod("order")
@@ -284,7 +287,7 @@ def summary_lines(t: Lang, stats: Stats) -> list[str]:
     if stats.closure_rate is not None:
         lines.append(
             t._(
-                "Closure rate (结案率): {rate} ({closed} of {ours} cases that were ours to handle).",
+                "Closure rate: {rate} ({closed} of {ours} cases that were ours to handle).",
                 rate=percent(t, stats.closure_rate),
                 closed=t.number(stats.closed),
                 ours=t.number(stats.ours),
@@ -355,11 +358,19 @@ def cjk_font_path() -> Any:
 
 def render_chart(t: Lang, stats: Stats) -> bytes:
     """The period on one PNG, 1080 px wide: key figures, cases per category by state, time to close."""
+    output = io.BytesIO()
+    chart_figure(t, stats).savefig(output, format="png", dpi=CHART_DPI)
+    return output.getvalue()
+
+
+def chart_figure(t: Lang, stats: Stats) -> Any:
+    """The chart as a matplotlib Figure (tests read its words and ticks; render_chart draws it)."""
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
     from matplotlib.font_manager import FontProperties
     from matplotlib.lines import Line2D
     from matplotlib.patches import Patch
+    from matplotlib.ticker import MaxNLocator
 
     font = cjk_font_path()
 
@@ -429,6 +440,7 @@ def render_chart(t: Lang, stats: Stats) -> bytes:
     for position, total in zip(positions, left, strict=True):
         counts_axes.text(total, position, f" {t.number(total)}", va="center", fontproperties=fp(18))
     counts_axes.set_xlim(0, max(left, default=0) * 1.12 + 1)
+    counts_axes.xaxis.set_major_locator(MaxNLocator(integer=True))  # cases come whole: no 0.25 ticks
     for label in counts_axes.get_xticklabels():
         label.set_fontproperties(fp(15))
     figure.legend(
@@ -499,9 +511,7 @@ def render_chart(t: Lang, stats: Stats) -> bytes:
                 color="#555555",
             )
             axes.set_xticks([])
-    output = io.BytesIO()
-    figure.savefig(output, format="png", dpi=CHART_DPI)
-    return output.getvalue()
+    return figure
 
 
 # ------------------------------------------------------------------ CSV
@@ -526,6 +536,10 @@ CSV_COLUMNS = (
     "overdue",  # yes: still open past its deadline now
     "satisfaction",  # the average score given (1-5), empty when none
 )
+# Cells the bot writes as numbers itself (a minus there is a sign, not a formula).
+NUMBER_COLUMNS = frozenset({"latitude", "longitude", "followers", "satisfaction"})
+# What makes Excel or LibreOffice read a cell as a formula (OWASP, "CSV Injection").
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 
 
 def _local_iso(text: str | None, timezone: tzinfo) -> str:
@@ -555,26 +569,42 @@ async def cases_csv(
         state = ReportState(row["state"])
         district = area.by_code(row["district"]) if area is not None and row["district"] else None
         writer.writerow(
-            [
-                row["public_no"],
-                row["category"],
-                category_label(t, row["category"]),
-                state.value,
-                t._(STATE_NAMES[state]),
-                row["district"] or "",
-                district.name(t.code) if district is not None else "",
-                row["address_text"] or "",
-                "" if row["lat"] is None else f"{row['lat']:.6f}",
-                "" if row["lon"] is None else f"{row['lon']:.6f}",
-                row["description"],
-                "" if row["anonymous"] else (row["reporter_first_name"] or ""),
-                row["follower_count"],
-                _local_iso(row["created_at"], t.timezone),
-                _local_iso(row["due_at"], t.timezone),
-                _local_iso(row["resolved_at"], t.timezone),
-                _local_iso(row["closed_at"], t.timezone),
-                "yes" if state in OPEN_STATES and from_db(row["due_at"]) < now else "no",
-                "" if row["satisfaction"] is None else f"{row['satisfaction']:.1f}",
-            ]
+            spreadsheet_cells(
+                [
+                    row["public_no"],
+                    row["category"],
+                    category_label(t, row["category"]),
+                    state.value,
+                    t._(STATE_NAMES[state]),
+                    row["district"] or "",
+                    district.name(t.code) if district is not None else "",
+                    row["address_text"] or "",
+                    "" if row["lat"] is None else f"{row['lat']:.6f}",
+                    "" if row["lon"] is None else f"{row['lon']:.6f}",
+                    row["description"],
+                    "" if row["anonymous"] else (row["reporter_first_name"] or ""),
+                    row["follower_count"],
+                    _local_iso(row["created_at"], t.timezone),
+                    _local_iso(row["due_at"], t.timezone),
+                    _local_iso(row["resolved_at"], t.timezone),
+                    _local_iso(row["closed_at"], t.timezone),
+                    "yes" if state in OPEN_STATES and from_db(row["due_at"]) < now else "no",
+                    "" if row["satisfaction"] is None else f"{row['satisfaction']:.1f}",
+                ]
+            )
         )
     return buffer.getvalue().encode("utf-8"), len(rows)
+
+
+def spreadsheet_cells(cells: list[Any]) -> list[Any]:
+    """The row with every text cell made safe; the numbers the bot formats itself stay numbers."""
+    return [
+        cell if name in NUMBER_COLUMNS or not isinstance(cell, str) else spreadsheet_text(cell)
+        for name, cell in zip(CSV_COLUMNS, cells, strict=True)
+    ]
+
+
+def spreadsheet_text(text: str) -> str:
+    """Text a spreadsheet shows as text: a cell starting like a formula gets a leading quote (OWASP's advice),
+    so a description such as ``=HYPERLINK(…)`` opened in Excel is never run."""
+    return "'" + text if text.startswith(FORMULA_STARTS) else text

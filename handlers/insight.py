@@ -13,14 +13,14 @@ from typing import Any
 from telegram import InputFile, Update
 from telegram.ext import BaseHandler, CommandHandler
 
-from bot import insight, staff
+from bot import dates, insight, staff
 from bot.followups import calendar_of
 from bot.i18n import N_, Lang
+from bot.text import CAPTION_LIMIT, visible_len
 from handlers.common import BotContext, lang_of
 
 log = logging.getLogger(__name__)
 
-CAPTION_MAX = 1024
 STATS_USAGE = N_(
     "How to use /stats:\n"
     "/stats today · /stats week (since Monday) · /stats month (since the 1st)\n"
@@ -58,7 +58,7 @@ async def read_period(update: Update, context: BotContext, t: Lang, words: list[
     try:
         return insight.parse_period(" ".join(words) or None, services.clock.now(), services.timezone)
     except insight.BadPeriod as error:
-        problem = t._(PERIOD_PROBLEMS[error.reason])
+        problem = dates.out_of_range_text(t) if error.reason == "out_of_range" else t._(PERIOD_PROBLEMS[error.reason])
         await update.effective_message.reply_text(f"{problem}\n\n{t._(usage)}")
         return None
 
@@ -78,7 +78,7 @@ async def show_stats(update: Update, context: BotContext) -> None:
     png = await asyncio.to_thread(insight.render_chart, t, stats)  # a few hundred ms: not on the event loop
     summary = "\n".join(insight.summary_lines(t, stats))
     filename = f"stats-{period.first_day.isoformat()}-{period.last_day.isoformat()}.png"
-    if len(summary) <= CAPTION_MAX:
+    if visible_len(summary) <= CAPTION_LIMIT:
         await message.reply_photo(InputFile(png, filename=filename), caption=summary)
     else:
         await message.reply_photo(InputFile(png, filename=filename))

@@ -52,6 +52,10 @@ def test_periods_are_local_calendar_days(words: str | None, first: date, last: d
         ("no such day", "2026-02-30..2026-03-01", "date"),
         ("backwards", "2026-10-31..2026-10-01", "order"),
         ("more than a year", "2024-01-01..2026-01-01", "too_long"),
+        ("before the first day", "0001-01-01..0001-01-02", "out_of_range"),
+        ("after the last day", "9999-12-30..9999-12-31", "out_of_range"),
+        ("ends after the last day", "2100-12-31..2101-01-01", "out_of_range"),
+        ("full-width digits", "２０２６-10-01..2026-10-02", "format"),
     ],
 )
 def test_bad_periods_say_what_is_wrong(description: str, words: str, reason: str) -> None:
@@ -137,12 +141,14 @@ async def test_the_summary_in_both_languages(db: Database) -> None:
     stats = await insight.gather_stats(db, insight.parse_period("week", NOW, CITY), NOW, CALENDAR)
     english = "\n".join(insight.summary_lines(get_lang("en", CITY), stats))
     assert "4 cases in all." in english
-    assert "Closure rate (结案率): 66.7% (2 of 3 cases that were ours to handle)." in english
+    assert "Closure rate: 66.7% (2 of 3 cases that were ours to handle)." in english
+    assert not any("\u4e00" <= char <= "\u9fff" for char in english), "no Chinese in the English summary"
     assert "Exposed garbage, sanitation: median time to close 6.2 h (time limit 4 h of office time)." in english
     assert "1 open case is overdue now." in english
     assert "Average satisfaction: 3.5 of 5 (2 ratings)." in english
     chinese = "\n".join(insight.summary_lines(get_lang("zh_Hans", CITY), stats))
     assert "结案率：66.7%" in chinese
+    assert "收到的案件" in chinese and "受理的案件" not in chinese  # filed is not accepted (受理 is 立案)
     assert "平均满意度：3.5" in chinese
 
 
@@ -181,6 +187,29 @@ async def test_the_chart_is_a_phone_sized_png_with_every_glyph(db: Database, lan
     for bucket_colour in ("#e4572e", "#29a36a", "#9e9e9e"):  # open, closed and not-ours bars are drawn
         rgb = tuple(int(bucket_colour[i : i + 2], 16) for i in (1, 3, 5))
         assert rgb in colours
+
+
+@pytest.mark.parametrize("language", ["zh_Hans", "en"])
+def test_the_chart_says_filed_in_one_language_and_counts_whole_cases(language: str) -> None:
+    from matplotlib.text import Text
+
+    period = insight.parse_period("today", NOW, CITY)
+    counts = {"open": 1, "resolved": 0, "closed": 0, "not_ours": 0}
+    categories = (
+        insight.CategoryStats("stall", counts, (), 4, False, 0),
+        insight.CategoryStats("garbage", counts, (), 4, False, 0),
+    )
+    figure = insight.chart_figure(get_lang(language, CITY), insight.Stats(period, categories, 0, ()))
+    figure.canvas.draw()
+    words = " ".join(text.get_text() for text in figure.findobj(Text))
+    low, high = figure.axes[0].get_xlim()
+    ticks = [tick for tick in figure.axes[0].get_xticks() if low <= tick <= high]
+    assert len(ticks) >= 2 and all(float(tick).is_integer() for tick in ticks), ticks  # no 0.25 of a case
+    if language == "zh_Hans":
+        assert "收到的案件" in words and "受理的案件" not in words  # filed, not accepted (受理 is 立案)
+    else:
+        assert "Cases filed" in words
+        assert not any("\u4e00" <= char <= "\u9fff" for char in words), "no Chinese on the English chart"
 
 
 def test_the_chart_of_an_empty_period() -> None:

