@@ -14,6 +14,7 @@ from datetime import UTC, datetime, timedelta, tzinfo
 from pathlib import Path
 from typing import Any
 
+from bot import dates
 from bot.clock import from_db, to_db
 from bot.db import Database
 from bot.i18n import N_, Lang
@@ -55,12 +56,13 @@ def w3c(moment: datetime, timezone: tzinfo) -> str:
 
 def parse_w3c(text: str, name: str) -> datetime:
     try:
-        moment = datetime.fromisoformat(text.strip().replace("Z", "+00:00"))
-    except ValueError:
+        return dates.parse_moment(text, UTC)
+    except dates.DateOutOfRange:
+        raise Open311Error(
+            400, f"{name} is out of range: dates go from {dates.FIRST_DAY} to {dates.LAST_DAY}"
+        ) from None
+    except dates.BadDate:
         raise Open311Error(400, f"{name} is not a W3C datetime, e.g. 2026-01-01T00:00:00Z") from None
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=UTC)
-    return moment.astimezone(UTC)
 
 
 def _list(value: str | None) -> tuple[str, ...]:

@@ -136,6 +136,9 @@ def test_bad_filters_are_refused_as_the_spec_says(description: str, params: dict
 
 
 # ------------------------------------------------------------------ over HTTP
+OUT_OF_RANGE = "out of range: dates go from 1970-01-01 to 2100-12-31"
+W3C = "e.g. 2026-01-01T00:00:00Z"
+
 @pytest.fixture
 async def served(tmp_path: Path) -> AsyncIterator[tuple[Services, str]]:
     """`python -m bot serve`'s server on a free port of 127.0.0.1, over a fresh database."""
@@ -182,6 +185,13 @@ async def test_a_real_open311_client_reads_the_endpoint(
         ("/requests/R20000101-0001.json", 404, "no service request R20000101-0001"),
         ("/requests.json?status=pending", 400, "status must be open or closed"),
         ("/services.xml", 400, "only the json format is served"),
+        ("/requests.json?start_date=9999-12-31T00:00:00Z", 400, f"start_date is {OUT_OF_RANGE}"),
+        ("/requests.json?end_date=0001-01-01T00:00:00Z", 400, f"end_date is {OUT_OF_RANGE}"),
+        ("/requests.json?start_date=0001-01-01T00:00:00%2B14:00", 400, f"start_date is {OUT_OF_RANGE}"),
+        ("/requests.json?end_date=9999-12-31T23:59:59-12:00", 400, f"end_date is {OUT_OF_RANGE}"),
+        ("/requests.json?start_date=2101-01-01", 400, f"start_date is {OUT_OF_RANGE}"),
+        ("/requests.json?start_date=0001-01-01T00:00:00+14:00", 400, f"start_date is not a W3C datetime, {W3C}"),
+        ("/requests.json?end_date=99999-01-01T00:00:00Z", 400, f"end_date is not a W3C datetime, {W3C}"),
     ],
 )
 async def test_errors_over_http(served: tuple[Services, str], path: str, status: int, description: str) -> None:
