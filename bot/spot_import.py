@@ -17,11 +17,12 @@ import logging
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import date, datetime, time, tzinfo
+from datetime import date, datetime, tzinfo
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from bot import dates
 from bot.clock import to_db
 from bot.config import Settings
 from bot.db import Database
@@ -202,9 +203,9 @@ def _hours(value: Any, *, required: bool) -> tuple[Window, ...]:
 
 def _day(text: str) -> date:
     try:
-        return date.fromisoformat(text.strip())
-    except ValueError:
-        raise RowError(f"{text.strip()!r} is not a date (YYYY-MM-DD)") from None
+        return dates.parse_day(text)
+    except dates.BadDate as exc:  # not a date, or one outside the range every date is kept in
+        raise RowError(str(exc)) from None
 
 
 def _closed_dates(value: Any) -> tuple[ClosedDates, ...]:
@@ -238,12 +239,11 @@ def _moment(value: Any, tz: tzinfo) -> datetime | None:
         return None
     text = str(value).strip()
     try:
-        moment = datetime.fromisoformat(text)
-    except ValueError:
+        return dates.parse_moment(text, tz)
+    except dates.DateOutOfRange as exc:
+        raise RowError(f"closed_until {exc}") from None
+    except dates.BadDate:
         raise RowError(f"closed_until {text!r} is not a date or date-time (YYYY-MM-DD[THH:MM])") from None
-    if len(text) == 10:
-        moment = datetime.combine(moment.date(), time(0))
-    return moment if moment.tzinfo else moment.replace(tzinfo=tz)
 
 
 def _district(props: Mapping[str, Any], lat: float, lon: float, area: ServiceArea) -> str:

@@ -96,6 +96,14 @@ async def test_sample_data_loads_once_on_an_empty_database(db: Database) -> None
         (spot_feature(closed_until="2026-12-01"), "only for status closed_temporarily"),
         (spot_feature(closed=[{"from": "2026-12-05", "to": "2026-12-01"}]), "ends before it starts"),
         (spot_feature(closed=[{"from": "soon"}]), "is not a date"),
+        (spot_feature(closed=[{"from": "2026-12-01", "to": "9999-12-31"}]), "9999-12-31 is outside 1970-01-01..2100"),
+        (spot_feature(closed="0001-01-01..0001-01-02 works"), "0001-01-01 is outside 1970-01-01..2100-12-31"),
+        (
+            spot_feature(status="closed_temporarily", closed_until="0001-01-01T00:00:00+14:00"),
+            "closed_until 0001-01-01 is outside",
+        ),
+        (spot_feature(status="closed_temporarily", closed_until="9999-12-31"), "closed_until 9999-12-31 is outside"),
+        (spot_feature(status="closed_temporarily", closed_until="tomorrow"), "closed_until 'tomorrow' is not a date"),
         (zone_feature(kind="volcano"), "kind 'volcano'"),
         (zone_feature(geometry={"type": "Polygon", "coordinates": [[[114.1, 30.5], [114.2, 30.5]]]}), "at least 4"),
         (
