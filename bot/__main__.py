@@ -93,10 +93,13 @@ def run_bot(settings: Settings) -> None:
 
 
 def run_backup(settings: Settings, target: str) -> int:
-    from bot.backup import BackupError, backup_database
+    from bot.backup import BackupBusy, BackupError, backup_database
 
     try:
         result = backup_database(settings.database_path, Path(target))
+    except BackupBusy as exc:  # nothing failed: the same copy is being made right now
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
     except BackupError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1

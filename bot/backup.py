@@ -1,20 +1,30 @@
 """Online backups: a consistent copy of the SQLite file while the bot keeps running (SQLite's backup API).
 
 The copy is made in one step under a read transaction, so it is the database as of one moment (WAL mode lets
-the bot keep writing meanwhile); it is written beside the target and renamed into place only after it passed
-``PRAGMA integrity_check``, so a failed backup never leaves a half-written file under the target's name.
+the bot keep writing meanwhile); it is written beside the target under a name of its own and renamed into place
+only after it passed ``PRAGMA integrity_check`` and reached the disk, so a failed backup never leaves a half-written
+file under the target's name. Two backups to the same file at once: the second is told so (an exclusive lock on
+``.NAME.lock`` beside the target), instead of both writing one temporary file.
 """
 
 from __future__ import annotations
 
+import fcntl
 import os
 import sqlite3
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
 
 class BackupError(Exception):
     """The copy could not be made or did not check out."""
+
+
+class BackupBusy(BackupError):
+    """Another backup is writing the same target right now."""
 
 
 @dataclass(frozen=True)
@@ -26,15 +36,57 @@ class BackupResult:
 
 
 def backup_database(source: Path, target: Path) -> BackupResult:
-    """Copies ``source`` to ``target`` consistently; blocking (run it in a thread from async code)."""
+    """Copies ``source`` to ``target`` consistently; blocking (run it in a thread from async code).
+
+    BackupBusy when another backup is writing the same target at this moment; BackupError for anything else."""
     if not source.is_file():
         raise BackupError(f"no database at {source}")
     target = target.resolve()
     if target == source.resolve():
         raise BackupError("the backup must not overwrite the database itself")
-    target.parent.mkdir(parents=True, exist_ok=True)
-    partial = target.with_name(target.name + ".partial")
-    partial.unlink(missing_ok=True)
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        with _exclusive(target):
+            return _copy(source, target)
+    except OSError as exc:
+        raise BackupError(f"cannot write {target}: {exc.strerror or exc}") from exc
+
+
+@contextmanager
+def _exclusive(target: Path) -> Iterator[None]:
+    """Holds an exclusive lock on ``.NAME.lock`` beside the target for the whole copy (released if the process
+    dies); BackupBusy when another backup holds it. The lock file is removed afterwards."""
+    lock_path = target.with_name(f".{target.name}.lock")
+    while True:
+        fd = os.open(lock_path, os.O_RDWR | os.O_CREAT, 0o600)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            os.close(fd)
+            raise BackupBusy(
+                f"another backup is writing {target} right now; wait for it to finish, or choose another file"
+            ) from None
+        # The backup before us may have removed the file between our open and our lock: a lock on a file nobody
+        # else can find guards nothing, so take the one now at that name instead.
+        try:
+            current = os.stat(lock_path)
+        except FileNotFoundError:
+            current = None
+        if current is not None and os.path.samestat(os.fstat(fd), current):
+            break
+        os.close(fd)
+    try:
+        yield
+    finally:
+        lock_path.unlink(missing_ok=True)  # still holding the lock, so no one else is using this file
+        os.close(fd)
+
+
+def _copy(source: Path, target: Path) -> BackupResult:
+    """Writes the copy under a name of its own beside the target, checks it, flushes it to disk, renames it."""
+    handle, name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".partial", dir=target.parent)
+    os.close(handle)
+    partial = Path(name)
     try:
         reader = sqlite3.connect(source, timeout=30)
         writer = sqlite3.connect(partial)
@@ -49,7 +101,9 @@ def backup_database(source: Path, target: Path) -> BackupResult:
             reader.close()
         if check != "ok":
             raise BackupError(f"the copy failed its integrity check: {check}")
+        _fsync(partial, os.O_RDWR)  # the bytes are on disk before the name points at them
         os.replace(partial, target)
+        _fsync(target.parent, os.O_RDONLY)  # and the rename itself survives a power cut
     except sqlite3.Error as exc:
         partial.unlink(missing_ok=True)
         raise BackupError(f"backup failed: {exc}") from exc
@@ -57,3 +111,11 @@ def backup_database(source: Path, target: Path) -> BackupResult:
         partial.unlink(missing_ok=True)
         raise
     return BackupResult(target, target.stat().st_size, version, tables)
+
+
+def _fsync(path: Path, flags: int) -> None:
+    fd = os.open(path, flags)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)

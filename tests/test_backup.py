@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 import asyncio
+import os
 import sqlite3
+import subprocess
+import sys
 from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 
 from bot.__main__ import main
-from bot.backup import BackupError, backup_database
+from bot.backup import BackupBusy, BackupError, _exclusive, backup_database
 from bot.clock import to_db
 from bot.db import Database
 
@@ -55,7 +58,7 @@ async def test_backup_while_the_bot_writes(tmp_path: Path) -> None:
     counts = []
     for result in copies:
         assert result.schema_version >= 6 and result.size_bytes > 0
-        assert not result.path.with_name(result.path.name + ".partial").exists()
+        assert [name for name in os.listdir(tmp_path) if name.startswith(f".{result.path.name}")] == []
         with sqlite3.connect(result.path) as copy:
             assert copy.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
             outbox = copy.execute("SELECT COUNT(*) FROM outbox").fetchone()[0]
@@ -87,3 +90,69 @@ async def test_the_backup_command(
     assert await asyncio.to_thread(main, ["backup", str(tmp_path / "backups" / "today.sqlite3")]) == 0
     assert "checked ok" in capsys.readouterr().out
     assert (tmp_path / "backups" / "today.sqlite3").is_file()
+
+
+def a_big_database(path: Path) -> int:
+    """A migrated database with ~40 MB of rows, so that one backup takes long enough for another to overlap it."""
+
+    async def migrate() -> None:
+        await (await Database.open(path)).close()
+
+    asyncio.run(migrate())
+    with sqlite3.connect(path) as conn:
+        conn.execute("CREATE TABLE filler (id INTEGER PRIMARY KEY, data BLOB)")
+        conn.executemany("INSERT INTO filler (data) VALUES (?)", ((os.urandom(4000),) for _ in range(10_000)))
+    return 10_000
+
+
+def test_two_backup_commands_at_once_to_the_same_file(tmp_path: Path) -> None:
+    """Both succeed, or one says clearly that the other is writing; the file is sound, nothing is left beside it."""
+    database = tmp_path / "bot.sqlite3"
+    rows = a_big_database(database)
+    env = {
+        "PATH": os.environ["PATH"],
+        "PYTHONPATH": str(Path(__file__).resolve().parent.parent),
+        "HOME": str(tmp_path),
+        "BOT_TOKEN": "123456:backup-test-token-aaaaaaaaaaaa",
+        "DATABASE_PATH": str(database),
+    }
+    folder = tmp_path / "backups"
+    target = folder / "same.sqlite3"
+    busy = f"error: another backup is writing {target} right now; wait for it to finish, or choose another file"
+    for _ in range(2):
+        command = [sys.executable, "-m", "bot", "backup", str(target)]
+        processes = [
+            subprocess.Popen(command, cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+            for _ in range(2)
+        ]
+        results = [(process.wait(timeout=120), *process.communicate()) for process in processes]
+        assert sorted(code for code, _, _ in results) in ([0, 0], [0, 2]), results
+        for code, out, err in results:
+            assert ("checked ok" in out and err == "") if code == 0 else err.strip() == busy
+        assert sorted(os.listdir(folder)) == ["same.sqlite3"]  # no temporary file, no lock file
+        with sqlite3.connect(target) as copy:
+            assert copy.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+            assert copy.execute("SELECT COUNT(*) FROM filler").fetchone()[0] == rows
+            assert copy.execute("PRAGMA user_version").fetchone()[0] >= 6
+
+
+def test_a_backup_in_progress_is_named_and_a_dead_ones_lock_is_no_obstacle(tmp_path: Path) -> None:
+    database = tmp_path / "bot.sqlite3"
+    with sqlite3.connect(database) as conn:
+        conn.execute("CREATE TABLE t (x)")
+    target = tmp_path / "copy.sqlite3"
+    with _exclusive(target), pytest.raises(BackupBusy, match="another backup is writing"):
+        backup_database(database, target)
+    assert not target.exists()
+    (tmp_path / ".copy.sqlite3.lock").write_text("")  # left by a backup that was killed: no one holds it
+    assert backup_database(database, target).tables == 1
+    assert sorted(os.listdir(tmp_path)) == ["bot.sqlite3", "copy.sqlite3"]
+
+
+def test_a_target_that_cannot_be_written_is_a_clear_error(tmp_path: Path) -> None:
+    database = tmp_path / "bot.sqlite3"
+    sqlite3.connect(database).close()
+    (tmp_path / "folder.sqlite3").mkdir()
+    with pytest.raises(BackupError, match="cannot write"):
+        backup_database(database, tmp_path / "folder.sqlite3")
+    assert sorted(os.listdir(tmp_path)) == ["bot.sqlite3", "folder.sqlite3"]
