@@ -11,25 +11,25 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-import warnings
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from telegram import Bot, InputMediaAudio, InputMediaDocument, InputMediaPhoto, InputMediaVideo
-from telegram.error import BadRequest, Forbidden, NetworkError, RetryAfter, TelegramError
-from telegram.warnings import PTBUserWarning
+from telegram import Bot
+from telegram.error import BadRequest, Forbidden, NetworkError, RetryAfter, TelegramError, TimedOut
 
+from bot import telegram_edge as edge
 from bot.clock import from_db, to_db
+from bot.outbox import duplicate_removal, is_known_copy
 from bot.services import Services
 
 log = logging.getLogger(__name__)
-# The outbox stores any Bot API method by name, so it calls do_api_request on purpose.
-warnings.filterwarnings("ignore", message=r"Please use 'Bot\.", category=PTBUserWarning)
 
 MAX_ATTEMPTS = 30  # with the 60 s cap: keeps trying for about half an hour of outage
 BACKOFF_CAP = timedelta(seconds=60)
 BATCH = 50
+ANSWER_TIMEOUT = 5.0  # seconds without Telegram's answer before the row is tried again (PTB's read timeout)
+LATE_ANSWER_WAIT = 60.0  # a slow answer is still awaited this long, to learn whether that try arrived after all
 
 
 @dataclass(frozen=True)
@@ -42,23 +42,6 @@ class OutboxRow:
     ref: str | None
 
 
-_INPUT_MEDIA = {
-    "photo": InputMediaPhoto,
-    "video": InputMediaVideo,
-    "audio": InputMediaAudio,
-    "document": InputMediaDocument,
-}
-
-
-def api_kwargs(params: dict[str, Any]) -> dict[str, Any]:
-    """The row's parameters for the bot; a media group's items become PTB's objects (it sets their parse mode)."""
-    media = params.get("media")
-    if not isinstance(media, list):
-        return params
-    items = [_INPUT_MEDIA[item["type"]](**{k: v for k, v in item.items() if k != "type"}) for item in media]
-    return {**params, "media": items}
-
-
 def backoff(attempts: int) -> timedelta:
     """1 s, 2 s, 4 s … capped at a minute."""
     return min(BACKOFF_CAP, timedelta(seconds=2 ** min(attempts, 10)))
@@ -67,12 +50,22 @@ def backoff(attempts: int) -> timedelta:
 class Notifier:
     """Runs the delivery loop while the bot runs; ``wake()`` after queuing makes it look at once."""
 
-    def __init__(self, bot: Bot, services: Services, idle_poll: float = 1.0) -> None:
+    def __init__(
+        self,
+        bot: Bot,
+        services: Services,
+        idle_poll: float = 1.0,
+        answer_timeout: float = ANSWER_TIMEOUT,
+        late_answer_wait: float = LATE_ANSWER_WAIT,
+    ) -> None:
         self.bot = bot
         self.services = services
         self.idle_poll = idle_poll
+        self.answer_timeout = answer_timeout
+        self.late_answer_wait = late_answer_wait
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
+        self._late: set[asyncio.Task[None]] = set()  # slow answers still awaited after their row was retried
         self.delivered = 0
 
     def start(self) -> None:
@@ -80,13 +73,13 @@ class Notifier:
             self._task = asyncio.create_task(self._run(), name="outbox-delivery")
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
+        for task in [*self._late, *([self._task] if self._task is not None else [])]:
+            task.cancel()
             try:
-                await self._task
+                await task
             except asyncio.CancelledError:
                 pass
-            self._task = None
+        self._task = None
 
     def wake(self) -> None:
         self._wake.set()
@@ -161,7 +154,7 @@ class Notifier:
     async def _send(self, row: OutboxRow) -> bool:
         """Tries one row; True when it is settled, False when it waits for a retry."""
         try:
-            result = await self.bot.do_api_request(row.method, api_kwargs=api_kwargs(row.params))
+            delivery = await self._call(row)
         except RetryAfter as exc:
             delay = exc.retry_after if isinstance(exc.retry_after, timedelta) else timedelta(seconds=exc.retry_after)
             await self._retry(row, delay, f"retry after {delay.total_seconds():.0f}s", count=False)
@@ -182,12 +175,61 @@ class Notifier:
                 return True
             await self._retry(row, backoff(row.attempts), str(exc))
             return False
-        message_id = result.get("message_id") if isinstance(result, dict) else None
-        if isinstance(result, list) and result and isinstance(result[0], dict):
-            message_id = result[0].get("message_id")
-        await self._settle(row, "sent", message_id=message_id)
+        await self._delivered(row, delivery)
         self.delivered += 1
         return True
+
+    async def _call(self, row: OutboxRow) -> edge.Delivery:
+        """Makes the row's call; an answer slower than ``answer_timeout`` counts as lost (the row is tried again),
+        but is still awaited in the background: if that try did arrive, it is recorded, or removed as a duplicate.
+        """
+        request = asyncio.create_task(
+            edge.call(self.bot, row.method, row.params, read_timeout=self.late_answer_wait), name=f"outbox-{row.id}"
+        )
+        try:
+            done, _ = await asyncio.wait({request}, timeout=self.answer_timeout)
+        except asyncio.CancelledError:
+            request.cancel()
+            raise
+        if request in done:
+            return request.result()
+        late = asyncio.create_task(self._late_answer(row, request), name=f"outbox-late-{row.id}")
+        self._late.add(late)
+        late.add_done_callback(self._late.discard)
+        raise TimedOut(f"no answer within {self.answer_timeout:g}s")
+
+    async def _late_answer(self, row: OutboxRow, request: asyncio.Task[edge.Delivery]) -> None:
+        try:
+            delivery = await request
+        except TelegramError as exc:
+            log.info("outbox row %s: the slow try failed after all (%s); the retry stands", row.id, exc)
+            return
+        log.info("outbox row %s: a slow try arrived after all, as message %s", row.id, delivery.message_ids)
+        await self._delivered(row, delivery, late=True)
+        self.wake()
+
+    async def _delivered(self, row: OutboxRow, delivery: edge.Delivery, late: bool = False) -> None:
+        """Marks the row sent by this delivery; when another try already did, a message this one added is a
+        duplicate, and is removed (unless someone already used it: a card they pressed is kept in step)."""
+        now = self.services.clock.now()
+        async with self.services.db.transaction() as conn:
+            cursor = await conn.execute(
+                "UPDATE outbox SET state = 'sent', attempts = attempts + ?, sent_at = ?, error = NULL, "
+                "result_message_id = ? WHERE id = ? AND state IN ('pending', 'failed')",
+                (0 if late else 1, to_db(now), delivery.message_id, row.id),
+            )
+            if cursor.rowcount or not edge.creates_message(row.method):
+                return
+            async with conn.execute("SELECT state, result_message_id FROM outbox WHERE id = ?", (row.id,)) as found:
+                settled = await found.fetchone()
+            if settled is None or settled["state"] != "sent":
+                return  # forgotten meanwhile (/forget), or given up: nothing to compare with
+            first = settled["result_message_id"]
+            for message_id in delivery.message_ids:
+                if message_id == first or await is_known_copy(conn, row.chat_id, message_id):
+                    continue
+                log.info("outbox row %s arrived twice; removing the later copy, message %s", row.id, message_id)
+                await duplicate_removal(conn, row.chat_id, message_id, row.ref, now)
 
     async def _retry(self, row: OutboxRow, delay: timedelta, error: str, count: bool = True) -> None:
         next_at = self.services.clock.now() + delay
@@ -201,9 +243,10 @@ class Notifier:
         self, row: OutboxRow, state: str, error: str | None = None, message_id: int | None = None
     ) -> None:
         async with self.services.db.transaction() as conn:
+            # Only a row still pending: a slow earlier try may have been recorded as its delivery meanwhile.
             await conn.execute(
                 "UPDATE outbox SET state = ?, attempts = attempts + 1, sent_at = ?, error = ?, "
-                "result_message_id = ? WHERE id = ?",
+                "result_message_id = ? WHERE id = ? AND state = 'pending'",
                 (state, to_db(self.services.clock.now()), error and error[:500], message_id, row.id),
             )
 

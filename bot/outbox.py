@@ -71,3 +71,66 @@ async def sent_message(db: Any, ref: str) -> tuple[int, int] | None:
         (ref,),
     )
     return (int(row["chat_id"]), int(row["result_message_id"])) if row else None
+
+
+def copy_key(chat_id: int, message_id: int) -> str:
+    """The dedupe key of the record that a message in a chat is a copy of some push."""
+    return f"copy:{chat_id}:{message_id}"
+
+
+async def record_copy(conn: aiosqlite.Connection, ref: str, chat_id: int, message_id: int, now: datetime) -> bool:
+    """Notes one more message in the chat carrying the push ``ref`` (a copy whose sending seemed lost, found when
+    someone pressed it), as a row already sent, so it is edited with the others; True when it was not known."""
+    async with conn.execute(
+        "SELECT 1 FROM outbox WHERE ref = ? AND chat_id = ? AND result_message_id = ? AND state = 'sent'",
+        (ref, chat_id, message_id),
+    ) as cursor:
+        if await cursor.fetchone() is not None:
+            return False
+    cursor = await conn.execute(
+        """INSERT INTO outbox (chat_id, method, params, dedupe_key, ref, state, result_message_id, next_attempt_at,
+           created_at, sent_at) VALUES (?, 'sendMessage', ?, ?, ?, 'sent', ?, ?, ?, ?)
+           ON CONFLICT (dedupe_key) DO NOTHING""",
+        (
+            chat_id,
+            json.dumps({"chat_id": chat_id, "copy_of": ref}),
+            copy_key(chat_id, message_id),
+            ref,
+            message_id,
+            to_db(now),
+            to_db(now),
+            to_db(now),
+        ),
+    )
+    return bool(cursor.rowcount)
+
+
+async def is_known_copy(conn: aiosqlite.Connection, chat_id: int, message_id: int) -> bool:
+    """Whether the message was recorded as a copy someone used (see :func:`record_copy`)."""
+    async with conn.execute("SELECT 1 FROM outbox WHERE dedupe_key = ?", (copy_key(chat_id, message_id),)) as cursor:
+        return await cursor.fetchone() is not None
+
+
+async def copies(conn: aiosqlite.Connection, ref: str, chat_id: int) -> list[int]:
+    """Every message in the chat known to carry the push ``ref`` (normally one), oldest first."""
+    async with conn.execute(
+        "SELECT DISTINCT result_message_id FROM outbox WHERE ref = ? AND chat_id = ? AND state = 'sent' "
+        "AND result_message_id IS NOT NULL ORDER BY result_message_id",
+        (ref, chat_id),
+    ) as cursor:
+        return [int(row[0]) for row in await cursor.fetchall()]
+
+
+async def duplicate_removal(
+    conn: aiosqlite.Connection, chat_id: int, message_id: int, ref: str | None, now: datetime
+) -> int | None:
+    """Queues the deletion of a message a push left twice (Telegram has no idempotency key)."""
+    return await enqueue(
+        conn,
+        chat_id,
+        "deleteMessage",
+        {"message_id": message_id},
+        now,
+        dedupe_key=f"duplicate:{chat_id}:{message_id}",
+        ref=f"{ref or 'push'}:duplicate",
+    )

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from bot.outbox import enqueue_text
+from bot.outbox import enqueue, enqueue_text
 from tests.support.driver import Person, TestBed, eventually, text_of
 
 
@@ -111,3 +111,22 @@ async def test_my_chat_member_tracks_blocking_and_unblocking(bed: TestBed) -> No
     assert await blocked_flag(bed, zhao.id, 1)
     await zhao.unblock_bot()
     assert await blocked_flag(bed, zhao.id, 0)
+
+
+async def test_an_edit_sent_again_that_changes_nothing_ends_sent(bed: TestBed) -> None:
+    """A card edit re-sent after a kill (the first had arrived): Telegram answers "message is not modified"."""
+    zhao = await resident(bed)
+    card = await settled(bed, await push(bed, zhao.id, "Case R1: submitted."))
+    message_id = card["result_message_id"]
+    assert bed.services is not None
+    edits = []
+    for _ in range(2):
+        async with bed.db.transaction() as conn:
+            edit = {"message_id": message_id, "text": "Case R1: accepted.", "parse_mode": "HTML"}
+            edits.append(await enqueue(conn, zhao.id, "editMessageText", edit, bed.services.clock.now()))
+        bed.services.wake_outbox()
+        row = await settled(bed, edits[-1])
+        assert (row["state"], row["result_message_id"], row["error"]) == ("sent", message_id, None)
+    refused = [call.error for call in bed.emulator.calls_of("editMessageText") if call.error]
+    assert len(refused) == 1 and "message is not modified" in refused[0]
+    assert text_of(bed.emulator.message(zhao.id, message_id)) == "Case R1: accepted."
