@@ -8,12 +8,11 @@ officer's copy of the card, the after-photo for the group). A transition hook re
 move, whoever made it (a resident withdrawing, the follow-ups closing a case), so a card never shows a stale state.
 
 Button data is ``case:<action>:<report id>:<state it was made for>`` (made here, because the core queues cards;
-handlers/callbacks.py names the prefix).
+its format is written and read in bot/wire.py).
 """
 
 from __future__ import annotations
 
-import html
 import json
 import re
 from dataclasses import dataclass
@@ -22,21 +21,33 @@ from typing import Any
 
 import aiosqlite
 
-from bot import followups, reports, spots, staff
+from bot import followups, reports, spots, staff, wire
 from bot.clock import from_db, to_db
 from bot.config import Settings
 from bot.db import Database
 from bot.geo import ServiceArea
 from bot.i18n import N_, Lang, get_lang, resolve_language
-from bot.outbox import card_ref, enqueue, enqueue_text
+from bot.outbox import card_ref, copies, enqueue, enqueue_text, record_copy
 from bot.reports import Report, ReportPolicy, ReportState, StateChanged, Transition, category_of
 from bot.staff import Action, StaffMember
+from bot.text import (
+    ADDRESS_SHOWN,
+    CAPTION_LIMIT,
+    NAME_SHOWN,
+    NOTE_SHOWN,
+    TEXT_LIMIT,
+    TITLE_SHOWN,
+    escape,
+    fit,
+    take_fitting,
+    visible_len,
+)
 
-CASE_PREFIX = "case"
 NOTE_MIN = 2
 NOTE_MAX = 500
 HISTORY_SHOWN = 10
-HISTORY_NOTE_MAX = 200
+HISTORY_NOTE_MAX = 200  # UTF-16 units of a step's note on the card
+_LEFT_OUT_ROOM = 100  # kept free for the line saying how many steps were left out
 OFFICERS_SHOWN = 8
 SPOTS_SHOWN = 3
 PROMPT_VALID_FOR = timedelta(hours=12)
@@ -209,34 +220,15 @@ class ButtonPress:
 
 # ------------------------------------------------------------------ button data
 def button_data(action: str, report_id: int, state: ReportState, *extra: object) -> str:
-    data = ":".join([CASE_PREFIX, action, str(report_id), state.value, *(str(part) for part in extra)])
-    if len(data.encode()) > 64:
-        raise ValueError(f"callback data too long: {data!r}")
-    return data
+    return wire.make(wire.CASE, action, report_id, state.value, *extra)
 
 
 def parse_button(data: str | None) -> ButtonPress | None:
-    """The press a ``case:`` button stands for, or None when the data is not one the bot makes."""
-    pieces = (data or "").split(":")
-    if len(pieces) not in (4, 5) or pieces[0] != CASE_PREFIX:
+    """The press a ``case:`` button stands for, or None when the data is not one the bot makes (bot.wire)."""
+    button = wire.case_button(data)
+    if button is None:
         return None
-    action, number, state = pieces[1], pieces[2], pieces[3]
-    if action not in {*(a.value for a in CASE_ACTIONS), "to", "back"} or not _small_int(number):
-        return None
-    if state not in {s.value for s in ReportState}:
-        return None
-    officer = None
-    if action == "to":
-        if len(pieces) != 5 or not _small_int(pieces[4]):
-            return None
-        officer = int(pieces[4])
-    elif len(pieces) != 4:
-        return None
-    return ButtonPress(action, int(number), ReportState(state), officer)
-
-
-def _small_int(text: str) -> bool:
-    return text.isdigit() and len(text) <= 15
+    return ButtonPress(button.action, button.report_id, ReportState(button.state), button.officer_id)
 
 
 def keyboard(t: Lang, report: Report, layout: dict[ReportState, tuple[tuple[Action, ...], ...]]) -> dict[str, Any]:
@@ -325,13 +317,10 @@ async def load_view(conn: aiosqlite.Connection, report_id: int, now: datetime, d
 
 
 # ------------------------------------------------------------------ rendering
-def _clip(text: str, limit: int) -> str:
-    return text if len(text) <= limit else text[: limit - 1] + "…"
-
-
 def _spot_line(t: Lang, offer: SpotOffer, now: datetime) -> str:
-    name = html.escape(offer.spot.title(t.code))
-    distance = t.distance(offer.distance_m) if offer.distance_m is not None else html.escape(offer.spot.place(t.code))
+    name = escape(offer.spot.title(t.code), TITLE_SHOWN)
+    place = escape(offer.spot.place(t.code), ADDRESS_SHOWN)
+    distance = t.distance(offer.distance_m) if offer.distance_m is not None else place
     if offer.open_now and offer.opening is not None:
         return t._(
             "• {name}, {distance}, open now until {time}",
@@ -348,14 +337,14 @@ def _spot_line(t: Lang, offer: SpotOffer, now: datetime) -> str:
 
 def _history_line(t: Lang, line: HistoryLine) -> str:
     if line.actor_name:
-        who = html.escape(line.actor_name)
+        who = escape(line.actor_name, NAME_SHOWN)
     elif line.actor_role == "resident":
         who = t._("the resident")
     else:
         who = t._("the system")
     values = {"time": t.date_time(line.at), "state": t._(reports.STATE_NAMES[line.to_state]), "who": who}
     if line.note:
-        return t._("• {time} {state} — {who}: {note}", note=html.escape(_clip(line.note, HISTORY_NOTE_MAX)), **values)
+        return t._("• {time} {state} — {who}: {note}", note=escape(line.note, HISTORY_NOTE_MAX), **values)
     return t._("• {time} {state} — {who}", **values)
 
 
@@ -363,7 +352,7 @@ def _reporter(t: Lang, view: CaseView) -> str:
     """Only a reporter who chose to show their name is named; their Telegram account never is."""
     if view.report.anonymous:
         return t._("anonymous")
-    return html.escape(view.reporter_name) if view.reporter_name else t._("name not known")
+    return escape(view.reporter_name, NAME_SHOWN) if view.reporter_name else t._("name not known")
 
 
 def card_text(t: Lang, view: CaseView, now: datetime, *, for_officer: bool = False) -> str:
@@ -400,14 +389,20 @@ def card_text(t: Lang, view: CaseView, now: datetime, *, for_officer: bool = Fal
             lines.append(t._("🛒 No legal vending spot is known near this place."))
     lines += ["", t._("State: <b>{state}</b>", state=t._(reports.STATE_NAMES[report.state]))]
     if view.assignee_name and report.state in {S.DISPATCHED, S.IN_PROGRESS, S.RESOLVED, S.CLOSED}:
-        lines.append(t._("Officer: {name}", name=html.escape(view.assignee_name)))
+        lines.append(t._("Officer: {name}", name=escape(view.assignee_name, NAME_SHOWN)))
     if view.original_no:
         lines.append(t._("Merged into case <b>{number}</b>.", number=view.original_no))
     if for_officer and report.state == S.DISPATCHED:
         lines.append(t._("Press “Start” when you set off, and “Resolve” when it is done."))
     if view.history:
-        lines += ["", t._("History:"), *(_history_line(t, line) for line in view.history)]
-    return "\n".join(lines)
+        lines += ["", t._("History:")]
+        # The latest steps that fit: the case's own fields are bounded, its history is not.
+        room = TEXT_LIMIT - visible_len("\n".join(lines)) - _LEFT_OUT_ROOM
+        shown, left_out = take_fitting([_history_line(t, line) for line in view.history], room, latest=True)
+        if left_out:
+            lines.append(t.n_("({count} older step left out)", "({count} older steps left out)", left_out))
+        lines += shown
+    return fit("\n".join(lines))
 
 
 # ------------------------------------------------------------------ queuing cards
@@ -527,23 +522,23 @@ async def _card_row(conn: aiosqlite.Connection, ref: str, chat_id: int) -> Any |
 async def _refresh(
     conn: aiosqlite.Connection, ref: str, chat_id: int, text: str, markup: dict[str, Any], now: datetime
 ) -> bool:
-    """Brings a card up to date: rewrites it if still waiting to be sent, else queues an edit of the sent one."""
-    row = await _card_row(conn, ref, chat_id)
-    if row is None:
-        return False
-    if row["state"] == "pending":
-        waiting = {**json.loads(row["params"]), "text": text, "reply_markup": markup}
+    """Brings a card up to date: rewrites it while it waits to be sent, and edits every copy the chat is known to
+    hold (one, or two when a slow send was tried again and someone pressed the copy whose answer was lost)."""
+    waiting = await _rows(
+        conn, "SELECT id, params FROM outbox WHERE ref = ? AND chat_id = ? AND state = 'pending'", (ref, chat_id)
+    )
+    for row in waiting:
+        params = {**json.loads(row["params"]), "text": text, "reply_markup": markup}
         await conn.execute(
-            "UPDATE outbox SET params = ? WHERE id = ?", (json.dumps(waiting, ensure_ascii=False), row["id"])
+            "UPDATE outbox SET params = ? WHERE id = ?", (json.dumps(params, ensure_ascii=False), row["id"])
         )
-        return True
-    if row["result_message_id"] is None:
-        return False
-    params: dict[str, Any] = {"message_id": row["result_message_id"], "text": text, "parse_mode": "HTML"}
-    if markup["inline_keyboard"]:
-        params["reply_markup"] = markup  # without one, the edit takes the buttons away
-    await enqueue(conn, chat_id, "editMessageText", params, now, ref=f"{ref}:edit")
-    return True
+    sent = await copies(conn, ref, chat_id)
+    for message_id in sent:
+        edit: dict[str, Any] = {"message_id": message_id, "text": text, "parse_mode": "HTML"}
+        if markup["inline_keyboard"]:
+            edit["reply_markup"] = markup  # without one, the edit takes the buttons away
+        await enqueue(conn, chat_id, "editMessageText", edit, now, ref=f"{ref}:edit")
+    return bool(waiting or sent)
 
 
 async def refresh_cards(conn: aiosqlite.Connection, report_id: int, now: datetime, desk: Desk) -> int:
@@ -578,6 +573,54 @@ async def refresh(db: Database, report_id: int, now: datetime, desk: Desk) -> in
     """:func:`refresh_cards` in a transaction of its own (e.g. after a press on a card that had moved on)."""
     async with db.transaction() as conn:
         return await refresh_cards(conn, report_id, now, desk)
+
+
+async def follow(db: Database, report_id: int, telegram_id: int, now: datetime, desk: Desk) -> reports.FollowResult:
+    """并单 "this is mine too", and the staff cards show the new count (an edit through the outbox, as every move)."""
+    async with db.transaction() as conn:
+        followed = await reports.follow_in(conn, report_id, telegram_id, now)
+        if not followed.already_following:
+            await refresh_cards(conn, report_id, now, desk)
+    return followed
+
+
+async def keep_copy(
+    db: Database, report_id: int, chat_id: int, message_id: int, presser_id: int, now: datetime, desk: Desk
+) -> bool:
+    """A press on a copy of the case's card the bot did not know of (a send whose answer was lost, then tried
+    again): from now on that copy is edited with the others. Only the group's card or the assigned officer's own
+    copy is kept; True when the copy was new."""
+    async with db.transaction() as conn:
+        rows = await _rows(conn, "SELECT assignee FROM reports WHERE id = ?", (report_id,))
+        if not rows:
+            return False
+        if desk.staff_chat_id is not None and chat_id == desk.staff_chat_id:
+            ref = card_ref(report_id)
+        elif chat_id == presser_id and rows[0]["assignee"] == presser_id:
+            ref = officer_card_ref(report_id)
+        else:
+            return False
+        return await record_copy(conn, ref, chat_id, message_id, now)
+
+
+async def anonymise_cards(conn: aiosqlite.Connection, report_id: int, now: datetime, desk: Desk) -> int:
+    """After the reporter was unlinked (/forget, retention): every posted card is edited through the outbox, and
+    every stored card text, queued or sent, is replaced by the current one, so no copy keeps their name."""
+    refreshed = await refresh_cards(conn, report_id, now, desk)
+    view = await load_view(conn, report_id, now, desk)
+    for ref, for_officer in ((card_ref(report_id), False), (officer_card_ref(report_id), True)):
+        refs = (ref, f"{ref}:edit")
+        for row in await _rows(conn, "SELECT DISTINCT chat_id FROM outbox WHERE ref IN (?, ?)", refs):
+            chat_id = int(row["chat_id"])
+            t = await lang_of_user(conn, chat_id, desk) if for_officer else desk.staff_lang
+            text = card_text(t, view, now, for_officer=for_officer)
+            if for_officer and chat_id != view.report.assignee:  # an earlier officer's copy: its buttons go too
+                refreshed += await _refresh(conn, ref, chat_id, text, {"inline_keyboard": []}, now)
+            await conn.execute(
+                "UPDATE outbox SET params = json_set(params, '$.text', ?) WHERE ref IN (?, ?) AND chat_id = ?",
+                (text, *refs, chat_id),
+            )
+    return refreshed
 
 
 _installed_refreshers: list[Any] = []
@@ -825,7 +868,7 @@ def resident_news(t: Lang, report: Report, to_state: ReportState, note: str, ori
             "🎉 Your report <b>{number}</b> has been handled. What staff say: {note}\n"
             "Thank you for helping to keep our streets in good order!",
             number=number,
-            note=html.escape(note),
+            note=escape(note, NOTE_SHOWN),
         )
     if to_state == S.CLOSED:
         return t._(
@@ -837,14 +880,14 @@ def resident_news(t: Lang, report: Report, to_state: ReportState, note: str, ori
             "Your report <b>{number}</b> could not be taken on as a case. The reason staff give: {note}\n"
             "If you think this is a mistake, you are welcome to report it again with more details.",
             number=number,
-            note=html.escape(note),
+            note=escape(note, NOTE_SHOWN),
         )
     if to_state == S.RETURNED:
         return t._(
             "Your report <b>{number}</b> is not one the city management bureau can handle; it has been passed to "
             "the body responsible: {note}\nThank you for reporting it.",
             number=number,
-            note=html.escape(note),
+            note=escape(note, NOTE_SHOWN),
         )
     if to_state == S.DUPLICATE:
         return t._(
@@ -878,7 +921,7 @@ async def _tell_followers(
                 conn,
                 follower,
                 "sendPhoto",
-                {"photo": photo_file_id, "caption": text, "parse_mode": "HTML"},
+                {"photo": photo_file_id, "caption": fit(text, CAPTION_LIMIT), "parse_mode": "HTML"},
                 now,
                 dedupe_key=key,
                 ref=ref,

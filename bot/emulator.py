@@ -9,7 +9,6 @@ slow answers, an outage) can be injected per method.
 from __future__ import annotations
 
 import asyncio
-import html
 import itertools
 import json
 import logging
@@ -86,6 +85,10 @@ _MAX_CAPTION = 1024
 _MAX_CALLBACK_DATA = 64
 
 
+class AnswerLost(Exception):
+    """The call was carried out, but its answer never reaches the bot: the connection broke on the way back."""
+
+
 class ApiError(Exception):
     """An error answer of the Bot API: ``{"ok": false, "error_code": …, "description": …}``."""
 
@@ -100,7 +103,7 @@ class ApiError(Exception):
 class Fault:
     """One injected failure for the next call of a method."""
 
-    kind: str  # "429", "500", "502", "403", "400", "slow", "drop"
+    kind: str  # "429", "500", "502", "403", "400", "slow", "drop", "lost" (done, but the answer never comes)
     retry_after: int = 1
     delay: float = 0.0
     description: str = ""
@@ -170,6 +173,11 @@ class _EntityChecker(HTMLParser):
         self.text.append(data)
 
 
+def _units(text: str) -> int:
+    """A length as Telegram measures it: UTF-16 code units (written apart from bot.text, to check it)."""
+    return len(text.encode("utf-16-le")) // 2
+
+
 def _plain_text(text: str, parse_mode: str | None) -> str:
     """The text as the recipient sees it, after Telegram has applied parse_mode."""
     if (parse_mode or "").upper() != "HTML":
@@ -181,7 +189,7 @@ def _plain_text(text: str, parse_mode: str | None) -> str:
     checker.close()
     if checker.error or checker.stack:
         raise ApiError(400, f"Bad Request: can't parse entities: {checker.error or 'unclosed tag'}")
-    return html.unescape("".join(checker.text))
+    return "".join(checker.text)  # the parser has decoded the entities already: "&amp;amp;" reads "&amp;"
 
 
 class BotAPIEmulator:
@@ -378,7 +386,7 @@ class BotAPIEmulator:
         if fault:
             if fault.kind == "slow":
                 await asyncio.sleep(fault.delay)
-            else:
+            elif fault.kind != "lost":
                 error = _fault_error(fault)
                 call.error = error.description
                 await self._record(call)
@@ -395,6 +403,8 @@ class BotAPIEmulator:
             await self._record(call)
             raise
         await self._record(call)
+        if fault is not None and fault.kind == "lost":
+            raise AnswerLost(method)
         return call.result
 
     def _next_fault(self, method: str) -> Fault | None:
@@ -501,7 +511,7 @@ class BotAPIEmulator:
         if not text.strip():
             raise ApiError(400, "Bad Request: message text is empty")
         plain = _plain_text(text, params.get("parse_mode"))
-        if len(plain) > _MAX_TEXT:
+        if _units(plain) > _MAX_TEXT:
             raise ApiError(400, "Bad Request: message is too long")
         return self._deliver(params, {"text": plain})
 
@@ -569,7 +579,7 @@ class BotAPIEmulator:
             else:
                 body = {item["type"]: {"file_id": stored.file_id, "file_unique_id": stored.unique_id}}
             if item.get("caption"):
-                body["caption"] = _plain_text(item["caption"], item.get("parse_mode"))
+                body.update(self._caption(item))
             sent.append(self._deliver(params, {**body, "media_group_id": group_id}))
         return sent
 
@@ -596,7 +606,8 @@ class BotAPIEmulator:
             raise ApiError(400, "Bad Request: message to copy not found")
         body = {k: v for k, v in original.items() if k not in {"message_id", "chat", "date", "from", "reply_markup"}}
         if "caption" in params:
-            body["caption"] = _plain_text(str(params["caption"]), params.get("parse_mode"))
+            body.pop("caption", None)
+            body.update(self._caption(params))
         sent = self._deliver(params, body)
         return {"message_id": sent["message_id"]}
 
@@ -605,7 +616,7 @@ class BotAPIEmulator:
         text = _plain_text(str(params.get("text", "")), params.get("parse_mode"))
         if not text.strip():
             raise ApiError(400, "Bad Request: message text is empty")
-        if len(text) > _MAX_TEXT:
+        if _units(text) > _MAX_TEXT:
             raise ApiError(400, "Bad Request: message is too long")
         markup = self._markup(params)
         if message.get("text") == text and message.get("reply_markup") == markup:
@@ -699,7 +710,7 @@ class BotAPIEmulator:
         if not params.get("caption"):
             return {}
         caption = _plain_text(str(params["caption"]), params.get("parse_mode"))
-        if len(caption) > _MAX_CAPTION:
+        if _units(caption) > _MAX_CAPTION:
             raise ApiError(400, "Bad Request: message caption is too long")
         return {"caption": caption}
 
@@ -851,6 +862,8 @@ class _MethodHandler(tornado.web.RequestHandler):
         params, uploads = _decode_params(self)
         try:
             result = await self.emulator.handle(method, params, uploads)
+        except AnswerLost:
+            self.request.connection.close()  # type: ignore[union-attr]
         except ApiError as exc:
             self._answer(exc)
         except (KeyError, TypeError, ValueError) as exc:
