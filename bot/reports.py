@@ -7,7 +7,6 @@ inside a transaction) and ``now`` (aware UTC), and return dataclasses. The staff
 
 from __future__ import annotations
 
-import html
 import json
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import asdict, dataclass, field
@@ -24,6 +23,7 @@ from bot.db import Database
 from bot.geo import ServiceArea, bounding_box, haversine_m
 from bot.i18n import N_, Lang
 from bot.outbox import enqueue_text
+from bot.text import ADDRESS_SHOWN, DESCRIPTION_SHOWN, escape
 from bot.worktime import WorkCalendar
 
 DESCRIPTION_MIN = 10
@@ -497,9 +497,9 @@ def place_lines(t: Lang, report: Report | Draft, area: ServiceArea | None) -> li
     lines = []
     district = area.by_code(report.district) if area is not None and report.district else None
     if district is not None:
-        lines.append(t._("District: {district}", district=html.escape(district.name(t.code))))
+        lines.append(t._("District: {district}", district=escape(district.name(t.code))))
     if report.address_text:
-        lines.append(t._("Address: {address}", address=html.escape(report.address_text)))
+        lines.append(t._("Address: {address}", address=escape(report.address_text, ADDRESS_SHOWN)))
     if report.lat is not None and report.lon is not None:
         lines.append(t._("Location: {lat}, {lon}", lat=f"{report.lat:.5f}", lon=f"{report.lon:.5f}"))
     return lines
@@ -508,9 +508,9 @@ def place_lines(t: Lang, report: Report | Draft, area: ServiceArea | None) -> li
 def description_text(
     t: Lang, description: str | None, voice_file_id: str | None, voice_seconds: int | None = None
 ) -> str:
-    """The description (escaped) or a mention of the voice note."""
+    """The description (clipped and escaped) or a mention of the voice note."""
     if description:
-        return html.escape(description)
+        return escape(description, DESCRIPTION_SHOWN)
     if voice_file_id and voice_seconds:
         return t._("🎤 voice note ({seconds} s)", seconds=voice_seconds)
     if voice_file_id:
@@ -542,22 +542,27 @@ async def find_nearby_open(
 async def follow_report(db: Database, report_id: int, telegram_id: int, now: datetime) -> FollowResult:
     """并单 "this is mine too": the person follows the open report (+1) instead of filing a new one."""
     async with db.transaction() as conn:
-        report = await _get(conn, report_id)
-        if not report.is_open:
-            raise InvalidTransition(report_id, report.state, report.state)
-        cursor = await conn.execute(
-            "INSERT INTO report_followers (report_id, telegram_id, created_at) VALUES (?, ?, ?) ON CONFLICT DO NOTHING",
-            (report_id, telegram_id, to_db(now)),
+        return await follow_in(conn, report_id, telegram_id, now)
+
+
+async def follow_in(conn: aiosqlite.Connection, report_id: int, telegram_id: int, now: datetime) -> FollowResult:
+    """:func:`follow_report` inside the caller's transaction (which also brings the staff card up to date)."""
+    report = await _get(conn, report_id)
+    if not report.is_open:
+        raise InvalidTransition(report_id, report.state, report.state)
+    cursor = await conn.execute(
+        "INSERT INTO report_followers (report_id, telegram_id, created_at) VALUES (?, ?, ?) ON CONFLICT DO NOTHING",
+        (report_id, telegram_id, to_db(now)),
+    )
+    already = cursor.rowcount == 0
+    if not already:
+        await conn.execute(
+            "UPDATE reports SET follower_count = follower_count + 1, updated_at = ? WHERE id = ?",
+            (to_db(now), report_id),
         )
-        already = cursor.rowcount == 0
-        if not already:
-            await conn.execute(
-                "UPDATE reports SET follower_count = follower_count + 1, updated_at = ? WHERE id = ?",
-                (to_db(now), report_id),
-            )
-            await _add_event(conn, report_id, "follow", telegram_id, "resident", None, None, "", False, now)
-        await conn.execute("DELETE FROM report_drafts WHERE telegram_id = ?", (telegram_id,))
-        return FollowResult(await _get(conn, report_id), already)
+        await _add_event(conn, report_id, "follow", telegram_id, "resident", None, None, "", False, now)
+    await conn.execute("DELETE FROM report_drafts WHERE telegram_id = ?", (telegram_id,))
+    return FollowResult(await _get(conn, report_id), already)
 
 
 # ------------------------------------------------------------------ state machine
@@ -722,7 +727,7 @@ async def add_information(
         await conn.execute("UPDATE reports SET updated_at = ? WHERE id = ?", (to_db(now), report_id))
         if policy.staff_chat_id is not None and policy.staff_lang is not None:
             t = policy.staff_lang
-            body = html.escape(text) if text else t._("(a photo)")
+            body = escape(text, DESCRIPTION_SHOWN) if text else t._("(a photo)")
             await enqueue_text(
                 conn,
                 policy.staff_chat_id,

@@ -2,17 +2,16 @@
 
 from __future__ import annotations
 
-import html
-
 from telegram import ForceReply, InlineKeyboardButton, InlineKeyboardMarkup, Update
 from telegram.ext import BaseHandler, CallbackQueryHandler, CommandHandler, MessageHandler, filters
 
-from bot import followups, reports
+from bot import followups, reports, wire
+from bot import telegram_edge as edge
 from bot.followups import FollowupRefused
 from bot.i18n import Lang
-from handlers import callbacks
-from handlers.common import BotContext, lang_of, main_menu
-from handlers.start import stale_button, unexpected_message
+from bot.text import escape
+from handlers.common import BotContext, lang_of, main_menu, stale_button
+from handlers.start import unexpected_message
 
 COMMENT_MAX = 1000
 PROMPTS_KEY = "comment_prompts"  # user_data: {prompt message id: report id}
@@ -22,28 +21,28 @@ async def answer_fixed(update: Update, context: BotContext) -> None:
     """Records "fixed / partly / not fixed" and asks for satisfaction (or says the case is reopened)."""
     query = update.callback_query
     assert query is not None and update.effective_user is not None
-    parts = callbacks.parts(query.data, callbacks.FOLLOWUP_ANSWER, 2)
-    if parts is None or not parts[0].isdigit():
+    pressed = wire.followup_answer(query.data)
+    if pressed is None:
         await stale_button(update, context)
         return
     t = await lang_of(update, context)
     services = context.services
     try:
         outcome = await followups.record_answer(
-            services, int(parts[0]), update.effective_user.id, parts[1], services.clock.now()
+            services, pressed.report_id, update.effective_user.id, pressed.answer, services.clock.now()
         )
     except (FollowupRefused, reports.ReportNotFound):
         await query.answer(t._("This question is no longer open. Thank you all the same."), show_alert=True)
         return
-    await query.answer()
-    number = html.escape(outcome.report.public_no)
+    await edge.answer(query)
+    number = escape(outcome.report.public_no)
     if outcome.reopened:
         text = t._(
             "Thank you for telling us. Report <b>{number}</b> is reopened and staff have been told; "
             "we will keep you informed.",
             number=number,
         )
-        await query.edit_message_text(text)
+        await edge.edit_text(query, text)
         return
     if outcome.closed:
         text = t._(
@@ -57,29 +56,29 @@ async def answer_fixed(update: Update, context: BotContext) -> None:
             "<b>{number}</b> was handled so far?",
             number=number,
         )
-    await query.edit_message_text(
-        text, reply_markup=InlineKeyboardMarkup.de_json(followups.satisfaction_keyboard(outcome.report.id), context.bot)
-    )
+    stars = InlineKeyboardMarkup.de_json(followups.satisfaction_keyboard(outcome.report.id), context.bot)
+    await edge.edit_text(query, text, stars)
 
 
 async def answer_satisfaction(update: Update, context: BotContext) -> None:
     """Records 1–5 stars and invites an optional comment."""
     query = update.callback_query
     assert query is not None and update.effective_user is not None and query.message is not None
-    parts = callbacks.parts(query.data, callbacks.FOLLOWUP_SATISFACTION, 2)
-    if parts is None or not parts[0].isdigit() or not parts[1].isdigit():
+    pressed = wire.satisfaction(query.data)
+    if pressed is None:
         await stale_button(update, context)
         return
     t = await lang_of(update, context)
     services = context.services
-    report_id, score = int(parts[0]), int(parts[1])
+    report_id, score = pressed.report_id, pressed.score
     try:
         await followups.record_satisfaction(services, report_id, update.effective_user.id, score, services.clock.now())
     except (FollowupRefused, reports.ReportNotFound):
         await query.answer(t._("This question is no longer open. Thank you all the same."), show_alert=True)
         return
-    await query.answer()
-    await query.edit_message_text(t._("Thank you for rating: {stars}", stars="⭐" * score))
+    await edge.answer(query)
+    if not await edge.edit_text(query, t._("Thank you for rating: {stars}", stars="⭐" * score)):
+        return  # pressed again (a double tap): the comment was already invited
     prompt = await context.bot.send_message(
         query.message.chat.id,
         t._("Anything you would like to add? Reply to this message with a comment, or just carry on."),
@@ -142,7 +141,7 @@ def settings_keyboard(t: Lang, muted: bool) -> InlineKeyboardMarkup:
     else:
         label, action = t._("🔕 Turn reminders off"), "mute"
     return InlineKeyboardMarkup(
-        [[InlineKeyboardButton(label, callback_data=callbacks.make(callbacks.SETTINGS, action))]]
+        [[InlineKeyboardButton(label, callback_data=wire.make(wire.SETTINGS, action))]]
     )
 
 
@@ -150,23 +149,22 @@ async def toggle_reminders(update: Update, context: BotContext) -> None:
     """Mutes or unmutes reminders and shows the new setting."""
     query = update.callback_query
     assert query is not None and update.effective_user is not None
-    parts = callbacks.parts(query.data, callbacks.SETTINGS, 1)
-    if parts is None or parts[0] not in ("mute", "unmute"):
+    muted = wire.mute(query.data)
+    if muted is None:
         await stale_button(update, context)
         return
     t = await lang_of(update, context)
-    muted = parts[0] == "mute"
     services = context.services
     await followups.set_muted(services, update.effective_user.id, muted, services.clock.now())
-    await query.answer()
-    await query.edit_message_text(settings_text(t, muted), reply_markup=settings_keyboard(t, muted))
+    await edge.answer(query)
+    await edge.edit_text(query, settings_text(t, muted), settings_keyboard(t, muted))
 
 
 def build_handlers() -> list[BaseHandler[Update, BotContext, None]]:
     return [
-        CallbackQueryHandler(answer_fixed, pattern=callbacks.pattern(callbacks.FOLLOWUP_ANSWER)),
-        CallbackQueryHandler(answer_satisfaction, pattern=callbacks.pattern(callbacks.FOLLOWUP_SATISFACTION)),
+        CallbackQueryHandler(answer_fixed, pattern=wire.pattern(wire.FOLLOWUP_ANSWER)),
+        CallbackQueryHandler(answer_satisfaction, pattern=wire.pattern(wire.FOLLOWUP_SATISFACTION)),
         CommandHandler("settings", show_settings, filters=filters.ChatType.PRIVATE),
-        CallbackQueryHandler(toggle_reminders, pattern=callbacks.pattern(callbacks.SETTINGS)),
+        CallbackQueryHandler(toggle_reminders, pattern=wire.pattern(wire.SETTINGS)),
         MessageHandler(filters.ChatType.PRIVATE & filters.REPLY & filters.TEXT & ~filters.COMMAND, receive_comment),
     ]

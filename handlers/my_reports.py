@@ -6,11 +6,9 @@ guessed number or forged callback data shows nothing and changes nothing.
 
 from __future__ import annotations
 
-import html
 from typing import Any
 
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
-from telegram.error import BadRequest
 from telegram.ext import (
     BaseHandler,
     CallbackQueryHandler,
@@ -20,30 +18,39 @@ from telegram.ext import (
     filters,
 )
 
-from bot import reports
+from bot import reports, wire
+from bot import telegram_edge as edge
 from bot.i18n import Lang
 from bot.reports import ReportDetail, ReportEvent, ReportPage
-from handlers import callbacks
-from handlers.common import MENU_LABELS, MENU_MY_REPORTS, BotContext, lang_of, main_menu, menu_button, translations_of
+from bot.text import NOTE_SHOWN, TEXT_LIMIT, escape, fit, take_fitting, visible_len
+from handlers.common import (
+    MENU_LABELS,
+    MENU_MY_REPORTS,
+    BotContext,
+    lang_of,
+    main_menu,
+    menu_button,
+    stale_button,
+    translations_of,
+)
 
 ADD_INFO = 0
 PAGE_SIZE = 5
+LEFT_OUT_ROOM = 100  # kept free in a report's view for the line saying how many entries were left out
 _INFO_REPORT = "info_report"  # user_data key: the report the next message is added to
 
 NOT_MENU = ~filters.Text([label for menu in MENU_LABELS for label in translations_of(menu)])
 
 
 def button(label: str, *parts: object) -> InlineKeyboardButton:
-    return InlineKeyboardButton(label, callback_data=callbacks.make(callbacks.MY_REPORTS, *parts))
+    return InlineKeyboardButton(label, callback_data=wire.make(wire.MY_REPORTS, *parts))
 
 
-def parse(update: Update, action: str, count: int) -> list[int] | None:
-    """The numbers of a ``mine:<action>:<n>…`` button, or None for anything else (stale or forged)."""
+def parse(update: Update, action: str) -> wire.MineButton | None:
+    """A ``mine:<action>:…`` button as bot.wire reads it, or None for anything else (stale or forged)."""
     assert update.callback_query is not None
-    parts = callbacks.parts(update.callback_query.data, callbacks.MY_REPORTS, count + 1)
-    if parts is None or parts[0] != action or not all(p.isdigit() and len(p) < 12 for p in parts[1:]):
-        return None
-    return [int(p) for p in parts[1:]]
+    pressed = wire.my_reports(update.callback_query.data)
+    return pressed if pressed is not None and pressed.action == action else None
 
 
 # ------------------------------------------------------------------ rendering
@@ -76,10 +83,10 @@ def list_view(t: Lang, page: ReportPage) -> tuple[str, InlineKeyboardMarkup | No
 def event_line(t: Lang, event: ReportEvent) -> str:
     when = t.date_time(event.at)
     if event.kind == "info":
-        return t._("• {time}: you added information. {note}", time=when, note=html.escape(event.note))
+        return t._("• {time}: you added information. {note}", time=when, note=escape(event.note, NOTE_SHOWN))
     state = t._(reports.STATE_NAMES[event.to_state]) if event.to_state else ""
     if event.public and event.note:
-        return t._("• {time}: {state}. {note}", time=when, state=state, note=html.escape(event.note))
+        return t._("• {time}: {state}. {note}", time=when, state=state, note=escape(event.note, NOTE_SHOWN))
     return t._("• {time}: {state}", time=when, state=state)
 
 
@@ -111,26 +118,32 @@ def detail_view(t: Lang, detail: ReportDetail, offset: int, context: BotContext)
                 report.follower_count,
             )
         )
-    lines += ["", t._("History:"), *(event_line(t, event) for event in detail.events)]
+    lines += ["", t._("History:")]
+    # The latest entries that fit: a report's fields are bounded, what was added to it over time is not.
+    room = TEXT_LIMIT - visible_len("\n".join(lines)) - LEFT_OUT_ROOM
+    shown, left_out = take_fitting([event_line(t, event) for event in detail.events], room, latest=True)
+    if left_out:
+        lines.append(
+            t.n_(
+                "({count} earlier entry is not shown here.)", "({count} earlier entries are not shown here.)", left_out
+            )
+        )
+    lines += shown
     rows = []
     if report.is_open:
         rows.append([button(t._("➕ Add information"), "info", report.id)])
     if detail.can_withdraw:
         rows.append([button(t._("↩️ Withdraw"), "withdraw", report.id, offset)])
     rows.append([button(t._("◀️ Back to the list"), "page", offset)])
-    return "\n".join(lines), InlineKeyboardMarkup(rows)
+    return fit("\n".join(lines)), InlineKeyboardMarkup(rows)
 
 
 async def show(update: Update, text: str, markup: InlineKeyboardMarkup | None) -> None:
     """Redraws the message the button was under (a list or a detail)."""
     query = update.callback_query
     assert query is not None
-    await query.answer()
-    try:
-        await query.edit_message_text(text, reply_markup=markup)
-    except BadRequest as exc:
-        if "not modified" not in str(exc):
-            raise
+    await edge.answer(query)
+    await edge.edit_text(query, text, markup)  # a double tap finds it drawn already: nothing to do
 
 
 async def not_yours(update: Update, context: BotContext) -> None:
@@ -140,6 +153,16 @@ async def not_yours(update: Update, context: BotContext) -> None:
     await update.callback_query.answer(
         t._("I cannot find that report among yours. Please open 📋 My reports again."), show_alert=True
     )
+
+
+async def unclaimed(update: Update, context: BotContext) -> None:
+    """A ``mine:`` button no handler above took: forged data is stale; a real one (an "add" while another waits)
+    finds nothing to act on."""
+    assert update.callback_query is not None
+    if wire.my_reports(update.callback_query.data) is None:
+        await stale_button(update, context)
+    else:
+        await not_yours(update, context)
 
 
 # ------------------------------------------------------------------ the list and the detail
@@ -154,49 +177,49 @@ async def show_list(update: Update, context: BotContext) -> None:
 
 async def turn_page(update: Update, context: BotContext) -> None:
     """Shows another page of the list in place."""
-    numbers = parse(update, "page", 1)
-    if numbers is None:
-        await not_yours(update, context)
+    pressed = parse(update, "page")
+    if pressed is None:
+        await stale_button(update, context)
         return
     assert update.effective_user is not None
     t = await lang_of(update, context)
-    page = await reports.list_for_user(context.services.db, update.effective_user.id, numbers[0], PAGE_SIZE)
+    page = await reports.list_for_user(context.services.db, update.effective_user.id, pressed.offset, PAGE_SIZE)
     await show(update, *list_view(t, page))
 
 
 async def own_detail(
-    update: Update, context: BotContext, action: str, count: int
-) -> tuple[reports.ReportDetail, list[int]] | None:
+    update: Update, context: BotContext, action: str
+) -> tuple[reports.ReportDetail, wire.MineButton] | None:
     """The report a button names, if the presser may see it; otherwise says so and returns None."""
-    numbers = parse(update, action, count)
+    pressed = parse(update, action)
     assert update.effective_user is not None
-    if numbers is None:
-        await not_yours(update, context)
+    if pressed is None or pressed.report_id is None:
+        await stale_button(update, context)
         return None
     try:
-        detail = await reports.detail_for_user(context.services.db, numbers[0], update.effective_user.id)
+        detail = await reports.detail_for_user(context.services.db, pressed.report_id, update.effective_user.id)
     except reports.ReportNotFound:
         await not_yours(update, context)
         return None
-    return detail, numbers
+    return detail, pressed
 
 
 async def show_detail(update: Update, context: BotContext) -> None:
     """Shows one report's status, deadline and history in place of the list."""
-    found = await own_detail(update, context, "show", 2)
+    found = await own_detail(update, context, "show")
     if found is None:
         return
-    detail, numbers = found
+    detail, pressed = found
     t = await lang_of(update, context)
-    await show(update, *detail_view(t, detail, numbers[1], context))
+    await show(update, *detail_view(t, detail, pressed.offset, context))
 
 
 async def confirm_withdraw(update: Update, context: BotContext) -> None:
     """Asks whether to really withdraw the report."""
-    found = await own_detail(update, context, "withdraw", 2)
+    found = await own_detail(update, context, "withdraw")
     if found is None:
         return
-    detail, numbers = found
+    detail, pressed = found
     t = await lang_of(update, context)
     if not detail.can_withdraw:
         await cannot_withdraw(update, t)
@@ -207,8 +230,8 @@ async def confirm_withdraw(update: Update, context: BotContext) -> None:
     )
     markup = InlineKeyboardMarkup(
         [
-            [button(t._("↩️ Yes, withdraw it"), "withdrawn", numbers[0], numbers[1])],
-            [button(t._("No, keep it"), "show", numbers[0], numbers[1])],
+            [button(t._("↩️ Yes, withdraw it"), "withdrawn", detail.report.id, pressed.offset)],
+            [button(t._("No, keep it"), "show", detail.report.id, pressed.offset)],
         ]
     )
     await show(update, text, markup)
@@ -216,10 +239,10 @@ async def confirm_withdraw(update: Update, context: BotContext) -> None:
 
 async def withdraw(update: Update, context: BotContext) -> None:
     """Withdraws the report (until it is dispatched) and shows it again."""
-    numbers = parse(update, "withdrawn", 2)
+    pressed = parse(update, "withdrawn")
     assert update.effective_user is not None
-    if numbers is None:
-        await not_yours(update, context)
+    if pressed is None or pressed.report_id is None:
+        await stale_button(update, context)
         return
     services = context.services
     t = await lang_of(update, context)
@@ -227,15 +250,17 @@ async def withdraw(update: Update, context: BotContext) -> None:
         services.settings, services.lang(services.settings.default_language), services.service_area
     )
     try:
-        await reports.withdraw_report(services.db, numbers[0], update.effective_user.id, services.clock.now(), policy)
+        await reports.withdraw_report(
+            services.db, pressed.report_id, update.effective_user.id, services.clock.now(), policy
+        )
     except (reports.ReportNotFound, reports.NotReporter):
         await not_yours(update, context)
         return
     except reports.InvalidTransition:
         await cannot_withdraw(update, t)
         return
-    detail = await reports.detail_for_user(services.db, numbers[0], update.effective_user.id)
-    await show(update, *detail_view(t, detail, numbers[1], context))
+    detail = await reports.detail_for_user(services.db, pressed.report_id, update.effective_user.id)
+    await show(update, *detail_view(t, detail, pressed.offset, context))
 
 
 async def cannot_withdraw(update: Update, t: Lang) -> None:
@@ -252,7 +277,7 @@ async def cannot_withdraw(update: Update, t: Lang) -> None:
 # ------------------------------------------------------------------ adding information
 async def ask_information(update: Update, context: BotContext) -> int | None:
     """Asks for the text or photo to add to the report."""
-    found = await own_detail(update, context, "info", 1)
+    found = await own_detail(update, context, "info")
     if found is None:
         return ConversationHandler.END
     detail, _ = found
@@ -326,8 +351,8 @@ async def cancel_information(update: Update, context: BotContext) -> int:
     if context.user_data is not None:
         context.user_data.pop(_INFO_REPORT, None)
     if update.callback_query is not None:
-        await update.callback_query.answer()
-        await update.callback_query.edit_message_reply_markup(None)
+        await edge.answer(update.callback_query)
+        await edge.edit_buttons(update.callback_query, None)
     assert update.effective_chat is not None
     await context.bot.send_message(
         update.effective_chat.id, t._("Nothing was added. Here is the menu."), reply_markup=main_menu(t)
@@ -337,7 +362,7 @@ async def cancel_information(update: Update, context: BotContext) -> int:
 
 def build_handlers() -> list[BaseHandler[Any, Any, Any]]:
     """The list and detail buttons, and the small conversation that adds information."""
-    mine = callbacks.pattern(callbacks.MY_REPORTS)
+    mine = wire.pattern(wire.MY_REPORTS)
     adding = ConversationHandler(
         entry_points=[CallbackQueryHandler(ask_information, pattern=mine + "info:")],
         states={
@@ -362,5 +387,5 @@ def build_handlers() -> list[BaseHandler[Any, Any, Any]]:
         CallbackQueryHandler(show_detail, pattern=mine + "show:"),
         CallbackQueryHandler(confirm_withdraw, pattern=mine + "withdraw:"),
         CallbackQueryHandler(withdraw, pattern=mine + "withdrawn:"),
-        CallbackQueryHandler(not_yours, pattern=mine),
+        CallbackQueryHandler(unclaimed, pattern=mine),
     ]

@@ -13,9 +13,9 @@ from typing import Any
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
 from telegram.ext import BaseHandler, CallbackQueryHandler, CommandHandler, filters
 
-from bot import privacy
+from bot import casework, privacy, wire
+from bot import telegram_edge as edge
 from bot.i18n import N_, Lang
-from handlers import callbacks
 from handlers.common import BotContext, lang_of
 from handlers.start import stale_button
 
@@ -43,10 +43,10 @@ def confirm_keyboard(t: Lang, offered_minute: int) -> InlineKeyboardMarkup:
         [
             [
                 InlineKeyboardButton(
-                    t._("🗑 Yes, delete my data"), callback_data=callbacks.make(callbacks.PRIVACY, "yes", offered_minute)
+                    t._("🗑 Yes, delete my data"), callback_data=wire.make(wire.PRIVACY, "yes", offered_minute)
                 ),
                 InlineKeyboardButton(
-                    t._("Keep it"), callback_data=callbacks.make(callbacks.PRIVACY, "no", offered_minute)
+                    t._("Keep it"), callback_data=wire.make(wire.PRIVACY, "no", offered_minute)
                 ),
             ]
         ]
@@ -81,23 +81,24 @@ async def confirm_forget(update: Update, context: BotContext) -> None:
     """Deletes the person's data on "yes", keeps it on "no"; an old or forged button changes nothing."""
     query = update.callback_query
     assert query is not None and update.effective_user is not None
-    parts = callbacks.parts(query.data, callbacks.PRIVACY, 2)
+    pressed = wire.forget(query.data)
     now = context.services.clock.now()
-    if parts is None or parts[0] not in ("yes", "no") or not parts[1].isdigit():
+    if pressed is None:
         await stale_button(update, context)
         return
     t = await lang_of(update, context)
-    if now.timestamp() // 60 - int(parts[1]) > CONFIRM_WITHIN_MINUTES:
+    if now.timestamp() // 60 - pressed.offered_minute > CONFIRM_WITHIN_MINUTES:
         await query.answer(t._("This question has expired. Send /forget again if you still want it."), show_alert=True)
         return
-    if parts[0] == "no":
-        await query.answer()
-        await query.edit_message_text(t._("Nothing was deleted. Your data stays as it was."))
+    if not pressed.confirmed:
+        await edge.answer(query)
+        await edge.edit_text(query, t._("Nothing was deleted. Your data stays as it was."))
         return
     services = context.services
     user_id = update.effective_user.id
     try:
-        await privacy.forget_user(services.db, user_id, now, services.settings.admin_ids)
+        desk = casework.desk_from(services.settings, services.service_area)
+        await privacy.forget_user(services.db, user_id, now, desk)
     except privacy.StaffMustLeaveFirst:
         await query.answer(
             t._("You are on the city staff: please ask an administrator to remove your role first."), show_alert=True
@@ -105,12 +106,13 @@ async def confirm_forget(update: Update, context: BotContext) -> None:
         return
     services.users.forget_cached(user_id)
     forget_conversations(context, user_id)
-    await query.answer()
-    await query.edit_message_text(
+    await edge.answer(query)
+    await edge.edit_text(
+        query,
         t._(
             "Done: your data has been deleted and your reports are no longer linked to you. "
             "If you write to the bot again, we start afresh. Thank you for helping your city."
-        )
+        ),
     )
 
 
@@ -131,5 +133,5 @@ def build_handlers() -> list[BaseHandler[Any, Any, Any]]:
     return [
         CommandHandler("privacy", explain_privacy, filters=filters.ChatType.PRIVATE),
         CommandHandler("forget", ask_forget, filters=filters.ChatType.PRIVATE),
-        CallbackQueryHandler(confirm_forget, pattern=callbacks.pattern(callbacks.PRIVACY)),
+        CallbackQueryHandler(confirm_forget, pattern=wire.pattern(wire.PRIVACY)),
     ]

@@ -646,7 +646,7 @@ async def submit(update: Update, context: BotContext) -> int:
         missing = CATEGORY if draft.category is None else LOCATION if not draft.has_place else DESCRIPTION
         return await ask(update, context, missing, draft)
     await settle(update)
-    log.info("report %s filed by %s", report.public_no, update.effective_user.id)
+    log.info("report %s filed", report.public_no)  # the case, never who filed it: a log must not undo anonymity
     await send(
         update,
         context,

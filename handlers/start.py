@@ -12,17 +12,21 @@ from telegram.ext import (
     filters,
 )
 
+from bot import telegram_edge as edge
+from bot import wire
 from bot.config import SUPPORTED_LANGUAGES
 from bot.i18n import Lang, get_lang
 from bot.staff import is_invite_code
-from handlers import callbacks
+from bot.text import NAME_SHOWN, escape
 from handlers.common import (
     MENU_HELP,
     MENU_LANGUAGE,
     BotContext,
+    first_of_album,
     lang_of,
     main_menu,
     menu_button,
+    stale_button,
 )
 from handlers.staff import join_team
 
@@ -36,7 +40,7 @@ def greeting(t: Lang, first_name: str) -> str:
         "noise…) and follow it until it is fixed.\n"
         "• Street vendors: find the nearest free, legal vending spot that is open now.\n\n"
         "Choose from the menu below.",
-        name=first_name,
+        name=escape(first_name, NAME_SHOWN),
     )
 
 
@@ -75,7 +79,7 @@ async def ask_language(update: Update, context: BotContext) -> None:
     t = await lang_of(update, context)
     assert update.effective_message is not None
     buttons = [
-        InlineKeyboardButton(LANGUAGE_NAMES[code], callback_data=callbacks.make(callbacks.LANGUAGE, code))
+        InlineKeyboardButton(LANGUAGE_NAMES[code], callback_data=wire.make(wire.LANGUAGE, code))
         for code in SUPPORTED_LANGUAGES
     ]
     await update.effective_message.reply_text(
@@ -87,15 +91,16 @@ async def set_language(update: Update, context: BotContext) -> None:
     """Stores the chosen language and shows the menu in it."""
     query = update.callback_query
     assert query is not None and update.effective_user is not None
-    parts = callbacks.parts(query.data, callbacks.LANGUAGE, 1)
-    if parts is None or parts[0] not in SUPPORTED_LANGUAGES:
+    code = wire.language(query.data)
+    if code is None:
         await stale_button(update, context)
         return
     services = context.services
-    await services.users.set_language(update.effective_user.id, parts[0], services.clock.now())
-    t = get_lang(parts[0], services.timezone)
-    await query.answer()
-    await query.edit_message_text(t._("Language set: {language}.", language=LANGUAGE_NAMES[parts[0]]))
+    await services.users.set_language(update.effective_user.id, code, services.clock.now())
+    t = get_lang(code, services.timezone)
+    await edge.answer(query)
+    if not await edge.edit_text(query, t._("Language set: {language}.", language=LANGUAGE_NAMES[code])):
+        return  # pressed again (a double tap): it already says so, and the menu is already there
     if query.message is not None:
         await context.bot.send_message(query.message.chat.id, t._("Here is the menu."), reply_markup=main_menu(t))
 
@@ -110,7 +115,9 @@ async def cancel_nothing(update: Update, context: BotContext) -> None:
 
 
 async def unexpected_message(update: Update, context: BotContext) -> None:
-    """Anything the bot did not expect in a private chat: a short hint and the menu, never silence."""
+    """Anything the bot did not expect in a private chat: a short hint and the menu, never silence (once per album)."""
+    if not first_of_album(update, context):
+        return
     t = await lang_of(update, context)
     assert update.effective_message is not None
     await update.effective_message.reply_text(
@@ -129,15 +136,6 @@ async def track_membership(update: Update, context: BotContext) -> None:
         await services.users.mark_blocked(change.chat.id, services.clock.now())
 
 
-async def stale_button(update: Update, context: BotContext) -> None:
-    """A button from an old message, or data the bot never made: says so instead of doing anything."""
-    t = await lang_of(update, context)
-    assert update.callback_query is not None
-    await update.callback_query.answer(
-        t._("This button is no longer active. Please start again from the menu."), show_alert=True
-    )
-
-
 def build_handlers() -> list[BaseHandler]:
     """Entry commands and menu buttons of this journey."""
     return [
@@ -146,7 +144,7 @@ def build_handlers() -> list[BaseHandler]:
         MessageHandler(menu_button(MENU_HELP), show_help),
         CommandHandler("language", ask_language),
         MessageHandler(menu_button(MENU_LANGUAGE), ask_language),
-        CallbackQueryHandler(set_language, pattern=callbacks.pattern(callbacks.LANGUAGE)),
+        CallbackQueryHandler(set_language, pattern=wire.pattern(wire.LANGUAGE)),
         ChatMemberHandler(track_membership, ChatMemberHandler.MY_CHAT_MEMBER),
     ]
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from bot import reports
 from tests.support.driver import TestBed, inline_buttons, keyboard_labels, text_of
 from tests.support.report_steps import HOME, count_rows, draft_step, file_behind_the_scenes, north_of, walk_to
+from tests.support.staff_steps import STAFF_GROUP, next_with, start_staff_bed
 
 
 async def test_mine_too_follows_the_nearby_report(bed: TestBed) -> None:
@@ -79,3 +80,28 @@ async def test_limit_per_day_is_checked_again_at_submit(idle_bed: TestBed) -> No
     await sun.press(card, "Submit")
     await sun.expect_message(contains="You have sent 1 report today")
     assert await count_rows(idle_bed, "reports") == 1
+
+
+async def test_mine_too_shows_on_the_staff_card_within_seconds(idle_bed: TestBed) -> None:
+    bed = await start_staff_bed(idle_bed, "zh_Hans")
+    room = bed.person(9501, "张伟", "zh-hans").in_group(bed.emulator.chats[STAFF_GROUP])
+    an = bed.person(4030, "An", language_code="en")
+    review = await walk_to(an, "review")
+    await an.press(review, "Submit")
+    await an.expect_message(contains="Your report number is")
+    first = await bed.db.fetchone("SELECT id, public_no FROM reports WHERE reporter_id = 4030")
+    card = await next_with(room, first["public_no"])
+    assert "1 位居民关注" in text_of(card)
+
+    bo = bed.person(4031, "Bo", language_code="en")
+    await walk_to(bo, "location")
+    await bo.share_location(*north_of(HOME, 70))
+    await bo.expect_message(contains="Location received")
+    offer = await bo.expect_message(contains="already reported this kind of problem nearby")
+    await bo.press(offer, "is mine too")
+    await bo.expect_message(contains="now counts 2 residents")
+
+    card = await room.expect_edit(card, "2 位居民关注", timeout=5)
+    assert "1 位居民关注" not in text_of(card) and inline_buttons(card)  # the buttons stay
+    edit = await bed.db.fetchone("SELECT state FROM outbox WHERE ref = ?", (f"report_card:{first['id']}:edit",))
+    assert edit["state"] == "sent"  # through the outbox, like every card edit
