@@ -6,8 +6,8 @@ import asyncio
 import logging
 import time
 import warnings
-from collections.abc import Awaitable
-from typing import Any
+from collections.abc import Awaitable, Callable
+from typing import Any, TypeVar
 
 from telegram import BotCommand, BotCommandScopeAllPrivateChats, Update
 from telegram.constants import ParseMode
@@ -29,7 +29,7 @@ from bot.i18n import N_, get_lang
 from bot.notify import Notifier
 from bot.persistence import SQLitePersistence
 from bot.privacy import ensure_retention
-from bot.ratelimit import UserRateLimiter
+from bot.ratelimit import AlertThrottle, UserRateLimiter
 from bot.reminders import ReminderTimer
 from bot.services import Services
 from bot.spot_import import ensure_sample_spots
@@ -56,9 +56,16 @@ GUARD_GROUP = -10  # runs before every journey
 
 BotApplication = Application[Any, BotContext, Any, Any, Any, Any]
 
-# Our conversations follow a person across messages on purpose (per_message=False); PTB warns that buttons are then
-# tracked per chat and user rather than per message, which is exactly what we want, so the warning is only noise.
-warnings.filterwarnings("ignore", message="If .per_message=False.", category=PTBUserWarning)
+H = TypeVar("H")
+
+
+def conversations(build: Callable[[], list[H]]) -> list[H]:
+    """Builds ConversationHandlers without PTB's per_message warning (silenced here, where they are built)."""
+    with warnings.catch_warnings():
+        # Our conversations follow a person across messages on purpose (per_message=False); PTB warns that buttons
+        # are then tracked per chat and user rather than per message, which is exactly what we want.
+        warnings.filterwarnings("ignore", message="If .per_message=False.", category=PTBUserWarning)
+        return build()
 
 
 async def guard(update: Update, context: BotContext) -> None:
@@ -215,14 +222,15 @@ def build_application(settings: Settings, services: Services | None = None) -> B
     application.bot_data["services"] = services
     application.bot_data["metrics"] = Metrics()
     application.bot_data["flood"] = UserRateLimiter()
+    application.bot_data["alerts"] = AlertThrottle(window=60.0 * errors.ALERT_WINDOW_MINUTES)
 
     # Order matters: the guard first, then every journey, then the catch-alls for what nobody claimed.
     application.add_handler(TypeHandler(Update, guard), group=GUARD_GROUP)
     for handler in start.build_handlers():
         application.add_handler(handler)
-    for handler in [*report.build_handlers(settings), *my_reports.build_handlers()]:
+    for handler in conversations(lambda: [*report.build_handlers(settings), *my_reports.build_handlers()]):
         application.add_handler(handler)
-    for handler in vendor.build_handlers():
+    for handler in conversations(vendor.build_handlers):
         application.add_handler(handler)
     for handler in followup.build_handlers():
         application.add_handler(handler)
