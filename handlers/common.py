@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from datetime import UTC
 from typing import Any
 
@@ -18,6 +19,9 @@ MENU_MY_REPORTS = N_("📋 My reports")
 MENU_LANGUAGE = N_("🌐 Language")
 MENU_HELP = N_("❓ Help")
 MENU_LABELS = (MENU_REPORT, MENU_SELL, MENU_MY_REPORTS, MENU_LANGUAGE, MENU_HELP)
+STALE_BUTTON = N_("This button is no longer active. Please start again from the menu.")
+
+log = logging.getLogger(__name__)
 
 
 class BotContext(CallbackContext[ExtBot[None], dict[Any, Any], dict[Any, Any], dict[Any, Any]]):
@@ -46,6 +50,19 @@ def menu_button(label: str) -> filters.BaseFilter:
     return filters.ChatType.PRIVATE & filters.Text(translations_of(label))
 
 
+def first_of_album(update: Update, context: BotContext) -> bool:
+    """False for the later items of an album the bot has already answered: Telegram delivers an album as one
+    update per photo (up to 100 from some clients), and a hint or "did not understand" is due once per album."""
+    message = update.effective_message
+    group = message.media_group_id if message is not None else None
+    if group is None or context.user_data is None:
+        return True
+    if context.user_data.get("hinted_album") == group:
+        return False
+    context.user_data["hinted_album"] = group
+    return True
+
+
 def main_menu(t: Lang) -> ReplyKeyboardMarkup:
     return ReplyKeyboardMarkup(
         [
@@ -56,3 +73,13 @@ def main_menu(t: Lang) -> ReplyKeyboardMarkup:
         resize_keyboard=True,
         is_persistent=True,
     )
+
+
+async def stale_button(update: Update, context: BotContext) -> None:
+    """A button from an old message, or data the bot never made (bot.wire said no): says so, changes nothing."""
+    query = update.callback_query
+    assert query is not None
+    # A WARNING, not an ERROR: a forged press is the presser's mistake, not the bot's, and alerts nobody.
+    log.warning("update %s: button data %.80r refused as stale or forged", update.update_id, query.data)
+    t = await lang_of(update, context)
+    await query.answer(t._(STALE_BUTTON), show_alert=True)

@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
+
 from tests.support.driver import TestBed, keyboard_labels, text_of
+
+FLOOD_NOTICE = "You are sending messages very fast. Please wait a moment."
 
 
 async def test_start_greets_in_chinese_by_telegram_language(bed: TestBed) -> None:
@@ -62,6 +66,21 @@ async def test_unexpected_message_gets_a_hint_and_the_menu(bed: TestBed) -> None
     assert "📝 Report a problem" in keyboard_labels(reply)
     await alice.send("hello?")
     await alice.expect_message(contains="did not understand")
+
+
+async def test_an_album_from_the_main_menu_gets_one_answer(bed: TestBed) -> None:
+    alice = bed.person(1011, "Alice", language_code="en")
+    await alice.send("/start")
+    await alice.expect_message(contains="Hello, Alice")
+    await alice.send_album(100)  # a hundred updates with one media_group_id, outside any journey
+    reply = await alice.expect_message(contains="did not understand")
+    assert "📝 Report a problem" in keyboard_labels(reply)
+    await asyncio.sleep(2.0)
+    # Beside the one answer, only the flood guard's single notice (100 updates in well under a second).
+    assert [text_of(message) for message in alice.read_all()] in ([], [FLOOD_NOTICE])
+    await alice.send_album(2)  # another album is another answer
+    await alice.expect_message(contains="did not understand")
+    await alice.expect_no_message(wait=1.0)
 
 
 async def test_cancel_outside_a_journey(bed: TestBed) -> None:
