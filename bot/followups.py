@@ -8,7 +8,6 @@ The handlers here run inside the firing transaction and queue their messages thr
 
 from __future__ import annotations
 
-import html
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from functools import partial
@@ -16,7 +15,7 @@ from typing import Any
 
 import aiosqlite
 
-from bot import reminders, spots
+from bot import reminders, spots, wire
 from bot.clock import from_db, to_db
 from bot.config import Settings
 from bot.i18n import N_, Lang
@@ -39,6 +38,7 @@ from bot.reports import (
     transition,
 )
 from bot.services import Services
+from bot.text import ADDRESS_SHOWN, DESCRIPTION_SHOWN, TITLE_SHOWN, escape, fit
 from bot.worktime import WorkCalendar
 
 ACK_ESCALATE = "ack_escalate"
@@ -52,13 +52,8 @@ DRAFT_NUDGE = "draft_nudge"
 CASE_KINDS = (ACK_ESCALATE, SLA_HALF, SLA_DUE, VERIFY_ASK, VERIFY_AGAIN, VERIFY_CLOSE)
 VERIFY_KINDS = (VERIFY_ASK, VERIFY_AGAIN, VERIFY_CLOSE)
 
-# Callback data of the buttons these messages carry (handled in handlers/followup.py).
-ANSWER_PREFIX = "fu"  # fu:<report id>:<fixed|partly|not_fixed>
-SATISFACTION_PREFIX = "fs"  # fs:<report id>:<1..5>
-# The report wizard's own entry buttons (handlers/callbacks.REPORT = "rpt"), offered by the draft nudge.
-RESUME_DRAFT = "rpt:resume"
-DISCARD_DRAFT = "rpt:discard"
-ANSWERS = ("fixed", "partly", "not_fixed")
+# The buttons these messages carry are written as bot/wire.py says (and read there by handlers/followup.py).
+ANSWERS = wire.FOLLOWUP_ANSWERS
 
 UNCONFIRMED_NOTE = N_("Closed as resolved without the resident's confirmation (no answer).")
 
@@ -250,7 +245,10 @@ def answer_keyboard(t: Lang, report_id: int) -> dict[str, Any]:
     labels = {"fixed": t._("✅ Fixed"), "partly": t._("🟡 Partly"), "not_fixed": t._("❌ Not fixed")}
     return {
         "inline_keyboard": [
-            [{"text": labels[answer], "callback_data": f"{ANSWER_PREFIX}:{report_id}:{answer}"} for answer in ANSWERS]
+            [
+                {"text": labels[answer], "callback_data": wire.make(wire.FOLLOWUP_ANSWER, report_id, answer)}
+                for answer in ANSWERS
+            ]
         ]
     }
 
@@ -259,10 +257,13 @@ def satisfaction_keyboard(report_id: int) -> dict[str, Any]:
     return {
         "inline_keyboard": [
             [
-                {"text": "⭐" * score, "callback_data": f"{SATISFACTION_PREFIX}:{report_id}:{score}"}
+                {"text": "⭐" * score, "callback_data": wire.make(wire.FOLLOWUP_SATISFACTION, report_id, score)}
                 for score in (1, 2, 3)
             ],
-            [{"text": "⭐" * score, "callback_data": f"{SATISFACTION_PREFIX}:{report_id}:{score}"} for score in (4, 5)],
+            [
+                {"text": "⭐" * score, "callback_data": wire.make(wire.FOLLOWUP_SATISFACTION, report_id, score)}
+                for score in (4, 5)
+            ],
         ]
     }
 
@@ -450,7 +451,9 @@ async def record_comment(services: Services, report_id: int, telegram_id: int, c
             services,
             report,
             staff_t._(
-                "💬 Comment on report <b>{number}</b>: {comment}", number=report.public_no, comment=html.escape(comment)
+                "💬 Comment on report <b>{number}</b>: {comment}",
+                number=report.public_no,
+                comment=escape(comment, DESCRIPTION_SHOWN),
             ),
             now,
             key=f"comment:{report_id}:{telegram_id}:{to_db(now)}",
@@ -533,13 +536,17 @@ async def send_digest(conn: aiosqlite.Connection, reminder: Reminder, services: 
     body.append(
         t._("In all: {new} new · {open} open · {overdue} overdue", new=total[0], open=total[1], overdue=total[2])
     )
-    await enqueue_text(conn, chat_id, "\n".join(body), now, dedupe_key=f"reminder:{reminder.id}")
+    await enqueue_text(conn, chat_id, fit("\n".join(body)), now, dedupe_key=f"reminder:{reminder.id}")
 
 
 # ------------------------------------------------------------------ abandoned drafts
+def draft_target(telegram_id: int) -> str:
+    return f"draft:{telegram_id}"
+
+
 async def schedule_draft_nudge(conn: aiosqlite.Connection, telegram_id: int, settings: Settings, now: datetime) -> None:
     """Called whenever a draft is saved: one nudge, DRAFT_REMINDER_AFTER after the last change."""
-    target = f"draft:{telegram_id}"
+    target = draft_target(telegram_id)
     await reminders.cancel(conn, target, (DRAFT_NUDGE,))
     await reminders.schedule(conn, DRAFT_NUDGE, target, now + settings.draft_reminder_after, now)
 
@@ -560,8 +567,8 @@ async def nudge_draft(conn: aiosqlite.Connection, reminder: Reminder, services: 
     keyboard = {
         "inline_keyboard": [
             [
-                {"text": t._("▶️ Continue"), "callback_data": RESUME_DRAFT},
-                {"text": t._("🗑 Discard"), "callback_data": DISCARD_DRAFT},
+                {"text": t._("▶️ Continue"), "callback_data": wire.RESUME_DRAFT},
+                {"text": t._("🗑 Discard"), "callback_data": wire.DISCARD_DRAFT},
             ]
         ]
     }
@@ -595,6 +602,11 @@ SPOT_OPENS = "spot_opens"
 
 def spot_target(spot_id: int, user_id: int) -> str:
     return f"spot:{spot_id}:user:{user_id}"
+
+
+def spot_targets_of(user_id: int) -> str:
+    """A LIKE pattern matching the targets of every spot reminder of one person."""
+    return f"spot:%:user:{user_id}"
 
 
 async def schedule_spot_reminder(
@@ -660,10 +672,10 @@ async def remind_spot_opening(
         t = await _lang(services, int(user_id))
         text = t._(
             "🔔 {spot} opens {when}: {hours}. Address: {address}",
-            spot=html.escape(spot.title(t.code)),
+            spot=escape(spot.title(t.code), TITLE_SHOWN),
             when=t.relative(opens_at, now),
             hours=spots.opening_text(t, opening),
-            address=html.escape(spot.place(t.code)),
+            address=escape(spot.place(t.code), ADDRESS_SHOWN),
         )
         await enqueue_text(conn, int(user_id), text, now, dedupe_key=f"reminder:{reminder.id}")
     await schedule_spot_reminder(conn, int(spot_id), int(user_id), settings, now, max(now, opens_at))

@@ -6,9 +6,11 @@ What the bot keeps about a person: their Telegram id, first name and language (`
 ``report_events.actor_id``, ``followup_answers``). Photos are kept as Telegram file ids only: the bot downloads
 no media, so no EXIF location is ever stored.
 
-Forgetting deletes the person's own rows and unlinks the cases, which stay for the statistics: the reporter
-becomes :data:`ANONYMOUS_REPORTER`, follows are removed, notes and ratings stay but point at nobody. The
-retention job does the same to cases finished more than RETENTION_DAYS ago.
+Forgetting deletes the person's own rows (reminders about them too, settled ones included: their target names
+the person) and unlinks the cases, which stay for the statistics: the reporter becomes
+:data:`ANONYMOUS_REPORTER`, follows are removed, notes and ratings stay but point at nobody, and the staff cards
+that showed their name are edited to "anonymous" through the outbox. The retention job does the same to cases
+finished more than RETENTION_DAYS ago.
 """
 
 from __future__ import annotations
@@ -21,9 +23,11 @@ from typing import Any
 
 import aiosqlite
 
-from bot import reminders, staff
+from bot import casework, reminders, staff
+from bot.casework import Desk
 from bot.clock import to_db
 from bot.db import Database
+from bot.followups import draft_target, spot_targets_of
 from bot.reminders import Reminder, reminder_kind
 from bot.reports import FINAL_STATES
 from bot.services import Services
@@ -76,11 +80,18 @@ async def _unlink_ratings(conn: aiosqlite.Connection, where: str, params: tuple[
     return len(rows)
 
 
-async def forget_user(db: Database, telegram_id: int, now: datetime, admin_ids: frozenset[int]) -> Forgotten:
+async def _named_cases(conn: aiosqlite.Connection, where: str, params: tuple[Any, ...]) -> list[int]:
+    """The cases whose cards show the reporter's name (they chose to show it)."""
+    async with conn.execute(f"SELECT id FROM reports WHERE anonymous = 0 AND {where}", params) as cursor:
+        return [int(row["id"]) for row in await cursor.fetchall()]
+
+
+async def forget_user(db: Database, telegram_id: int, now: datetime, desk: Desk) -> Forgotten:
     """Deletes the person's data and unlinks their cases, in one transaction; StaffMustLeaveFirst for staff."""
     async with db.transaction() as conn:
-        if await staff.role_of(conn, telegram_id, admin_ids) is not None:
+        if await staff.role_of(conn, telegram_id, desk.admin_ids) is not None:
             raise StaffMustLeaveFirst(telegram_id)
+        named = await _named_cases(conn, "reporter_id = ?", (telegram_id,))
         reports_unlinked = await _count(
             conn,
             "UPDATE reports SET reporter_id = ?, anonymous = 1 WHERE reporter_id = ?",
@@ -93,10 +104,10 @@ async def forget_user(db: Database, telegram_id: int, now: datetime, admin_ids: 
         ratings = await _unlink_ratings(conn, "telegram_id = ?", (telegram_id,))
         drafts = await _count(conn, "DELETE FROM report_drafts WHERE telegram_id = ?", (telegram_id,))
         subscriptions = await _count(conn, "DELETE FROM subscriptions WHERE user_id = ?", (telegram_id,))
-        await conn.execute(
-            "UPDATE reminders SET state = 'cancelled' WHERE state = 'pending' AND target = ?",
-            (f"draft:{telegram_id}",),
-        )
+        # Settled reminders too: their target names the person.
+        await reminders.purge(conn, (draft_target(telegram_id),), (spot_targets_of(telegram_id),))
+        for report_id in named:  # the cards posted with their name are edited to "anonymous"
+            await casework.anonymise_cards(conn, report_id, now, desk)
         messages = await _count(conn, "DELETE FROM outbox WHERE chat_id = ?", (telegram_id,))
         await conn.execute("DELETE FROM ptb_user_data WHERE user_id = ?", (telegram_id,))
         await conn.execute("DELETE FROM ptb_chat_data WHERE chat_id = ?", (telegram_id,))
@@ -111,20 +122,23 @@ async def forget_user(db: Database, telegram_id: int, now: datetime, admin_ids: 
 
 
 # ------------------------------------------------------------------ retention
-async def apply_retention(conn: aiosqlite.Connection, now: datetime, days: int) -> RetentionOutcome:
-    """Unlinks cases finished more than ``days`` ago from people; deletes old sent messages and drafts."""
+async def apply_retention(conn: aiosqlite.Connection, now: datetime, days: int, desk: Desk) -> RetentionOutcome:
+    """Unlinks cases finished more than ``days`` ago from people; deletes old sent messages, drafts and settled
+    reminders."""
     cutoff = to_db(now - timedelta(days=days))
     finished = sorted(state.value for state in FINAL_STATES)
     marks = ", ".join("?" for _ in finished)
     async with conn.execute(
-        f"""SELECT id FROM reports r WHERE updated_at < ? AND state IN ({marks})
+        f"""SELECT id, anonymous FROM reports r WHERE updated_at < ? AND state IN ({marks})
             AND (reporter_id != ? OR EXISTS (SELECT 1 FROM report_followers f WHERE f.report_id = r.id)
                  OR EXISTS (SELECT 1 FROM followup_answers a WHERE a.report_id = r.id AND a.telegram_id > 0)
                  OR EXISTS (SELECT 1 FROM report_events e WHERE e.report_id = r.id AND e.actor_role = 'resident'
                             AND e.actor_id IS NOT NULL))""",
         (cutoff, *finished, ANONYMOUS_REPORTER),
     ) as cursor:
-        ids = [int(row["id"]) for row in await cursor.fetchall()]
+        found = list(await cursor.fetchall())
+    ids = [int(row["id"]) for row in found]
+    named = {int(row["id"]) for row in found if not row["anonymous"]}
     for report_id in ids:
         await conn.execute(
             "UPDATE reports SET reporter_id = ?, anonymous = 1 WHERE id = ?", (ANONYMOUS_REPORTER, report_id)
@@ -134,8 +148,11 @@ async def apply_retention(conn: aiosqlite.Connection, now: datetime, days: int) 
             "UPDATE report_events SET actor_id = NULL WHERE report_id = ? AND actor_role = 'resident'", (report_id,)
         )
         await _unlink_ratings(conn, "report_id = ? AND telegram_id > 0", (report_id,))
+        if report_id in named:  # before the old card rows go: the edit needs the posted card's message id
+            await casework.anonymise_cards(conn, report_id, now, desk)
     messages = await _count(conn, "DELETE FROM outbox WHERE state != 'pending' AND created_at < ?", (cutoff,))
     drafts = await _count(conn, "DELETE FROM report_drafts WHERE updated_at < ?", (cutoff,))
+    await reminders.purge_settled(conn, now - timedelta(days=days))  # e.g. old nudges about a person's draft
     return RetentionOutcome(len(ids), messages, drafts)
 
 
@@ -161,7 +178,8 @@ async def ensure_retention(services: Services, now: datetime) -> None:
 async def run_retention(conn: aiosqlite.Connection, reminder: Reminder, services: Services, now: datetime) -> None:
     """The daily retention run; schedules tomorrow's."""
     await reminders.schedule(conn, RETENTION, RETENTION_TARGET, next_retention_at(services, now), now)
-    outcome = await apply_retention(conn, now, services.settings.retention_days)
+    desk = casework.desk_from(services.settings, services.service_area)
+    outcome = await apply_retention(conn, now, services.settings.retention_days, desk)
     log.info(
         "privacy: retention run unlinked %s cases, deleted %s old messages and %s old drafts",
         outcome.cases_unlinked,

@@ -100,6 +100,22 @@ async def cancel(conn: aiosqlite.Connection, target: str, kinds: tuple[str, ...]
     return cursor.rowcount
 
 
+async def purge(conn: aiosqlite.Connection, targets: tuple[str, ...] = (), like: tuple[str, ...] = ()) -> int:
+    """Deletes every reminder, pending or settled, about these targets (exact, or LIKE patterns): a target can
+    name a person (``draft:<telegram id>``), and a forgotten person leaves no row behind."""
+    clauses = ["target = ?"] * len(targets) + ["target LIKE ?"] * len(like)
+    if not clauses:
+        return 0
+    cursor = await conn.execute(f"DELETE FROM reminders WHERE {' OR '.join(clauses)}", (*targets, *like))
+    return cursor.rowcount
+
+
+async def purge_settled(conn: aiosqlite.Connection, before: datetime) -> int:
+    """Deletes reminders created before ``before`` that are no longer pending: only pending ones are read again."""
+    cursor = await conn.execute("DELETE FROM reminders WHERE state != 'pending' AND created_at < ?", (to_db(before),))
+    return cursor.rowcount
+
+
 async def pending(db: Any, target: str | None = None) -> list[Reminder]:
     sql = "SELECT id, kind, target, due_at, payload FROM reminders WHERE state = 'pending'"
     params: tuple[Any, ...] = ()

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from bot import privacy, reminders, reports
+from bot import casework, privacy, reminders, reports
 from bot.db import Database
 from bot.reports import ReportState
 from tests.support.driver import TestBed, text_of
@@ -152,15 +152,16 @@ async def test_retention_unlinks_old_finished_cases_only(bed: TestBed) -> None:
         "UPDATE reports SET updated_at = '2020-01-01 00:00:00', created_at = '2020-01-01 00:00:00' WHERE id IN (?, ?)",
         (old.id, still_open.id),
     )
+    desk = casework.desk_from(bed.settings, services.service_area)
     async with services.db.transaction() as conn:
-        outcome = await privacy.apply_retention(conn, services.clock.now(), bed.settings.retention_days)
+        outcome = await privacy.apply_retention(conn, services.clock.now(), bed.settings.retention_days, desk)
     assert outcome.cases_unlinked == 1
     assert (await reports.get_report(services.db, old.id)).reporter_id == privacy.ANONYMOUS_REPORTER
     assert (await reports.get_report(services.db, recent.id)).reporter_id == 8102
     assert (await reports.get_report(services.db, still_open.id)).reporter_id == 8103  # open: still needed
     assert await count(services.db, "SELECT COUNT(*) FROM report_followers WHERE report_id = ?", old.id) == 0
     async with services.db.transaction() as conn:  # a second run finds nothing more to do
-        assert (await privacy.apply_retention(conn, services.clock.now(), 365)).cases_unlinked == 0
+        assert (await privacy.apply_retention(conn, services.clock.now(), 365, desk)).cases_unlinked == 0
 
 
 async def test_retention_runs_daily_as_a_durable_reminder(bed: TestBed) -> None:
