@@ -6,6 +6,7 @@ import json
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -40,6 +41,11 @@ def walking_minutes(meters: float) -> int:
     return max(1, round(meters / WALKING_METERS_PER_MINUTE))
 
 
+def walking_time(meters: float) -> timedelta:
+    """How long the walk takes, at the pace behind walking_minutes (unrounded, for ranking)."""
+    return timedelta(minutes=meters / WALKING_METERS_PER_MINUTE)
+
+
 def valid_coordinates(lat: float, lon: float) -> bool:
     return math.isfinite(lat) and math.isfinite(lon) and -90 <= lat <= 90 and -180 <= lon <= 180
 
@@ -69,12 +75,16 @@ def point_in_polygon(lat: float, lon: float, rings: Sequence[Sequence[Point]]) -
 def rings_from_geojson(geometry: dict[str, Any]) -> list[list[list[Point]]]:
     """A GeoJSON Polygon or MultiPolygon as a list of polygons, each a list of (lat, lon) rings."""
     kind, coordinates = geometry.get("type"), geometry.get("coordinates") or []
+    if not isinstance(coordinates, list):
+        raise GeoDataError(f"bad polygon coordinates: expected a list, got {type(coordinates).__name__}")
     if kind == "Polygon":
         polygons = [coordinates]
     elif kind == "MultiPolygon":
-        polygons = list(coordinates)
+        polygons = coordinates
     else:
         raise GeoDataError(f"expected a Polygon or MultiPolygon, got {kind}")
+    if not polygons:
+        raise GeoDataError("a MultiPolygon needs at least one polygon")
     try:
         result = [[[(float(lat), float(lon)) for lon, lat, *_ in ring] for ring in polygon] for polygon in polygons]
     except (TypeError, ValueError) as exc:
@@ -83,6 +93,64 @@ def rings_from_geojson(geometry: dict[str, Any]) -> list[list[list[Point]]]:
         if not polygon or len(polygon[0]) < 4:
             raise GeoDataError("a polygon ring needs at least 4 positions (closed)")
     return result
+
+
+def polygon_problem(rings: Sequence[Sequence[Point]]) -> str | None:
+    """Why rings of (lat, lon) do not make one simple area, or None.
+
+    Every ring must be closed, have three corners or more, and no two edges may cross or touch except
+    neighbours at their shared corner: a bow-tie, a spike or a hole across the outline would make "inside"
+    mean something other than what the drawing shows. Edges are swept by longitude, so only edges whose
+    extents overlap are compared.
+    """
+    edges: list[tuple[Point, Point, int, int]] = []  # ends, ring, position in the ring
+    sizes = []
+    for number, ring in enumerate(rings):
+        if len(ring) < 4 or ring[0] != ring[-1]:
+            return "a ring must be closed: at least 4 positions, the last equal to the first"
+        corners = [point for index, point in enumerate(ring) if index == 0 or point != ring[index - 1]]
+        if len(corners) < 4:
+            return "a ring needs at least 3 different corners"
+        sizes.append(len(corners) - 1)
+        edges.extend((corners[i], corners[i + 1], number, i) for i in range(len(corners) - 1))
+    edges.sort(key=lambda edge: min(edge[0][1], edge[1][1]))
+    for index, (a1, a2, ring_a, at_a) in enumerate(edges):
+        a_east = max(a1[1], a2[1])
+        for b1, b2, ring_b, at_b in edges[index + 1 :]:
+            if min(b1[1], b2[1]) > a_east:
+                break
+            if min(a1[0], a2[0]) > max(b1[0], b2[0]) or min(b1[0], b2[0]) > max(a1[0], a2[0]):
+                continue
+            gap = abs(at_a - at_b)
+            if ring_a == ring_b and gap in (1, sizes[ring_a] - 1):
+                # Neighbours share a corner; they go wrong only by folding back along each other.
+                shared = a2 if a2 in (b1, b2) else a1
+                far_a, far_b = (a1 if shared == a2 else a2), (b2 if shared == b1 else b1)
+                if _on_segment(far_b, a1, a2) or _on_segment(far_a, b1, b2):
+                    return "the outline folds back on itself"
+            elif _segments_meet(a1, a2, b1, b2):
+                return "the outline crosses or touches itself"
+    return None
+
+
+def _turn(p: Point, q: Point, r: Point) -> float:
+    return (q[0] - p[0]) * (r[1] - p[1]) - (q[1] - p[1]) * (r[0] - p[0])
+
+
+def _on_segment(p: Point, a: Point, b: Point) -> bool:
+    return (
+        _turn(a, b, p) == 0
+        and min(a[0], b[0]) <= p[0] <= max(a[0], b[0])
+        and min(a[1], b[1]) <= p[1] <= max(a[1], b[1])
+    )
+
+
+def _segments_meet(a1: Point, a2: Point, b1: Point, b2: Point) -> bool:
+    """Whether two segments share any point (crossing, touching or overlapping)."""
+    d1, d2, d3, d4 = _turn(b1, b2, a1), _turn(b1, b2, a2), _turn(a1, a2, b1), _turn(a1, a2, b2)
+    if ((d1 > 0 > d2) or (d1 < 0 < d2)) and ((d3 > 0 > d4) or (d3 < 0 < d4)):
+        return True
+    return any((_on_segment(a1, b1, b2), _on_segment(a2, b1, b2), _on_segment(b1, a1, a2), _on_segment(b2, a1, a2)))
 
 
 @dataclass(frozen=True)

@@ -17,7 +17,7 @@ from typing import Any
 
 import aiosqlite
 
-from bot import spots
+from bot import dates, spots
 from bot.clock import from_db, to_db
 from bot.db import Database
 from bot.i18n import N_
@@ -332,32 +332,39 @@ class SpotRefused(StaffError):
         self.kind, self.spot = kind, spot
 
 
-_DURATION = re.compile(r"^(\d{1,4})([mhd])$")
-_DAY = re.compile(r"^\d{4}-\d{2}-\d{2}$")
-_DAY_TIME = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{1,2}:\d{2}$")
-_CLOCK = re.compile(r"^\d{1,2}:\d{2}$")
+_DURATION = re.compile(r"([0-9]{1,4})([mhd])")
+_DAY = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
+_DAY_TIME = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{1,2}:[0-9]{2}")
+_CLOCK = re.compile(r"[0-9]{1,2}:[0-9]{2}")
 
 
 def parse_until(text: str, now: datetime, tz: tzinfo) -> datetime | None:
     """When a closure ends, as staff type it: ``3h``/``2d``/``90m``, ``18:00`` (next), ``2026-12-01`` (through
-    that day), ``2026-12-01T08:00``; None when the text is none of these (it is then the reason)."""
+    that day), ``2026-12-01T08:00``; None when the text is none of these (it is then the reason).
+
+    A real date outside the range the bot computes with raises dates.DateOutOfRange (checked before any
+    arithmetic, which would overflow near year 9999)."""
     word = text.strip()
-    if match := _DURATION.match(word):
+    if match := _DURATION.fullmatch(word):
         unit = {"m": "minutes", "h": "hours", "d": "days"}[match.group(2)]
         return now + timedelta(**{unit: int(match.group(1))})
     local = now.astimezone(tz)
     try:
-        if _DAY_TIME.match(word):
-            return datetime.strptime(word, "%Y-%m-%dT%H:%M").replace(tzinfo=tz).astimezone(UTC)
-        if _DAY.match(word):
-            day = date.fromisoformat(word) + timedelta(days=1)
+        if _DAY_TIME.fullmatch(word):
+            moment = datetime.strptime(word, "%Y-%m-%dT%H:%M")
+            dates.check_day(moment.date())
+            return moment.replace(tzinfo=tz).astimezone(UTC)
+        if _DAY.fullmatch(word):
+            day = dates.check_day(date.fromisoformat(word)) + timedelta(days=1)
             return datetime.combine(day, time(0), tz).astimezone(UTC)
-        if _CLOCK.match(word):
+        if _CLOCK.fullmatch(word):
             hour, minute = (int(part) for part in word.split(":"))
             moment = datetime.combine(local.date(), time(hour, minute), tz)
             if moment <= local:
                 moment += timedelta(days=1)
             return moment.astimezone(UTC)
+    except dates.DateOutOfRange:
+        raise  # a real date, just too far: said as such, not taken as the reason
     except ValueError:
         return None
     return None

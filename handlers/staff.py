@@ -31,7 +31,7 @@ from telegram.ext import (
     filters,
 )
 
-from bot import casework, spots, staff, wire
+from bot import casework, dates, spots, staff, wire
 from bot import telegram_edge as edge
 from bot.casework import ButtonPress, CaseworkError, Desk
 from bot.i18n import N_, Lang
@@ -678,6 +678,9 @@ async def manage_spot(update: Update, context: BotContext) -> None:
             )
     except NotAllowed as error:
         await message.reply_text(refusal(t, error))
+        return
+    except dates.DateOutOfRange:
+        await message.reply_text(dates.out_of_range_text(t))
         return
     except spots.SpotNotFound:
         await message.reply_text(t._("There is no vending spot with that number or id."))

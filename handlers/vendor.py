@@ -491,15 +491,15 @@ async def show_choices(update: Update, context: BotContext) -> int:
     return CHOICE
 
 
-async def choose_mode(update: Update, context: BotContext) -> int:
+async def choose_mode(update: Update, context: BotContext) -> int | None:
     """Starts the chosen way: asks for the location or the search text, or lists districts or own spots."""
     query = update.callback_query
     assert query is not None
     mode = wire.vendor_mode(query.data)
-    t = await lang_of(update, context)
     if mode is None:
         await stale_button(update, context)
-        return CHOICE
+        return None  # no state change: a forged press neither starts the conversation nor moves it
+    t = await lang_of(update, context)
     await query.answer()
     if mode in ("nearest", "here") and context.user_data is not None:
         context.user_data["vendor_mode"] = mode

@@ -226,6 +226,66 @@ async def test_when_nothing_is_open_the_soonest_to_open(db: Database) -> None:
     assert result.spots[0].opening is not None and result.spots[0].opening.opens_at - now == timedelta(minutes=40)
 
 
+async def test_soonest_means_when_the_vendor_could_be_selling_there_walk_included(db: Database) -> None:
+    # At 4.5 km/h: 12.1 km is 161 minutes on foot, 15 km is 200, 1.2 km is 16 and 0.8 km 11.
+    ids = await load(
+        db,
+        record("far-early", *offset(12_100, 0), "06:00-09:00"),  # opens first, but the vendor gets there at 07:41
+        record("near-later", *offset(1_200, 0), "06:30-09:00"),  # selling from 06:30
+        record("nearer-same", *offset(0, 800), "06:30-09:00"),  # selling from 06:30 too, and nearer
+        record("too-far-today", *offset(0, -15_000), "06:00-07:00"),  # closed again by 08:20: tomorrow
+    )
+    now = local(2026, 11, 23, 5, 0)
+    result = await spots.nearest_open_spots(db, *CENTRE, now, CITY, limit=4)
+    assert result.soonest
+    assert [n.spot.id for n in result.spots] == [
+        ids["nearer-same"],
+        ids["near-later"],
+        ids["far-early"],
+        ids["too-far-today"],
+    ]
+    assert [n.selling_from for n in result.spots[:2]] == [local(2026, 11, 23, 6, 30)] * 2
+    far_early = result.spots[2]
+    assert far_early.selling_from is not None
+    assert far_early.selling_from.astimezone(CITY).strftime("%H:%M") == "07:41"
+    tomorrow = result.spots[3]
+    assert tomorrow.opening == spots.Opening(local(2026, 11, 24, 6, 0), local(2026, 11, 24, 7, 0))
+    assert tomorrow.selling_from == local(2026, 11, 24, 6, 0)
+
+
+async def test_soonest_looks_past_the_nearest_few_for_a_spot_that_opens_much_earlier(db: Database) -> None:
+    crowd = [record(f"late-{n}", *offset(100 * n, 0), "10:00-12:00") for n in range(1, 13)]
+    ids = await load(db, *crowd, record("early", *offset(0, 2_500), "06:00-08:00"))
+    result = await spots.nearest_open_spots(db, *CENTRE, local(2026, 11, 23, 5, 0), CITY)
+    assert result.soonest and result.spots[0].spot.id == ids["early"]  # the 13th nearest, selling from 06:00
+    assert [n.spot.id for n in result.spots[1:]] == [ids["late-1"], ids["late-2"]]
+
+
+async def test_soonest_selling_equals_a_brute_force_ranking(db: Database) -> None:
+    rng = random.Random(23)
+    hours = ["22:00-04:00", "06:00-08:30", "Mo-Fr 09:00-17:00", "Sa,Su 10:00-12:00", "17:30-22:00", "05:30-06:00"]
+    records = []
+    for number in range(400):
+        lat, lon = offset(rng.gauss(0, 6000), rng.gauss(0, 6000))
+        status = spots.STATUS_CLOSED if rng.random() < 0.05 else spots.STATUS_OPEN
+        records.append(record(f"r{number}", lat, lon, rng.choice(hours), status=status))
+    await load(db, *records)
+    now0 = local(2026, 11, 23, 0)
+    everything = [await spots.get_spot(db, row["id"], now0, CITY) for row in await db.fetchall("SELECT id FROM spots")]
+    for _ in range(40):
+        lat, lon = offset(rng.gauss(0, 6000), rng.gauss(0, 6000))
+        now = now0 + timedelta(minutes=rng.randrange(7 * 1440))
+        expected = []
+        for candidate in everything:
+            distance = haversine_m(lat, lon, candidate.lat, candidate.lon)
+            arrival = now + timedelta(minutes=distance / 75)
+            opening = spots.selling_opening(candidate, now, arrival, CITY)
+            if opening is not None:
+                expected.append((max(arrival, opening.opens_at), distance, candidate.id))
+        got = await spots.soonest_selling(db, lat, lon, now, CITY, start=now, wanted=5)
+        assert [n.spot.id for n in got[:5]] == [spot_id for _, _, spot_id in sorted(expected)[:5]]
+
+
 async def test_goods_and_time_filters(db: Database) -> None:
     ids = await load(
         db,
@@ -361,6 +421,43 @@ async def test_closing_a_spot_tells_each_subscriber_in_their_language_with_an_al
         reopened = await spots.reopen_spot(conn, ids["a"], now + timedelta(hours=1), tz=CITY)
     assert reopened.notified == 2
     assert "open again" in (await outbox(db))[-1][1]
+
+
+@pytest.mark.parametrize(
+    ("others", "offered", "says"),
+    [
+        (  # the case: 10.2 km away opens at 16:30, but on foot the vendor is there only at 18:16
+            [("far-soon", 10_200, "16:30-19:30"), ("near-later", 1_600, "17:00-22:00")],
+            "near-later",
+            "相距1.6公里（步行约21分钟），1小时后开放（11月23日 17:00）",
+        ),
+        (  # open now, but 133 minutes away; the near one opens in half an hour
+            [("far-open", 10_000, "00:00-24:00"), ("near-soon", 1_000, "16:30-19:30")],
+            "near-soon",
+            "相距1公里（步行约13分钟），30分钟后开放",
+        ),
+        (  # open now and near: selling can start on arrival
+            [("near-open", 900, "00:00-24:00"), ("nearer-later", 300, "17:00-19:00")],
+            "near-open",
+            "相距900米（步行约12分钟），现在开放",
+        ),
+    ],
+)
+async def test_a_closure_offers_the_spot_where_selling_could_start_soonest(
+    db: Database, others: list[tuple[str, float, str]], offered: str, says: str
+) -> None:
+    ids = await load(
+        db,
+        record("closing", *CENTRE, name="沌口夜市"),
+        *(record(name, *offset(meters, 0), hours, name=name) for name, meters, hours in others),
+    )
+    now = local(2026, 11, 23, 16, 0)
+    await spots.subscribe(db, 4001, ids["closing"], "zh_Hans", now)
+    async with db.transaction() as conn:
+        await spots.close_spot(conn, ids["closing"], local(2026, 11, 25, 16), "道路施工", now, tz=CITY)
+    ((_, text),) = await outbox(db)
+    assert f"附近最快能摆上摊的地方：{offered}，{says}" in text, text
+    assert "最近" not in text  # a spot is called nearest only when it is
 
 
 async def test_relocation_moves_the_subscriptions_to_the_new_spot(db: Database) -> None:

@@ -11,6 +11,7 @@ import pytest
 from bot import spots
 from tests.support.driver import Person, TestBed, inline_buttons, text_of
 from tests.support.staff_steps import ADMIN_ID, STAFF_GROUP, card_of, enlist, file_case, next_with, staff_env
+from tests.test_vendor_journey import set_local_time
 
 
 @pytest.fixture
@@ -169,6 +170,8 @@ async def test_staff_close_reopen_and_move_spots_and_subscribers_hear_at_once(be
         ("/spot move 1", "How to use /spot"),
         ("/spot close 999999", "There is no vending spot with that number"),
         ("/spot close {first} 2000-01-01", "The closure must end in the future."),
+        ("/spot close {first} 9999-12-31 r", "That date is out of range: dates go from Jan 1, 1970 to Dec 31, 2100."),
+        ("/spot close {first} 0001-01-01T00:00 r", "That date is out of range"),
         ("/spot move {first} {first}", "A spot cannot move to itself."),
     ],
 )
@@ -178,6 +181,25 @@ async def test_spot_command_mistakes(bed: TestBed, admin: Person, command: str, 
     await admin.expect_message(contains=expected)
     status = await bed.db.fetchone("SELECT status FROM spots WHERE id = ?", (row["id"],))
     assert status["status"] == "open"
+
+
+async def test_a_closure_tells_subscribers_where_selling_could_start_soonest(bed: TestBed, admin: Person) -> None:
+    """Monday 16:00: the Junshan St point (10.2 km) opens first, at 16:30, but on foot the vendor is there at 18:16;
+    at Dongfeng Ave (2.8 km) selling can start at 17:00."""
+    set_local_time(bed, 2026, 11, 23, 16, 0)
+    assert bed.services is not None
+    services = bed.services
+    vendor = bed.person(6303, "摊主", "zh-hans")
+    wh_001 = await spots.find_spot(services.db, "wh-001", services.clock.now(), services.timezone)
+    await spots.subscribe(services.db, vendor.id, wh_001.id, "zh_Hans", services.clock.now())
+
+    await admin.send("/spot close wh-001 2d 道路施工")
+    await admin.expect_message(contains="1 subscribed vendor has been told.")
+    news = text_of(await vendor.expect_message(contains="暂停开放"))
+    assert "原因：道路施工" in news
+    assert "附近最快能摆上摊的地方：东风大道水果疏导点，相距2.8公里（步行约38分钟）" in news
+    assert "开放（11月23日 17:00）" in news
+    assert "军山街" not in news and "最近" not in news
 
 
 async def test_a_stall_card_offers_the_nearest_legal_spots(bed: TestBed, admin: Person) -> None:

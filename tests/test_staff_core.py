@@ -10,6 +10,7 @@ import pytest
 
 from bot import staff
 from bot.clock import to_db
+from bot.dates import DateOutOfRange
 from bot.db import Database
 from bot.staff import Action, CannotChange, InviteInvalid, NotAllowed, Role
 
@@ -144,7 +145,15 @@ async def test_officers_of_the_district_come_first(db: Database) -> None:
         ("roadworks", None),
         ("2026-13-45", None),
         ("25:00", None),
+        ("２０２６-12-01", None),  # digits other than ASCII are text, not a date
+        ("3²h", None),
     ],
 )
 def test_closure_times_as_staff_type_them(text: str, expected: datetime | None) -> None:
     assert staff.parse_until(text, NOW, SHANGHAI) == expected
+
+
+@pytest.mark.parametrize("text", ["9999-12-31", "9999-12-31T23:59", "0001-01-01", "0001-01-01T00:00", "2101-01-01"])
+def test_closure_dates_out_of_range_are_refused_before_any_arithmetic(text: str) -> None:
+    with pytest.raises(DateOutOfRange):
+        staff.parse_until(text, NOW, SHANGHAI)

@@ -8,6 +8,7 @@ relocated one, and a school gate where vending is banned on weekdays 07:00-17:00
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime
 from zoneinfo import ZoneInfo
 
@@ -86,6 +87,40 @@ async def test_no_spot_open_now_shows_the_soonest_to_open(bed: TestBed) -> None:
     assert "附近现在没有开放的摆摊点" in text
     assert "40分钟后开放（06:00）" in text  # the farmers' point opens at 06:00
     assert venues[0]["venue"]["title"] == "1. 车城北路自产自销点"
+
+
+# Monday 16:00 at Zhuankou nothing is open. By opening time alone the Junshan St point (10.1 km, opens 16:30)
+# came first; on foot the vendor would be there at 18:15. Selling could start sooner at Dongfeng Ave (2.8 km,
+# opens 17:00), Shenlong Ave (1.3 km, 17:30) and Zhushan Lake (3.7 km, 18:00).
+SOONEST_AT_FOUR = ["1. 东风大道水果疏导点", "2. 神龙大道便民点", "3. 硃山湖夜市疏导点"]
+
+
+async def test_nothing_open_lists_where_selling_could_start_soonest_walk_included(bed: TestBed) -> None:
+    set_local_time(bed, 2026, 11, 23, 16, 0)
+    vendor = bed.person(4004, "刘师傅")
+    await ask_where_to_sell(vendor)
+    await vendor.share_location(*ZHUANKOU)
+    await vendor.expect_message(contains="正在查找")
+    venues, summary = await expect_results(vendor, 3)
+    assert [venue["venue"]["title"] for venue in venues] == SOONEST_AT_FOUR
+    text = text_of(summary)
+    assert "算上走过去的时间，最快能摆上摊的是这几个" in text and "军山街" not in text
+    assert re.search(r"2\.8公里，步行约37分钟\n⏳ \d+分钟后开放（17:00）", text), text
+    await vendor.press(summary, "更多摆摊点")
+    venues, more = await read_results(vendor)
+    assert venues[0]["venue"]["title"] == "4. 军山街临时经营点" and "步行约135分钟" in text_of(more)
+
+
+async def test_can_i_sell_here_when_nothing_is_open_ranks_by_when_selling_could_start(bed: TestBed) -> None:
+    set_local_time(bed, 2026, 11, 23, 16, 0)
+    vendor = bed.person(4005, "黄大姐")
+    await ask_where_to_sell(vendor, "这里能摆摊吗")
+    await vendor.share_location(*ZHUANKOU)
+    verdict = await vendor.expect_message(contains="这里没有专门的禁摆规定")
+    assert "您附近的有这些" in text_of(verdict) and "最近" not in text_of(verdict)
+    venues, summary = await read_results(vendor)
+    assert [venue["venue"]["title"] for venue in venues] == SOONEST_AT_FOUR
+    assert "军山街" not in text_of(summary)
 
 
 async def read_results(vendor: Person) -> tuple[list[dict], dict]:
@@ -249,7 +284,7 @@ async def test_a_temporarily_closed_spot_says_why_and_offers_another(bed: TestBe
     page = await vendor.expect_message(contains="⛔ 暂停开放，恢复时间另行通知。")
     text = text_of(page)
     assert "原因：道路施工，暂停使用" in text
-    assert "离得最近的开放点：东风大道水果疏导点" in text and "营业到14:00" in text
+    assert "附近最快能摆上摊的地方：东风大道水果疏导点" in text and "现在开放，营业到14:00" in text
 
 
 async def test_a_relocated_spot_points_to_its_new_place(bed: TestBed) -> None:

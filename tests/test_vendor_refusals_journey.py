@@ -79,7 +79,7 @@ REFUSALS = [
     Refusal("hospital entrance, at any hour", 23, here, HOSPITAL, "医院出入口", "distance"),
     Refusal("no zone, but only designated spots are legal", 23, here, ZHUANKOU, "只能在指定的摆摊点", "distance"),
     Refusal("nothing open right now", 5, nearest, ZHUANKOU, "附近现在没有开放的摆摊点", "distance"),
-    Refusal("no spot for these goods now", 23, flowers_now, ZHUANKOU, "这几个最快开放", "distance"),
+    Refusal("no spot for these goods now", 23, flowers_now, ZHUANKOU, "最快能摆上摊", "distance"),
     Refusal("outside the service area", 23, nearest, BEIJING, "不在我们的服务范围内", "districts"),
     Refusal(
         "a temporarily closed spot",
