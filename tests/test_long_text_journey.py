@@ -247,3 +247,25 @@ async def test_a_spot_page_with_long_stored_text_and_many_closed_dates(bed: Test
     assert f"📅 Closed on coming dates:\nNov 24, 2026: {days[0]} 检查 <check> & " in page  # the soonest first
     assert re.search(r"… and \d+ more closed dates\.\n\n🧺 Goods", page)
     no_alarm(bed, vendor)
+
+
+async def test_a_long_staff_list_fits_and_counts_the_rest(bed: TestBed) -> None:
+    assert bed.services is not None
+    now = "2026-12-01T00:00:00+00:00"
+    names = [sized(f"Officer {n:03d} <b>of the night & day shift</b> ", 64) for n in range(150)]
+    async with bed.services.db.transaction() as conn:
+        await conn.executemany(
+            "INSERT INTO users (telegram_id, first_name, role, created_at, updated_at) VALUES (?, ?, 'officer', ?, ?)",
+            [(700_000 + n, name, now, now) for n, name in enumerate(names)],
+        )
+    admin = bed.person(ADMIN_ID, "Admin", language_code="en")
+    await admin.send("/staff")
+    listing = await admin.expect_message(contains="The staff (151)")
+    text = text_of(listing)
+    assert units(text) <= 4096 and f"• {names[0]} — field officer" in text
+    shown = sum(name in text for name in names)
+    assert 20 < shown < 150 and f"… and {151 - 1 - shown} more." in text
+    assert text.endswith("New colleagues: /invite.")
+    buttons = [button for row in listing["reply_markup"]["inline_keyboard"] for button in row]
+    assert len(buttons) == shown  # one for each person listed (the configured admin has none)
+    no_alarm(bed, admin)
