@@ -139,6 +139,7 @@ def test_bad_filters_are_refused_as_the_spec_says(description: str, params: dict
 OUT_OF_RANGE = "out of range: dates go from 1970-01-01 to 2100-12-31"
 W3C = "e.g. 2026-01-01T00:00:00Z"
 
+
 @pytest.fixture
 async def served(tmp_path: Path) -> AsyncIterator[tuple[Services, str]]:
     """`python -m bot serve`'s server on a free port of 127.0.0.1, over a fresh database."""
