@@ -201,16 +201,17 @@ class Notifier:
     async def _late_answer(self, row: OutboxRow, request: asyncio.Task[edge.Delivery]) -> None:
         try:
             delivery = await request
-        except TelegramError as exc:
+        except Exception as exc:  # a background task: whatever it was, the retry stands
             log.info("outbox row %s: the slow try failed after all (%s); the retry stands", row.id, exc)
             return
         log.info("outbox row %s: a slow try arrived after all, as message %s", row.id, delivery.message_ids)
-        await self._delivered(row, delivery, late=True)
-        self.wake()
+        if await self._delivered(row, delivery, late=True):
+            self.delivered += 1
+        self.wake()  # the chat's later rows no longer wait for the retry
 
-    async def _delivered(self, row: OutboxRow, delivery: edge.Delivery, late: bool = False) -> None:
-        """Marks the row sent by this delivery; when another try already did, a message this one added is a
-        duplicate, and is removed (unless someone already used it: a card they pressed is kept in step)."""
+    async def _delivered(self, row: OutboxRow, delivery: edge.Delivery, late: bool = False) -> bool:
+        """Marks the row sent by this delivery (True); when another try already did, a message this one added is
+        a duplicate, and is removed (unless someone already used it: a card they pressed is kept in step)."""
         now = self.services.clock.now()
         async with self.services.db.transaction() as conn:
             cursor = await conn.execute(
@@ -219,17 +220,18 @@ class Notifier:
                 (0 if late else 1, to_db(now), delivery.message_id, row.id),
             )
             if cursor.rowcount or not edge.creates_message(row.method):
-                return
+                return bool(cursor.rowcount)
             async with conn.execute("SELECT state, result_message_id FROM outbox WHERE id = ?", (row.id,)) as found:
                 settled = await found.fetchone()
             if settled is None or settled["state"] != "sent":
-                return  # forgotten meanwhile (/forget), or given up: nothing to compare with
+                return False  # forgotten meanwhile (/forget), or given up: nothing to compare with
             first = settled["result_message_id"]
             for message_id in delivery.message_ids:
                 if message_id == first or await is_known_copy(conn, row.chat_id, message_id):
                     continue
                 log.info("outbox row %s arrived twice; removing the later copy, message %s", row.id, message_id)
                 await duplicate_removal(conn, row.chat_id, message_id, row.ref, now)
+        return False
 
     async def _retry(self, row: OutboxRow, delay: timedelta, error: str, count: bool = True) -> None:
         next_at = self.services.clock.now() + delay
