@@ -14,6 +14,7 @@ import csv
 import io
 import json
 import logging
+import math
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -26,7 +27,15 @@ from bot import dates
 from bot.clock import to_db
 from bot.config import Settings
 from bot.db import Database
-from bot.geo import SAMPLE_CITY, GeoDataError, ServiceArea, load_service_area, rings_from_geojson, valid_coordinates
+from bot.geo import (
+    SAMPLE_CITY,
+    GeoDataError,
+    ServiceArea,
+    load_service_area,
+    polygon_problem,
+    rings_from_geojson,
+    valid_coordinates,
+)
 from bot.spots import (
     GOODS,
     STATUS_CLOSED,
@@ -69,8 +78,26 @@ CSV_COLUMNS = (
     "status_reason",
     "note",
 )
-_ID = re.compile(r"^[A-Za-z0-9_.-]{1,64}$")
-_MAX_TEXT = {"name": 100, "name_en": 100, "address": 200, "address_en": 200, "status_reason": 300, "note": 500}
+_ID = re.compile(r"[A-Za-z0-9_.-]{1,64}")
+# The longest text each property may hold (characters; any other text property: 200), so that every page and
+# message built from a spot fits in one Telegram message. Said in the README's property table.
+_MAX_TEXT = {
+    "name": 100,
+    "name_en": 100,
+    "address": 200,
+    "address_en": 200,
+    "status_reason": 300,
+    "note": 300,
+    "reason": 300,
+}
+_MULTILINE = frozenset({"status_reason", "note"})  # may hold line breaks; nothing may hold other control characters
+# Control characters (NUL, escape, …), and halves of surrogate pairs, which JSON can smuggle in but UTF-8 cannot store.
+_CONTROL = re.compile("[\x00-\x09\x0b-\x1f\x7f-\x9f\ud800-\udfff]")
+_LINE_BREAK = re.compile("[\r\n]")
+MAX_STALLS = 100_000  # capacity and free stalls: more than any market, less than SQLite's integers
+MAX_CLOSED = 100  # closed-date periods per spot
+MAX_ZONE_POSITIONS = 5_000  # positions in one zone's rings (its outline is checked edge against edge)
+MAX_NESTING = 64  # levels one feature may nest; GeoJSON needs about five
 
 
 class ImportFailed(Exception):
@@ -143,55 +170,104 @@ class ImportSummary:
 
 
 # ------------------------------------------------------------- values
+def _kind(value: Any) -> str:
+    """What a JSON value is, for messages (never the value itself, which may be huge or nested)."""
+    if value is None:
+        return "nothing"
+    if isinstance(value, bool):
+        return "true/false"
+    if isinstance(value, dict):
+        return "an object"
+    if isinstance(value, list):
+        return "a list"
+    return "text" if isinstance(value, str) else "a number"
+
+
+def _escaped(text: str, most: int) -> str:
+    """Text from the file for a problem line: clipped, with control characters written as escapes."""
+    clipped = text if len(text) <= most else text[:most] + "…"
+    return _CONTROL.sub(lambda found: ascii(found.group())[1:-1], clipped)
+
+
+def _shown(text: str, most: int = 40) -> str:
+    """A value from the file quoted in a problem."""
+    return repr(_escaped(text, most))
+
+
+def _plain(value: Any, label: str) -> str:
+    """A value that must be text or a number (not a list, an object or true/false), as text."""
+    if value is None:
+        return ""
+    if isinstance(value, bool) or not isinstance(value, str | int | float):
+        raise RowError(f"{label} must be text or a number, not {_kind(value)}")
+    return str(value)
+
+
+def _checked_text(value: Any, label: str, most: int, *, multiline: bool = False) -> str:
+    text = _plain(value, label).strip()
+    if multiline:
+        text = text.replace("\r\n", "\n")
+    if len(text) > most:
+        raise RowError(f"{label} is longer than {most} characters ({len(text)})")
+    bad = _CONTROL.search(text) or (None if multiline else _LINE_BREAK.search(text))
+    if bad:
+        raise RowError(f"{label} contains the control character {bad.group()!a} at position {bad.start() + 1}")
+    return text
+
+
 def _text(props: Mapping[str, Any], key: str, *, required: bool = False) -> str:
-    value = props.get(key)
-    text = "" if value is None else str(value).strip()
+    text = _checked_text(props.get(key), key, _MAX_TEXT.get(key, 200), multiline=key in _MULTILINE)
     if required and not text:
         raise RowError(f"{key} is missing")
-    if len(text) > _MAX_TEXT.get(key, 200):
-        raise RowError(f"{key} is longer than {_MAX_TEXT.get(key, 200)} characters")
     return text
 
 
 def _optional_int(props: Mapping[str, Any], key: str) -> int | None:
-    value = props.get(key)
-    if value is None or str(value).strip() == "":
+    text = _plain(props.get(key), key).strip()
+    if not text:
         return None
-    try:
-        number = int(str(value).strip())
-    except ValueError:
-        raise RowError(f"{key} must be a whole number, not {value!r}") from None
-    if number < 0:
+    if not re.fullmatch(r"-?[0-9]+", text):
+        raise RowError(f"{key} must be a whole number, not {_shown(text)}")
+    if text.startswith("-"):
         raise RowError(f"{key} cannot be negative")
-    return number
+    if len(text) > 9 or int(text) > MAX_STALLS:
+        raise RowError(f"{key} must be at most {MAX_STALLS}")
+    return int(text)
 
 
 def _fee_cents(value: Any) -> int:
-    if value is None or str(value).strip().lower() in ("", "free", "0"):
+    text = _plain(value, "fee").strip()
+    if text.lower() in ("", "free", "0"):
         return 0
     try:
-        amount = float(str(value).strip())
+        amount = float(text)
     except ValueError:
-        raise RowError(f"fee must be an amount in yuan a day (or 'free'), not {value!r}") from None
-    if not 0 <= amount < 100_000:
-        raise RowError(f"fee {value!r} is out of range")
+        raise RowError(f"fee must be an amount in yuan a day (or 'free'), not {_shown(text)}") from None
+    if not (math.isfinite(amount) and 0 <= amount < 100_000):
+        raise RowError(f"fee {_shown(text)} is out of range")
     return round(amount * 100)
 
 
 def _goods(value: Any) -> tuple[str, ...]:
     if value is None or value == "":
         return ()
-    items = value if isinstance(value, list) else re.split(r"[;|,]", str(value))
-    codes = tuple(str(item).strip() for item in items if str(item).strip())
+    if isinstance(value, list):
+        if not all(isinstance(item, str) for item in value):
+            raise RowError("goods must be a list of words such as 'fruit'")
+        items = value
+    else:
+        items = re.split(r"[;|,]", _plain(value, "goods"))
+    codes = tuple(item.strip() for item in items if item.strip())
     unknown = [code for code in codes if code not in GOODS]
     if unknown:
-        raise RowError(f"unknown goods {', '.join(unknown)} (known: {', '.join(GOODS)})")
+        named = ", ".join(code if _ID.fullmatch(code) else _shown(code) for code in unknown[:5])
+        raise RowError(f"unknown goods {named} (known: {', '.join(GOODS)})")
     return codes
 
 
 def _hours(value: Any, *, required: bool) -> tuple[Window, ...]:
-    text = "" if value is None else str(value)
-    if not text.strip():
+    text = _checked_text(value, "hours", 200)
+    if not text:
         if required:
             raise RowError("hours are missing (e.g. 'Mo-Su 22:00-04:00')")
         return ()
@@ -201,11 +277,12 @@ def _hours(value: Any, *, required: bool) -> tuple[Window, ...]:
         raise RowError(f"hours: {exc}") from None
 
 
-def _day(text: str) -> date:
+def _day(value: Any) -> date:
+    text = _plain(value, "closed").strip()
     try:
         return dates.parse_day(text)
     except dates.BadDate as exc:  # not a date, or one outside the range every date is kept in
-        raise RowError(str(exc)) from None
+        raise RowError(_escaped(str(exc), 200)) from None
 
 
 def _closed_dates(value: Any) -> tuple[ClosedDates, ...]:
@@ -214,19 +291,29 @@ def _closed_dates(value: Any) -> tuple[ClosedDates, ...]:
         return ()
     found = []
     if isinstance(value, list):
+        if len(value) > MAX_CLOSED:
+            raise RowError(f"closed lists {len(value)} periods; at most {MAX_CLOSED}")
         for item in value:
             if not isinstance(item, dict) or "from" not in item:
                 raise RowError("closed must be a list of {from, to, reason}")
-            first = _day(str(item["from"]))
-            last = _day(str(item.get("to") or item["from"]))
-            found.append(ClosedDates(first, last, str(item.get("reason") or "").strip()))
+            first = _day(item["from"])
+            last = _day(item.get("to") or item["from"])
+            reason = _checked_text(item.get("reason"), "closed reason", _MAX_TEXT["reason"])
+            found.append(ClosedDates(first, last, reason))
     else:
-        for part in str(value).split(";"):
-            if not part.strip():
-                continue
-            span, _, reason = part.strip().partition(" ")
+        parts = [part.strip() for part in _plain(value, "closed").split(";") if part.strip()]
+        if len(parts) > MAX_CLOSED:
+            raise RowError(f"closed lists {len(parts)} periods; at most {MAX_CLOSED}")
+        for part in parts:
+            span, _, reason = part.partition(" ")
             first_text, _, last_text = span.partition("..")
-            found.append(ClosedDates(_day(first_text), _day(last_text or first_text), reason.strip()))
+            found.append(
+                ClosedDates(
+                    _day(first_text),
+                    _day(last_text or first_text),
+                    _checked_text(reason, "closed reason", _MAX_TEXT["reason"]),
+                )
+            )
     for item in found:
         if item.last_day < item.first_day:
             raise RowError(f"closed {item.first_day}..{item.last_day} ends before it starts")
@@ -235,15 +322,15 @@ def _closed_dates(value: Any) -> tuple[ClosedDates, ...]:
 
 def _moment(value: Any, tz: tzinfo) -> datetime | None:
     """An ISO date or date-time; without an offset it is the city's local time."""
-    if value is None or str(value).strip() == "":
+    text = _plain(value, "closed_until").strip()
+    if not text:
         return None
-    text = str(value).strip()
     try:
         return dates.parse_moment(text, tz)
     except dates.DateOutOfRange as exc:
         raise RowError(f"closed_until {exc}") from None
     except dates.BadDate:
-        raise RowError(f"closed_until {text!r} is not a date or date-time (YYYY-MM-DD[THH:MM])") from None
+        raise RowError(f"closed_until {_shown(text)} is not a date or date-time (YYYY-MM-DD[THH:MM])") from None
 
 
 def _district(props: Mapping[str, Any], lat: float, lon: float, area: ServiceArea) -> str:
@@ -255,32 +342,40 @@ def _district(props: Mapping[str, Any], lat: float, lon: float, area: ServiceAre
         return found.code
     district = area.by_code(code)
     if district is None:
-        raise RowError(f"unknown district {code!r} (known: {', '.join(d.code for d in area.districts)})")
+        raise RowError(f"unknown district {_shown(code)} (known: {', '.join(d.code for d in area.districts)})")
     if not district.contains(lat, lon):
         raise RowError(f"({lat}, {lon}) is not inside district {code!r}")
     return code
 
 
 def _coordinate(value: Any, name: str) -> float:
+    text = _plain(value, name).strip()
     try:
-        return float(str(value).strip())
-    except (TypeError, ValueError):
-        raise RowError(f"{name} must be a number, not {value!r}") from None
+        return float(text)
+    except ValueError:
+        raise RowError(f"{name} must be a number, not {_shown(text)}") from None
+
+
+def _external_id(props: Mapping[str, Any]) -> str:
+    external_id = _text(props, "id", required=True)
+    if not _ID.fullmatch(external_id):
+        raise RowError(f"id {_shown(external_id)} may use only letters, digits, '.', '_' and '-' (at most 64)")
+    return external_id
 
 
 def spot_record(
     where: str, props: Mapping[str, Any], lat: float, lon: float, area: ServiceArea, tz: tzinfo
 ) -> SpotRecord:
     """One spot from its properties; raises RowError naming the first bad value."""
-    external_id = _text(props, "id", required=True)
-    if not _ID.match(external_id):
-        raise RowError(f"id {external_id!r} may use only letters, digits, '.', '_' and '-' (at most 64)")
+    external_id = _external_id(props)
     if not valid_coordinates(lat, lon):
         raise RowError(f"({lat}, {lon}) are not valid coordinates")
     status = _text(props, "status") or STATUS_OPEN
     if status not in STATUSES:
-        raise RowError(f"status {status!r} is not one of {', '.join(STATUSES)}")
+        raise RowError(f"status {_shown(status)} is not one of {', '.join(STATUSES)}")
     relocated_to = _text(props, "relocated_to") or None
+    if relocated_to is not None and not _ID.fullmatch(relocated_to):
+        raise RowError(f"relocated_to {_shown(relocated_to)} is not a spot's id")
     if (status == STATUS_RELOCATED) != (relocated_to is not None):
         raise RowError("relocated_to is required with status relocated, and only with it")
     if relocated_to == external_id:
@@ -316,27 +411,35 @@ def spot_record(
 
 
 def zone_record(where: str, props: Mapping[str, Any], geometry: dict[str, Any]) -> ZoneRecord:
-    external_id = _text(props, "id", required=True)
-    if not _ID.match(external_id):
-        raise RowError(f"id {external_id!r} may use only letters, digits, '.', '_' and '-' (at most 64)")
+    external_id = _external_id(props)
     kind = _text(props, "kind") or "other"
     if kind not in ZONE_KINDS:
-        raise RowError(f"kind {kind!r} is not one of {', '.join(ZONE_KINDS)}")
+        raise RowError(f"kind {_shown(kind)} is not one of {', '.join(ZONE_KINDS)}")
     try:
         polygons = rings_from_geojson(geometry)
     except GeoDataError as exc:
-        raise RowError(str(exc)) from None
+        raise RowError(_escaped(str(exc), 200)) from None
     points = [point for polygon in polygons for ring in polygon for point in ring]
+    if len(points) > MAX_ZONE_POSITIONS:
+        raise RowError(f"the zone has {len(points)} positions; at most {MAX_ZONE_POSITIONS}")
     if not all(valid_coordinates(lat, lon) for lat, lon in points):
         raise RowError("the polygon has invalid coordinates")
+    for number, polygon in enumerate(polygons, start=1):
+        if problem := polygon_problem(polygon):
+            which = f"polygon {number}" if len(polygons) > 1 else "the polygon"
+            raise RowError(f"{which} is not a simple area: {problem}")
     lats, lons = [p[0] for p in points], [p[1] for p in points]
+    # Stored as read (plain [longitude, latitude] numbers), not as given: nothing else in the file rides along.
+    outlines = [[[[lon, lat] for lat, lon in ring] for ring in polygon] for polygon in polygons]
     return ZoneRecord(
         where=where,
         external_id=external_id,
         name=_text(props, "name", required=True),
         name_en=_text(props, "name_en") or None,
         kind=kind,
-        geometry={"type": geometry["type"], "coordinates": geometry["coordinates"]},
+        geometry={"type": "Polygon", "coordinates": outlines[0]}
+        if geometry["type"] == "Polygon"
+        else {"type": "MultiPolygon", "coordinates": outlines},
         bbox=(min(lats), max(lats), min(lons), max(lons)),
         hours=_hours(props.get("hours"), required=False),
         note=_text(props, "note"),
@@ -347,37 +450,76 @@ def zone_record(where: str, props: Mapping[str, Any], geometry: dict[str, Any]) 
 def read_geojson(text: str, area: ServiceArea, tz: tzinfo) -> ImportBatch:
     try:
         data = json.loads(text)
+    except RecursionError:
+        raise ImportFailed(_nesting_problems(text)) from None
     except ValueError as exc:
-        raise ImportFailed([f"not valid JSON: {exc}"]) from None
+        raise ImportFailed([f"not valid JSON: {_escaped(str(exc), 200)}"]) from None
     if not isinstance(data, dict) or data.get("type") != "FeatureCollection":
         raise ImportFailed(["not a GeoJSON FeatureCollection"])
+    features = data.get("features") or []
+    if not isinstance(features, list):
+        raise ImportFailed([f"features must be a list of GeoJSON features, not {_kind(features)}"])
     batch, problems = ImportBatch(), []
-    for number, feature in enumerate(data.get("features") or [], start=1):
+    for number, feature in enumerate(features, start=1):
         where = f"feature {number}"
         try:
             if not isinstance(feature, dict):
-                raise RowError("not a GeoJSON feature")
-            props = feature.get("properties") or {}
-            geometry = feature.get("geometry") or {}
+                raise RowError(f"not a GeoJSON feature but {_kind(feature)}")
+            props, geometry = feature.get("properties"), feature.get("geometry")
+            props = {} if props is None else props
+            if not isinstance(props, dict):
+                raise RowError(f"properties must be an object, not {_kind(props)}")
+            if not isinstance(geometry, dict):
+                raise RowError(f"geometry must be an object with a type and coordinates, not {_kind(geometry)}")
             kind = geometry.get("type")
             if kind == "Point":
-                coordinates = geometry.get("coordinates") or []
-                if len(coordinates) < 2:
-                    raise RowError("a Point needs [longitude, latitude]")
+                coordinates = geometry.get("coordinates")
+                if not isinstance(coordinates, list) or len(coordinates) not in (2, 3):
+                    raise RowError(f"a Point needs [longitude, latitude], not {_kind(coordinates)}")
                 lon, lat = _coordinate(coordinates[0], "longitude"), _coordinate(coordinates[1], "latitude")
                 batch.spots.append(spot_record(where, props, lat, lon, area, tz))
             elif kind in ("Polygon", "MultiPolygon"):
                 batch.zones.append(zone_record(where, props, geometry))
             else:
-                raise RowError(f"geometry must be a Point (a spot) or a Polygon (a zone), not {kind}")
+                named = _shown(kind) if isinstance(kind, str) else _kind(kind)
+                raise RowError(f"geometry must be a Point (a spot) or a Polygon (a zone), not {named}")
         except RowError as exc:
             problems.append(f"{where}{_id_hint(feature)}: {exc}")
     return _checked(batch, problems)
 
 
+_JSON_TOKEN = re.compile(r'"[^"\\]*(?:\\.[^"\\]*)*"|[\[\]{},]')
+
+
+def _nesting_problems(text: str) -> list[str]:
+    """The features nested too deeply for the JSON reader, found by counting brackets (which needs no recursion)."""
+    depth, key, number, in_features = 0, "", 0, False
+    deep: list[int] = []
+    for token in _JSON_TOKEN.finditer(text):
+        mark = token.group()
+        if mark[0] == '"':
+            key = mark if depth == 1 else key  # at the top level, the last text before a "[" is its key
+        elif mark in "[{":
+            depth += 1
+            if depth == 2 and mark == "[" and key == '"features"':
+                in_features, number = True, 1
+            elif in_features and depth - 2 > MAX_NESTING and (not deep or deep[-1] != number):
+                deep.append(number)
+        elif mark in "]}":
+            in_features = in_features and depth != 2
+            depth -= 1
+        elif in_features and depth == 2:  # a comma between two features
+            number += 1
+    problems = [f"feature {n}: nested more than {MAX_NESTING} levels deep" for n in deep]
+    return problems or [f"not valid JSON: nested more than {MAX_NESTING} levels deep"]
+
+
 def read_csv(text: str, area: ServiceArea, tz: tzinfo) -> ImportBatch:
     reader = csv.DictReader(io.StringIO(text))
-    columns = reader.fieldnames or []
+    try:
+        columns = reader.fieldnames or []
+    except csv.Error as exc:
+        raise ImportFailed([f"line 1: {exc}"]) from None
     unknown = [c for c in columns if c not in CSV_COLUMNS]
     missing = [c for c in ("id", "name", "lat", "lon", "hours") if c not in columns]
     if unknown or missing:
@@ -385,7 +527,15 @@ def read_csv(text: str, area: ServiceArea, tz: tzinfo) -> ImportBatch:
         problems += [f"line 1: column {c!r} is missing" for c in missing]
         raise ImportFailed(problems)
     batch, problems = ImportBatch(), []
-    for row in reader:
+    rows = iter(reader)
+    while True:
+        try:
+            row = next(rows)
+        except StopIteration:
+            break
+        except csv.Error as exc:  # e.g. a value longer than the csv module's limit: the rest cannot be read
+            problems.append(f"line {reader.line_num}: {exc}")
+            break
         where = f"line {reader.line_num}"
         try:
             if None in row:
@@ -400,7 +550,10 @@ def read_csv(text: str, area: ServiceArea, tz: tzinfo) -> ImportBatch:
 def _id_hint(feature: Any) -> str:
     props = feature.get("properties") if isinstance(feature, dict) else None
     value = props.get("id") if isinstance(props, dict) else None
-    return f" (id {value})" if value else ""
+    if isinstance(value, bool) or not isinstance(value, str | int) or value in ("", 0):
+        return ""
+    text = str(value)
+    return f" (id {text})" if _ID.fullmatch(text) else f" (id {_shown(text)})"
 
 
 def _checked(batch: ImportBatch, problems: list[str]) -> ImportBatch:

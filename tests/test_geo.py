@@ -15,6 +15,7 @@ from bot.geo import (
     haversine_m,
     load_service_area,
     point_in_polygon,
+    polygon_problem,
     rings_from_geojson,
     valid_coordinates,
     walking_minutes,
@@ -68,6 +69,38 @@ def test_point_in_polygon_with_a_hole() -> None:
     assert point_in_polygon(1, 1, [outer, hole])
     assert not point_in_polygon(5, 5, [outer, hole])
     assert not point_in_polygon(11, 5, [outer, hole])
+
+
+OUTER = [(0.0, 0.0), (0.0, 10.0), (10.0, 10.0), (10.0, 0.0), (0.0, 0.0)]
+
+
+@pytest.mark.parametrize(
+    ("rings", "problem"),
+    [
+        ([OUTER], None),
+        ([OUTER, [(4.0, 4.0), (4.0, 6.0), (6.0, 6.0), (6.0, 4.0), (4.0, 4.0)]], None),  # a hole inside
+        ([[(0.0, 0.0), (0.0, 10.0), (0.0, 10.0), (10.0, 0.0), (0.0, 0.0)]], None),  # a repeated corner is harmless
+        ([[(0.0, 0.0), (10.0, 10.0), (10.0, 0.0), (0.0, 10.0), (0.0, 0.0)]], "crosses or touches"),  # a bow-tie
+        ([[(0.0, 0.0), (0.0, 10.0), (5.0, 5.0), (0.0, 5.0), (10.0, 0.0), (0.0, 0.0)]], "crosses or touches"),
+        ([[(0.0, 0.0), (0.0, 10.0), (0.0, 5.0), (10.0, 0.0), (0.0, 0.0)]], "crosses or touches"),  # a spike
+        ([[(0.0, 0.0), (0.0, 10.0), (0.0, 4.0), (0.0, 0.0)]], "folds back"),  # a needle, no area at all
+        ([OUTER, [(5.0, 5.0), (5.0, 15.0), (6.0, 15.0), (6.0, 5.0), (5.0, 5.0)]], "crosses or touches"),  # hole out
+        ([[(0.0, 0.0), (0.0, 10.0), (10.0, 10.0), (0.0, 0.0)], OUTER[:3]], "closed"),
+        ([[(0.0, 0.0), (0.0, 10.0), (0.0, 0.0), (0.0, 10.0), (0.0, 0.0)]], "folds back"),
+        ([[(0.0, 0.0), (0.0, 10.0), (0.0, 10.0), (0.0, 0.0)]], "3 different corners"),
+    ],
+)
+def test_polygon_problem_finds_outlines_that_are_not_simple_areas(
+    rings: list[list[tuple[float, float]]], problem: str | None
+) -> None:
+    found = polygon_problem(rings)
+    assert found is None if problem is None else found is not None and problem in found
+
+
+def test_rings_from_geojson_refuses_shapes_that_are_not_lists() -> None:
+    for coordinates in (5, "x", {"a": 1}, []):
+        with pytest.raises(GeoDataError):
+            rings_from_geojson({"type": "MultiPolygon", "coordinates": coordinates})
 
 
 def test_rings_from_geojson_reads_lon_lat_order_and_refuses_lines() -> None:

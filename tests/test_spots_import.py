@@ -4,6 +4,10 @@ re-imports update by the stable id, export reads back the same, and the command 
 from __future__ import annotations
 
 import json
+import sqlite3
+import subprocess
+import sys
+from contextlib import closing
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -23,6 +27,7 @@ from bot.spot_import import (
     import_file,
     read_file,
 )
+from tests.test_process import bot_env
 
 CITY = ZoneInfo("Asia/Shanghai")
 AREA = load_service_area(SAMPLE_CITY)
@@ -52,6 +57,43 @@ def zone_feature(**props: Any) -> dict[str, Any]:
 def write_geojson(path: Path, *features: dict[str, Any]) -> Path:
     path.write_text(json.dumps({"type": "FeatureCollection", "features": list(features)}, ensure_ascii=False), "utf-8")
     return path
+
+
+POINT = {"type": "Point", "coordinates": [114.158, 30.5012]}
+BOW_TIE = {  # its edges cross in the middle: two triangles meeting at a point, not one area
+    "type": "Polygon",
+    "coordinates": [[[114.16, 30.496], [114.1625, 30.4978], [114.1625, 30.496], [114.16, 30.4978], [114.16, 30.496]]],
+}
+# Badly shaped features, each with the problem it must be listed with (never a crash, never imported).
+BADLY_SHAPED: list[tuple[dict[str, Any], str]] = [
+    ({"type": "Feature", "properties": ["id", "t-1"], "geometry": POINT}, "properties must be an object, not a list"),
+    ({"type": "Feature", "properties": [], "geometry": POINT}, "properties must be an object, not a list"),
+    (
+        {"type": "Feature", "properties": {"id": "t-1", "name": "点"}, "geometry": "POINT (114.158 30.5012)"},
+        "geometry must be an object with a type and coordinates, not text",
+    ),
+    (
+        {"type": "Feature", "properties": {"id": "t-1"}, "geometry": {"type": "Point", "coordinates": 5}},
+        "a Point needs [longitude, latitude], not a number",
+    ),
+    (zone_feature(geometry={"type": "MultiPolygon", "coordinates": []}), "a MultiPolygon needs at least one polygon"),
+    (zone_feature(geometry={"type": "MultiPolygon", "coordinates": 5}), "bad polygon coordinates"),
+    (spot_feature(capacity=99999999999999999999999), "capacity must be at most 100000"),
+    (spot_feature(free_stalls=[3]), "free_stalls must be text or a number, not a list"),
+    (zone_feature(geometry=BOW_TIE), "the polygon is not a simple area: the outline crosses or touches itself"),
+    (spot_feature(name="夜市\x00后门"), "name contains the control character '\\x00' at position 3"),
+    (spot_feature(name="\x1b[31m夜市"), "name contains the control character '\\x1b' at position 1"),
+    (spot_feature(name={"zh": "夜市"}), "name must be text or a number, not an object"),
+    (spot_feature(name="夜" * 5000), "name is longer than 100 characters (5000)"),
+    (spot_feature(address="路" * 5000), "address is longer than 200 characters (5000)"),
+    (
+        spot_feature(status="closed_temporarily", status_reason="修" * 5000),
+        "status_reason is longer than 300 characters (5000)",
+    ),
+    (spot_feature(closed=[{"from": "2026-12-01", "reason": "修" * 5000}]), "closed reason is longer than 300"),
+    (spot_feature(closed="2026-12-01 " + "修" * 5000), "closed reason is longer than 300"),
+    (spot_feature(note="x" * 5000), "note is longer than 300 characters (5000)"),
+]
 
 
 async def counts(db: Database) -> tuple[int, int, int]:
@@ -110,6 +152,7 @@ async def test_sample_data_loads_once_on_an_empty_database(db: Database) -> None
             {"type": "Feature", "properties": {"id": "x"}, "geometry": {"type": "LineString"}},
             "Point (a spot) or a Polygon",
         ),
+        *BADLY_SHAPED,
     ],
 )
 async def test_each_bad_row_is_reported_and_nothing_is_imported(
@@ -252,3 +295,85 @@ def test_command_line_reports_a_bad_file_and_exits_2(
     assert "was not imported; nothing was changed" in err and "feature 2 (id b): hours:" in err
     assert run_cli(monkeypatch, tmp_path, "spots", "import", str(tmp_path / "missing.geojson")) == 2
     assert "cannot read" in capsys.readouterr().err
+
+
+# ------------------------------------------------------- as a process, with badly shaped files
+def import_as_process(tmp_path: Path, path: Path) -> subprocess.CompletedProcess[str]:
+    """``python -m bot spots import FILE`` as a person runs it, in a clean environment."""
+    env = bot_env(BOT_TOKEN="123456:" + "A" * 30, DATABASE_PATH=str(tmp_path / "cli.sqlite3"))
+    return subprocess.run(
+        [sys.executable, "-m", "bot", "spots", "import", str(path)],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+
+def stored(tmp_path: Path) -> tuple[int, int]:
+    """Spots and zones in the process's database (none when it was never created)."""
+    if not (tmp_path / "cli.sqlite3").exists():
+        return 0, 0
+    with closing(sqlite3.connect(tmp_path / "cli.sqlite3")) as conn:
+        row = conn.execute("SELECT (SELECT count(*) FROM spots), (SELECT count(*) FROM zones)").fetchone()
+    return row[0], row[1]
+
+
+def refused(result: subprocess.CompletedProcess[str], path: Path) -> list[str]:
+    """The listed problems of an import that exited 2 without a traceback."""
+    assert result.returncode == 2, result.stderr
+    assert "Traceback" not in result.stderr and "Error:" not in result.stderr, result.stderr
+    lines = result.stderr.splitlines()
+    assert lines[0] == f"error: {path} was not imported; nothing was changed:"
+    return [line.strip() for line in lines[1:]]
+
+
+def test_badly_shaped_features_are_listed_with_their_numbers_and_nothing_is_imported(tmp_path: Path) -> None:
+    features = [spot_feature(id="good-1")] + [feature for feature, _ in BADLY_SHAPED] + [zone_feature(id="good-z")]
+    features.append(spot_feature(id="t-surrogate", name="夜市\ud800"))  # JSON can carry half a surrogate pair
+    path = tmp_path / "spots.geojson"
+    path.write_text(json.dumps({"type": "FeatureCollection", "features": features}), "ascii")
+    problems = refused(import_as_process(tmp_path, path), path)
+    expected = [(number, reason) for number, (_, reason) in enumerate(BADLY_SHAPED, start=2)]
+    expected.append((len(features), "name contains the control character '\\ud800' at position 3"))
+    assert len(problems) == len(expected), problems
+    for problem, (number, reason) in zip(problems, expected, strict=True):
+        assert problem.startswith(f"feature {number}") and reason in problem, (problem, reason)
+        assert len(problem) < 400  # a 5000-character value is named, not printed
+    assert stored(tmp_path) == (0, 0)
+
+
+def test_deeply_nested_json_names_the_feature_and_nothing_is_imported(tmp_path: Path) -> None:
+    good = json.dumps(spot_feature(id="good-1"))
+    deep = '{"type": "Feature", "properties": {"id": "deep", "name": ' + "[" * 100_000 + "]" * 100_000 + "}}"
+    path = tmp_path / "spots.geojson"
+    path.write_text('{"type": "FeatureCollection", "features": [' + good + ", " + deep + "]}", "utf-8")
+    problems = refused(import_as_process(tmp_path, path), path)
+    assert problems == ["feature 2: nested more than 64 levels deep"]
+    assert stored(tmp_path) == (0, 0)
+
+
+def test_bad_csv_rows_are_listed_with_their_lines_and_nothing_is_imported(tmp_path: Path) -> None:
+    path = tmp_path / "spots.csv"
+    header = "id,name,lat,lon,hours,capacity,status,status_reason,closed\n"
+    rows = [
+        "c-1,早市,30.5105,114.1455,Mo-Su 06:00-08:30,30,,,",
+        "c-2,夜市\x00后门,30.5012,114.1580,Mo-Su 22:00-04:00,,,,",
+        "c-3,夜市,30.5012,114.1580,Mo-Su 22:00-04:00,99999999999999999999999,,,",
+        f"c-4,夜市,30.5012,114.1580,Mo-Su 22:00-04:00,,closed_temporarily,{'修' * 5000},",
+        f"c-5,夜市,30.5012,114.1580,Mo-Su 22:00-04:00,,,,2026-12-01 {'修' * 5000}",
+        f"c-6,{'夜' * 5000},30.5012,114.1580,Mo-Su 22:00-04:00,,,,",
+        "c-7,夜\x1b市,30.5012,114.1580,Mo-Su 22:00-04:00,,,,",
+    ]
+    path.write_text(header + "\n".join(rows) + "\n", "utf-8")
+    problems = refused(import_as_process(tmp_path, path), path)
+    assert problems == [
+        "line 3 (id c-2): name contains the control character '\\x00' at position 3",
+        "line 4 (id c-3): capacity must be at most 100000",
+        "line 5 (id c-4): status_reason is longer than 300 characters (5000)",
+        "line 6 (id c-5): closed reason is longer than 300 characters (5000)",
+        "line 7 (id c-6): name is longer than 100 characters (5000)",
+        "line 8 (id c-7): name contains the control character '\\x1b' at position 2",
+    ]
+    assert stored(tmp_path) == (0, 0)

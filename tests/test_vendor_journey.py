@@ -8,10 +8,13 @@ relocated one, and a school gate where vending is banned on weekdays 07:00-17:00
 
 from __future__ import annotations
 
+import json
 import re
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from zoneinfo import ZoneInfo
 
+from bot.spot_import import import_file
 from tests.support.driver import Person, TestBed, inline_buttons, keyboard_labels, text_of
 
 CITY = ZoneInfo("Asia/Shanghai")
@@ -349,3 +352,37 @@ async def test_cancel_while_a_location_is_awaited(bed: TestBed) -> None:
     await vendor.send("/cancel")
     menu = await vendor.expect_message(contains="好的，这是菜单")
     assert "🛒 哪里可以摆摊？" in keyboard_labels(menu)
+
+
+async def test_a_spot_with_every_text_at_its_longest_still_shows_its_page(bed: TestBed, tmp_path: Path) -> None:
+    """An import takes names up to 100 characters, addresses 200, reasons and notes 300 and 100 closed periods:
+    the spot's page still goes out, as one message within Telegram's limit."""
+    now = set_local_time(bed, 2026, 11, 23, 12, 0)
+    assert bed.services is not None
+    services = bed.services
+    first_day = datetime(2026, 11, 24).date()
+    props = {
+        "id": "longest",
+        "name": "长名" + "字" * 98,
+        "address": "路" * 200,
+        "hours": "Mo-Su 06:00-07:00,08:00-09:00,10:00-11:00,13:00-14:00",
+        "status": "closed_temporarily",
+        "status_reason": "修" * 300,
+        "note": "注" * 300,
+        "closed": [{"from": str(first_day + timedelta(days=n)), "reason": "休" * 300} for n in range(100)],
+    }
+    feature = {"type": "Feature", "properties": props, "geometry": {"type": "Point", "coordinates": [114.158, 30.50]}}
+    path = tmp_path / "longest.geojson"
+    path.write_text(json.dumps({"type": "FeatureCollection", "features": [feature]}, ensure_ascii=False), "utf-8")
+    await import_file(services.db, path, services.service_area, services.timezone, now)
+
+    vendor = bed.person(4021, "蒋师傅")
+    await vendor.send("/sell")
+    await vendor.expect_message()
+    await vendor.send("长名字字")
+    await vendor.expect_message(contains="帮您找到了这些")
+    listing = await vendor.expect_message(contains="长名字字")
+    await vendor.press(listing, "长名字字")
+    assert "venue" in await vendor.expect_message()
+    page = text_of(await vendor.expect_message(contains="原因：修修"))
+    assert "长名" + "字" * 98 in page and "休休" in page and len(page) <= 4096
