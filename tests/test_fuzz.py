@@ -5,8 +5,12 @@ staff member's open question, the follow-up buttons) and sends one generated upd
 4,096 characters, emoji, right-to-left and control characters, SQL, coordinates at the poles and the date line,
 NaN-like strings, a hundred photo sizes, edits, channel posts, data no button ever carried. The property: no
 error is logged, a message in a private chat gets an answer, a button press gets an answer, and the database
-stays sound. The real Application runs against the emulator on its own event loop in a thread, so hypothesis
-drives it from an ordinary test; the example count is bounded (FUZZ_EXAMPLES, 60 by default).
+stays sound. Two more properties run at every step: button data of every prefix the bot reads, malformed (digits
+that are not ASCII, signs, numbers past SQLite's range, empty, missing or extra parts, 64 bytes of garbage), is
+answered as a stale button; text up to and beyond 4,096 characters (multi-byte and astral, in texts, replies and
+captions) gets an answer that Telegram accepts. The real Application runs against the emulator on its own event
+loop in a thread, so hypothesis drives it from an ordinary test; the example count is bounded (FUZZ_EXAMPLES, 60 by
+default, for the first property and a quarter of it for each of the other two: the file runs in under two minutes).
 """
 
 from __future__ import annotations
@@ -25,6 +29,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from bot import wire
 from bot.emulator import BotAPIEmulator
 from tests.support.driver import Person, TestBed
 from tests.support.report_steps import walk_to
@@ -32,6 +37,8 @@ from tests.support.staff_steps import ADMIN_ID, STAFF_GROUP, card_of, enlist, fi
 
 T = TypeVar("T")
 EXAMPLES = int(os.environ.get("FUZZ_EXAMPLES", "60"))
+STALE = "This button is no longer active. Please start again from the menu."
+UNFILED = "Noise"  # a category the examples before never file (they file garbage), for walking the wizard again
 WIZARD_STEPS = ("category", "location", "description", "photos", "review")
 STEPS = (*WIZARD_STEPS, "menu", "vendor", "staff_question")
 _ids = itertools.count(700_000)
@@ -90,6 +97,46 @@ def errors() -> Iterator[ErrorRecords]:
 
 
 # ------------------------------------------------------------------ what people might send
+# Button data of every prefix the bot reads, made wrong in the ways a forger (or an old client) would.
+NOT_A_NUMBER = st.sampled_from(
+    ["²", "٣", "１", "-1", "", "+1", "01", " 1", "1e3", "nan", "99999999999999999999999", str(2**63), "0x1f"]
+)
+PART = st.one_of(
+    NOT_A_NUMBER,
+    st.integers(0, 2**63 - 1).map(str),
+    st.sampled_from(["fixed", "submitted", "accept", "to", "now", "-", "en", "mute", "yes", "garbage", "30.50000"]),
+    st.text(max_size=8),
+)
+
+
+def garbage(prefix: str, filler: str) -> str:
+    """``prefix:`` and ``filler`` up to Telegram's 64 bytes."""
+    return f"{prefix}:" + filler * ((wire.MAX_BYTES - len(prefix) - 1) // len(filler.encode()))
+
+
+def malformed(prefix: str) -> st.SearchStrategy[str]:
+    """Data of ``prefix`` that the bot never makes (no more than 64 bytes, as Telegram carries)."""
+    return st.one_of(
+        st.builds(lambda parts: ":".join([prefix, *parts]), st.lists(PART, max_size=6)),
+        st.builds(garbage, st.just(prefix), st.sampled_from(["٣", "x", "²:", "😀", ":"])),
+    ).filter(lambda data: len(data.encode()) <= wire.MAX_BYTES and not wire.well_formed(data))
+
+
+# One malformed press for every prefix (and one of no prefix the bot knows), for one person at one step.
+MALFORMED_PRESSES = st.tuples(
+    *(malformed(prefix) for prefix in wire.PREFIXES),
+    st.text(min_size=1, max_size=64).filter(lambda data: not wire.well_formed(data)),
+)
+# Text up to and beyond Telegram's 4,096 (what a client sends is capped, but the bot must not trust it): astral
+# characters count twice in UTF-16, which is how Telegram counts.
+ASTRAL = st.characters(min_codepoint=0x10000, max_codepoint=0x1FFFF, exclude_categories=["Cs", "Cn"])
+OVERSIZED = st.one_of(
+    st.sampled_from(["x" * 4097, "字" * 4096, "😀" * 2049, "👨‍👩‍👧‍👦" * 600, "𝒜" * 5000, "<b>" * 1500]),
+    st.text(ASTRAL, min_size=2040, max_size=2060),
+    st.text(st.characters(exclude_categories=["Cs"]), min_size=4090, max_size=4200),
+)
+
+
 NASTY = st.sampled_from(
     [
         "'; DROP TABLE reports; --",
@@ -185,11 +232,12 @@ UPDATES = st.one_of(
 
 
 # ------------------------------------------------------------------ putting a person at a step
-async def arrive(bed: TestBed, step: str) -> tuple[Person, dict[str, Any]]:
-    """A new person at ``step``; returns them and the bot's last message to them."""
+async def arrive(bed: TestBed, step: str, category: str = "Exposed garbage") -> tuple[Person, dict[str, Any]]:
+    """A new person at ``step``; returns them and the bot's last message to them. The wizard files ``category``
+    at one place: a category no earlier example filed there meets no "reported nearby" question on the way."""
     person = bed.person(next(_ids), "Fuzz", "en")
     if step in WIZARD_STEPS:
-        return person, await walk_to(person, step)
+        return person, await walk_to(person, step, category)
     if step == "vendor":
         await person.send("🛒 Where can I sell?")
         choices = await person.expect_message(contains="Where and when may you sell")
@@ -230,18 +278,28 @@ async def send(person: Person, kind: str, body: dict[str, Any], last: dict[str, 
     return None
 
 
-async def outcome(bot: BotThread, person: Person, kind: str, query: str | None) -> str:
-    """What the person got: "answer" (a press answered), "reply", or "silence"."""
+async def outcome(bot: BotThread, person: Person, kind: str, query: str | None, patience: float = 2.5) -> str:
+    """What the person got: "answer" (a press answered), "reply" (within ``patience`` seconds), or "silence"."""
     emulator = bot.emulator
     before = len(emulator.inbox.get(person.chat.id, []))
     if query is not None:
         await emulator.wait_for(lambda: query in emulator.callback_answers, 8)
         return "answer"
     try:
-        await emulator.wait_for(lambda: len(emulator.inbox.get(person.chat.id, [])) > before, 2.5)
+        await emulator.wait_for(lambda: len(emulator.inbox.get(person.chat.id, [])) > before, patience)
     except TimeoutError:
         return "silence"
     return "reply"
+
+
+def fuzz_settings(share: float) -> settings:
+    """``share`` of the FUZZ_EXAMPLES budget, spread over the steps (at least 2 each)."""
+    return settings(
+        max_examples=max(2, round(EXAMPLES * share / len(STEPS))),
+        deadline=None,
+        suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture, HealthCheck.filter_too_much],
+        derandomize=True,
+    )
 
 
 @pytest.mark.parametrize("step", STEPS)
@@ -267,6 +325,57 @@ def test_any_update_at_any_step_is_answered_or_deliberately_ignored(
             assert result == "reply", f"no answer to {body!r} at {step}"
         if kind in ("channel_post", "edited_message"):
             assert result == "silence"
+
+    property_holds()
+    assert bot.run(bot.bed.db.integrity_check()) == "ok"
+
+
+@pytest.mark.parametrize("step", STEPS)
+def test_malformed_button_data_of_every_prefix_at_any_step_is_answered_as_stale(
+    bot: BotThread, errors: ErrorRecords, step: str
+) -> None:
+    @fuzz_settings(share=0.25)
+    @given(presses=MALFORMED_PRESSES)
+    def property_holds(presses: tuple[str, ...]) -> None:
+        errors.records.clear()
+        person, last = bot.run(arrive(bot.bed, step, UNFILED))
+        person.read_all()
+        for data in presses:  # a refused press changes nothing, so the person is still at the step
+            query = bot.run(send(person, "callback_query", {"data": data}, last))
+            assert bot.run(outcome(bot, person, "callback_query", query)) == "answer"
+            assert bot.emulator.callback_answers[query]["text"] == STALE, data
+            time.sleep(0.05)  # about the pace of a person: flood control refuses more than 20 at once
+        assert not errors.records, [r.getMessage() for r in errors.records]
+
+    property_holds()
+    assert bot.run(bot.bed.db.integrity_check()) == "ok"
+
+
+@pytest.mark.parametrize("step", STEPS)
+def test_oversized_text_at_any_step_gets_an_answer_telegram_accepts(
+    bot: BotThread, errors: ErrorRecords, step: str
+) -> None:
+    photo = {"file_id": "photo-file-x", "file_unique_id": "ux", "width": 1, "height": 1}
+
+    @fuzz_settings(share=0.25)
+    @given(text=OVERSIZED)
+    def property_holds(text: str) -> None:
+        ways: list[tuple[str, dict[str, Any]]] = [
+            ("reply", {"text": text}),  # an answer to the bot's last question
+            ("message", {"text": text}),
+            ("message", {"photo": [photo], "caption": text}),
+        ]
+        # In the staff group only an answer to the bot's question is for the bot; the rest is the staff's talk.
+        for kind, body in ways[:1] if step == "staff_question" else ways:
+            errors.records.clear()
+            person, last = bot.run(arrive(bot.bed, step, UNFILED))
+            person.read_all()
+            bot.run(send(person, kind, body, last))
+            # The staff group is paced at 20 messages a minute, behind the cards earlier examples filed.
+            patience = 30 if step == "staff_question" else 2.5
+            result = bot.run(outcome(bot, person, kind, None, patience))
+            assert not errors.records, [r.getMessage() for r in errors.records]  # "message is too long" is one
+            assert result == "reply", f"no answer to {len(text)} characters ({kind}, {list(body)}) at {step}"
 
     property_holds()
     assert bot.run(bot.bed.db.integrity_check()) == "ok"
