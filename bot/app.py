@@ -24,6 +24,7 @@ from telegram.ext import (
 from telegram.warnings import PTBUserWarning
 
 from bot import casework, followups
+from bot import telegram_edge as edge
 from bot.config import SUPPORTED_LANGUAGES, Settings
 from bot.i18n import N_, get_lang
 from bot.notify import Notifier
@@ -77,11 +78,13 @@ async def guard(update: Update, context: BotContext) -> None:
         raise ApplicationHandlerStop  # an edit of something already answered: nothing new to do
     verdict = context.application.bot_data["flood"].check(user.id, time.monotonic())
     if not verdict.allowed:
-        if verdict.warn and update.effective_chat is not None and update.effective_chat.type == "private":
-            t = await context.services.lang_for(user.id, user.language_code)
-            await context.bot.send_message(
-                update.effective_chat.id, t._("You are sending messages very fast. Please wait a moment.")
-            )
+        t = await context.services.lang_for(user.id, user.language_code)
+        slow_down = t._("You are sending messages very fast. Please wait a moment.")
+        if update.callback_query is not None:
+            # Answer the dropped press, or the person's button keeps spinning.
+            await edge.answer(update.callback_query, slow_down)
+        elif verdict.warn and update.effective_chat is not None and update.effective_chat.type == "private":
+            await context.bot.send_message(update.effective_chat.id, slow_down)
         raise ApplicationHandlerStop
     await context.services.users.seen(user.id, user.first_name, user.language_code, context.services.clock.now())
 

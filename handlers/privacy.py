@@ -45,9 +45,7 @@ def confirm_keyboard(t: Lang, offered_minute: int) -> InlineKeyboardMarkup:
                 InlineKeyboardButton(
                     t._("🗑 Yes, delete my data"), callback_data=wire.make(wire.PRIVACY, "yes", offered_minute)
                 ),
-                InlineKeyboardButton(
-                    t._("Keep it"), callback_data=wire.make(wire.PRIVACY, "no", offered_minute)
-                ),
+                InlineKeyboardButton(t._("Keep it"), callback_data=wire.make(wire.PRIVACY, "no", offered_minute)),
             ]
         ]
     )
@@ -87,7 +85,8 @@ async def confirm_forget(update: Update, context: BotContext) -> None:
         await stale_button(update, context)
         return
     t = await lang_of(update, context)
-    if now.timestamp() // 60 - pressed.offered_minute > CONFIRM_WITHIN_MINUTES:
+    # A minute in the future was never offered: forged data must not outlive the ten minutes either.
+    if not 0 <= now.timestamp() // 60 - pressed.offered_minute <= CONFIRM_WITHIN_MINUTES:
         await query.answer(t._("This question has expired. Send /forget again if you still want it."), show_alert=True)
         return
     if not pressed.confirmed:

@@ -46,3 +46,12 @@ async def test_a_flooding_user_does_not_slow_others(bed: TestBed) -> None:
     assert sum("very fast" in r for r in replies) == 1
     assert len(replies) <= 20 + 4 * (flood_seconds + 1.5) + 1  # the burst and the refill are answered, no more
     assert calm_latency < 5.0, calm_latency  # a generous bound: the point is not waiting behind 100 floods
+
+
+async def test_a_flood_of_button_presses_is_answered_so_no_button_keeps_spinning(bed: TestBed) -> None:
+    presser = bed.person(7003, "Presser", "en")
+    await presser.send("/language")
+    menu = await presser.expect_message(contains="anguage")
+    query_ids = [await presser.press_data(menu, "lang:en") for _ in range(60)]
+    answers = [await presser.expect_answer(query_id) for query_id in query_ids]
+    assert sum("very fast" in (answer.get("text") or "") for answer in answers) >= 30

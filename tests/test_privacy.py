@@ -103,6 +103,7 @@ async def test_keep_it_deletes_nothing(bed: TestBed) -> None:
         ("forged action", "forget:everything:0", "no longer active"),
         ("missing minute", "forget:yes", "no longer active"),
         ("an old question", "forget:yes:1000", "expired"),
+        ("a question from the future, forged to never expire", "forget:yes:99999999999", "expired"),
     ],
 )
 async def test_stale_or_forged_confirmations_delete_nothing(
