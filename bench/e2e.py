@@ -32,9 +32,9 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bot.clock import to_db  # noqa: E402
-from bot.db import Database  # noqa: E402
-from bot.emulator import BotAPIEmulator  # noqa: E402
+from bot.platform.clock import to_db  # noqa: E402
+from bot.platform.db import Database  # noqa: E402
+from devtools.emulator import BotAPIEmulator  # noqa: E402
 from tests.support.driver import Person, text_of  # noqa: E402
 
 HOME = (30.48, 114.15)

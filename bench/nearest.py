@@ -5,7 +5,7 @@
 
 Synthetic spots crowd around a city centre (Wuhan's development zone) with real-looking hours (night markets
 across midnight, mornings, days, evenings), some closed or relocated and some date exceptions. Each query asks
-from a random place at a random moment of the week through bot.spots.nearest_open_spots (the bot's own code,
+from a random place at a random moment of the week through bot.vending.spots.nearest_open_spots (the bot's own code,
 over aiosqlite, on a file database), and the same question is answered by a brute-force haversine scan of
 every row in the same run; the answers must agree. Distances are checked against the WGS84 geodesic
 (geographiclib when installed, else Vincenty's formula) at the city's latitude.
@@ -29,10 +29,10 @@ from zoneinfo import ZoneInfo
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bot.clock import to_db
-from bot.db import Database
-from bot.geo import haversine_m
-from bot.spots import (
+from bot.platform.clock import to_db
+from bot.platform.db import Database
+from bot.platform.geo import haversine_m
+from bot.vending.spots import (
     _SPOT_COLUMNS,
     _since,
     _spot_from_row,
@@ -74,7 +74,7 @@ def random_point(rng: random.Random) -> tuple[float, float]:
 async def build(path: Path, count: int, rng: random.Random) -> Database:
     """A fresh database file with ``count`` synthetic spots."""
     db = await Database.open(path)
-    windows = [(parse_hours(text), weight) for text, weight in HOURS]  # stored as bot.spots.store_hours does
+    windows = [(parse_hours(text), weight) for text, weight in HOURS]  # stored as bot.vending.spots.store_hours does
     now = to_db(datetime.now(UTC))
     spots, hours, exceptions, relocations = [], [], [], []
     for spot_id in range(1, count + 1):
@@ -286,7 +286,7 @@ async def main(argv: list[str]) -> int:
                 file=sys.stderr,
             )
 
-    print("\n3 nearest open spots (bot.spots.nearest_open_spots over aiosqlite) vs brute-force haversine scan")
+    print("\n3 nearest open spots (bot.vending.spots.nearest_open_spots over aiosqlite) vs brute-force haversine scan")
     print(
         f"{'spots':>10} {'index p50':>10} {'index p99':>10} {'scan p50':>10} {'scan p99':>10} "
         f"{'scan/index':>11} {'p99 growth':>11} {'none open':>10} {'wrong':>6}"

@@ -24,14 +24,14 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from telegram import Bot
 from telegram.error import RetryAfter
 
-from bot import followups  # noqa: F401  (registers the reminder kinds)
+from bot import followups  # noqa: F401  (registers the reminder kinds
 from bot.app import OVERALL_MESSAGES_PER_SECOND, build_application, start_polling, stop_polling
-from bot.clock import to_db
-from bot.config import load_settings
-from bot.db import Database
-from bot.emulator import BotAPIEmulator
-from bot.reminders import ReminderTimer, fire_due, pending
-from bot.services import Services
+from bot.platform.clock import to_db
+from bot.platform.config import load_settings
+from bot.platform.db import Database
+from bot.platform.reminders import ReminderTimer, fire_due, pending
+from bot.platform.services import Services
+from devtools.emulator import BotAPIEmulator
 
 TELEGRAM_LIMIT = 30  # messages per second
 

@@ -11,10 +11,10 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from bot import spot_import
-from bot.config import ConfigError, Settings, load_settings
-from bot.db import DatabaseError
-from bot.logs import configure_logging as configure_structured_logging
+from bot.platform.config import ConfigError, Settings, load_settings
+from bot.platform.db import DatabaseError
+from bot.platform.logs import configure_logging as configure_structured_logging
+from bot.vending import spot_import
 
 log = logging.getLogger("bot")
 DEFAULT_HTTP_PORT = 8081  # `serve` without HTTP_PORT
@@ -64,7 +64,7 @@ async def poll_with_http(settings: Settings, port: int) -> None:
 
 async def serve_http(settings: Settings, port: int) -> None:
     """`serve`: /healthz, /metrics and Open311 alone, read-only, beside a bot running elsewhere on the same file."""
-    from bot.services import Services
+    from bot.platform.services import Services
     from bot.web import Metrics, WebServer
 
     services = Services(settings)
@@ -93,7 +93,7 @@ def run_bot(settings: Settings) -> None:
 
 
 def run_backup(settings: Settings, target: str) -> int:
-    from bot.backup import BackupBusy, BackupError, backup_database
+    from bot.platform.backup import BackupBusy, BackupError, backup_database
 
     try:
         result = backup_database(settings.database_path, Path(target))
@@ -108,8 +108,8 @@ def run_backup(settings: Settings, target: str) -> int:
 
 
 async def export_open311(settings: Settings) -> dict[str, list[dict[str, object]]]:
-    from bot import open311
-    from bot.services import Services
+    from bot.cases import open311
+    from bot.platform.services import Services
 
     services = Services(settings)
     await services.open()
@@ -143,7 +143,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def run_playground_command(port: int | None) -> int:
     """The playground builds its own settings (a throwaway token, its own database), so BOT_TOKEN is not needed."""
-    from bot.playground import resolve_port, run_playground
+    from devtools.playground import resolve_port, run_playground
 
     try:
         port = resolve_port(port)
@@ -175,7 +175,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         elif args.command == "backup":
             return run_backup(settings, args.file)
         elif args.command == "open311":
-            from bot.open311 import write_export
+            from bot.cases.open311 import write_export
 
             files = asyncio.run(export_open311(settings))
             write_export(Path(args.directory), files)

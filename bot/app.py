@@ -23,17 +23,17 @@ from telegram.ext import (
 )
 from telegram.warnings import PTBUserWarning
 
-from bot import casework, followups
 from bot import telegram_edge as edge
-from bot.config import SUPPORTED_LANGUAGES, Settings
-from bot.i18n import N_, get_lang
-from bot.notify import Notifier
-from bot.persistence import SQLitePersistence
-from bot.privacy import ensure_retention
-from bot.ratelimit import AlertThrottle, UserRateLimiter
-from bot.reminders import ReminderTimer
-from bot.services import Services
-from bot.spot_import import ensure_sample_spots
+from bot.cases import casework, followups
+from bot.people.privacy import ensure_retention
+from bot.platform.config import SUPPORTED_LANGUAGES, Settings
+from bot.platform.courier import Notifier
+from bot.platform.i18n import N_, get_lang
+from bot.platform.persistence import SQLitePersistence
+from bot.platform.ratelimit import AlertThrottle, UserRateLimiter
+from bot.platform.reminders import ReminderTimer
+from bot.platform.services import Services
+from bot.vending.spot_import import ensure_sample_spots
 from bot.web import MalformedUpdate, Metrics, WebServer, webhook_path
 from handlers import errors, followup, insight, my_reports, privacy, report, staff, start, vendor
 from handlers.common import BotContext

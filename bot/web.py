@@ -25,9 +25,9 @@ from prometheus_client.exposition import CONTENT_TYPE_LATEST
 from tornado.httpserver import HTTPServer
 from tornado.netutil import bind_sockets
 
-from bot import open311
-from bot.reports import ReportState
-from bot.services import Services
+from bot.cases import open311
+from bot.cases.reports import ReportState
+from bot.platform.services import Services
 
 log = logging.getLogger(__name__)
 
@@ -71,7 +71,7 @@ class Metrics:
 
     async def refresh(self, services: Services) -> None:
         """Reads the gauges from the database (at scrape time, so they are never stale)."""
-        from bot.notify import backlog
+        from bot.platform.courier import backlog
 
         rows = await services.db.fetchall("SELECT state, COUNT(*) AS n FROM reports GROUP BY state")
         by_state = {row["state"]: int(row["n"]) for row in rows}

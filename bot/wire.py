@@ -15,10 +15,10 @@ from collections.abc import Callable, Collection
 from dataclasses import dataclass
 from functools import partial
 
-from bot.config import SUPPORTED_LANGUAGES
-from bot.reports import CATEGORY_BY_CODE, ReportState
-from bot.spots import GOODS, PERIODS
-from bot.staff import Role
+from bot.cases.reports import CATEGORY_BY_CODE, ReportState
+from bot.people.staff import Role
+from bot.platform.config import SUPPORTED_LANGUAGES
+from bot.vending.spots import GOODS, PERIODS
 
 MAX_BYTES = 64  # Telegram refuses longer callback data
 ID_MAX = 2**63 - 1  # SQLite's INTEGER: a larger id raises OverflowError in the driver
@@ -89,7 +89,7 @@ REPORT_FIELDS = ("category", "place", "description", "photos")  # rpt:edit:<fiel
 RESUME_DRAFT = f"{REPORT}:resume"  # the draft nudge's buttons, queued by the core
 DISCARD_DRAFT = f"{REPORT}:discard"
 MINE_WITH_OFFSET = ("show", "withdraw", "withdrawn")
-# The moves a case card offers (bot.casework.TARGET; a test keeps the two equal) and the officer list's two.
+# The moves a case card offers (bot.cases.casework.TARGET; a test keeps the two equal) and the officer list's two.
 CASE_MOVES = ("accept", "reject", "duplicate", "return", "dispatch", "start", "resolve", "close")
 CASE_ACTIONS = (*CASE_MOVES, "to", "back")
 STAFF_ACTIONS = ("list", "show", "role", "remove", "removed")

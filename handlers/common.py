@@ -9,9 +9,9 @@ from typing import Any
 from telegram import KeyboardButton, ReplyKeyboardMarkup, Update
 from telegram.ext import CallbackContext, ExtBot, filters
 
-from bot.config import SUPPORTED_LANGUAGES
-from bot.i18n import N_, Lang, get_lang
-from bot.services import Services
+from bot.platform.config import SUPPORTED_LANGUAGES
+from bot.platform.i18n import N_, Lang, get_lang
+from bot.platform.services import Services
 
 MENU_REPORT = N_("📝 Report a problem")
 MENU_SELL = N_("🛒 Where can I sell?")

@@ -8,8 +8,8 @@ import re
 from telegram import Update
 from telegram.error import BadRequest, Forbidden, TelegramError
 
-from bot.ratelimit import AlertThrottle
-from bot.text import escape
+from bot.platform.ratelimit import AlertThrottle
+from bot.platform.text import escape
 from handlers.common import BotContext, lang_of
 
 log = logging.getLogger(__name__)

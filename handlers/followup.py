@@ -5,11 +5,12 @@ from __future__ import annotations
 from telegram import ForceReply, InlineKeyboardButton, InlineKeyboardMarkup, Update
 from telegram.ext import BaseHandler, CallbackQueryHandler, CommandHandler, MessageHandler, filters
 
-from bot import followups, reports, wire
 from bot import telegram_edge as edge
-from bot.followups import FollowupRefused
-from bot.i18n import Lang
-from bot.text import escape
+from bot import wire
+from bot.cases import followups, reports
+from bot.cases.followups import FollowupRefused
+from bot.platform.i18n import Lang
+from bot.platform.text import escape
 from handlers.common import BotContext, lang_of, main_menu, stale_button
 from handlers.start import unexpected_message
 
@@ -140,9 +141,7 @@ def settings_keyboard(t: Lang, muted: bool) -> InlineKeyboardMarkup:
         label, action = t._("🔔 Turn reminders on"), "unmute"
     else:
         label, action = t._("🔕 Turn reminders off"), "mute"
-    return InlineKeyboardMarkup(
-        [[InlineKeyboardButton(label, callback_data=wire.make(wire.SETTINGS, action))]]
-    )
+    return InlineKeyboardMarkup([[InlineKeyboardButton(label, callback_data=wire.make(wire.SETTINGS, action))]])
 
 
 async def toggle_reminders(update: Update, context: BotContext) -> None:

@@ -13,10 +13,12 @@ from typing import Any
 from telegram import InputFile, Update
 from telegram.ext import BaseHandler, CommandHandler
 
-from bot import dates, insight, staff
-from bot.followups import calendar_of
-from bot.i18n import N_, Lang
-from bot.text import CAPTION_LIMIT, visible_len
+from bot.cases import insight
+from bot.cases.followups import calendar_of
+from bot.people import staff
+from bot.platform import dates
+from bot.platform.i18n import N_, Lang
+from bot.platform.text import CAPTION_LIMIT, visible_len
 from handlers.common import BotContext, lang_of
 
 log = logging.getLogger(__name__)

@@ -1,6 +1,6 @@
 """My reports: a paged list, each report's history and deadline, adding information, withdrawing.
 
-Every report id in a button is checked against the person pressing it (bot.reports.detail_for_user), so a
+Every report id in a button is checked against the person pressing it (bot.cases.reports.detail_for_user), so a
 guessed number or forged callback data shows nothing and changes nothing.
 """
 
@@ -18,11 +18,12 @@ from telegram.ext import (
     filters,
 )
 
-from bot import reports, wire
 from bot import telegram_edge as edge
-from bot.i18n import Lang
-from bot.reports import ReportDetail, ReportEvent, ReportPage
-from bot.text import NOTE_SHOWN, TEXT_LIMIT, escape, fit, take_fitting, visible_len
+from bot import wire
+from bot.cases import reports
+from bot.cases.reports import ReportDetail, ReportEvent, ReportPage
+from bot.platform.i18n import Lang
+from bot.platform.text import NOTE_SHOWN, TEXT_LIMIT, escape, fit, take_fitting, visible_len
 from handlers.common import (
     MENU_LABELS,
     MENU_MY_REPORTS,

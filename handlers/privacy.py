@@ -13,9 +13,11 @@ from typing import Any
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
 from telegram.ext import BaseHandler, CallbackQueryHandler, CommandHandler, filters
 
-from bot import casework, privacy, wire
 from bot import telegram_edge as edge
-from bot.i18n import N_, Lang
+from bot import wire
+from bot.cases import casework
+from bot.people import privacy
+from bot.platform.i18n import N_, Lang
 from handlers.common import BotContext, lang_of
 from handlers.start import stale_button
 

@@ -1,6 +1,6 @@
 """The report wizard: category → place → possible duplicates → description → photos → review → submit.
 
-The answers live in the ``report_drafts`` table (bot.reports), the step in the persistent conversation, so a
+The answers live in the ``report_drafts`` table (bot.cases.reports), the step in the persistent conversation, so a
 restart resumes where the resident was. Entry points: /report, the menu button, and the ``rpt:resume`` /
 ``rpt:discard`` buttons (which the draft reminder may offer).
 """
@@ -31,12 +31,13 @@ from telegram.ext import (
     filters,
 )
 
-from bot import casework, reports, wire
 from bot import telegram_edge as edge
-from bot.config import Settings
-from bot.i18n import N_, Lang
-from bot.reports import Draft, NearbyReport, ReportPolicy
-from bot.text import ADDRESS_SHOWN, escape, fit
+from bot import wire
+from bot.cases import casework, reports
+from bot.cases.reports import Draft, NearbyReport, ReportPolicy
+from bot.platform.config import Settings
+from bot.platform.i18n import N_, Lang
+from bot.platform.text import ADDRESS_SHOWN, escape, fit
 from handlers.common import (
     MENU_LABELS,
     MENU_MY_REPORTS,

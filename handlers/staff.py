@@ -1,8 +1,8 @@
 """The staff journey: case cards and their buttons, questions asked with ForceReply, officers' copies, and the
 commands /invite, /join (and /start <code>), /staff and /spot.
 
-Who may do what is decided by the core (bot.staff, bot.casework) from the person's role at that moment; these
-handlers only parse, call and answer. A question (a reason, a note, a case number) is kept in the database keyed
+Who may do what is decided by the core (bot.people.staff, bot.cases.casework) from the person's role at that moment;
+these handlers only parse, call and answer. A question (a reason, a note, a case number) is kept in the database keyed
 by the chat and the question's message, so a staff member may have several open at once, a restart forgets none,
 and only the reply of the person who pressed the button, to that very question, answers it. That is why this
 journey is a set of handlers around a table rather than a ConversationHandler, whose one state per person could
@@ -31,14 +31,18 @@ from telegram.ext import (
     filters,
 )
 
-from bot import casework, dates, spots, staff, wire
 from bot import telegram_edge as edge
-from bot.casework import ButtonPress, CaseworkError, Desk
-from bot.i18n import N_, Lang
-from bot.outbox import enqueue_text
-from bot.reports import STATE_NAMES, InvalidTransition, Report, ReportNotFound, ReportState, StateChanged
-from bot.staff import Action, NotAllowed, Role
-from bot.text import NAME_SHOWN, TEXT_LIMIT, TITLE_SHOWN, clip, escape, take_fitting, visible_len
+from bot import wire
+from bot.cases import casework
+from bot.cases.casework import ButtonPress, CaseworkError, Desk
+from bot.cases.reports import STATE_NAMES, InvalidTransition, Report, ReportNotFound, ReportState, StateChanged
+from bot.people import staff
+from bot.people.staff import Action, NotAllowed, Role
+from bot.platform import dates
+from bot.platform.i18n import N_, Lang
+from bot.platform.outbox import enqueue_text
+from bot.platform.text import NAME_SHOWN, TEXT_LIMIT, TITLE_SHOWN, clip, escape, take_fitting, visible_len
+from bot.vending import spots
 from handlers.common import BotContext, lang_of, stale_button
 
 log = logging.getLogger(__name__)

@@ -14,10 +14,10 @@ from telegram.ext import (
 
 from bot import telegram_edge as edge
 from bot import wire
-from bot.config import SUPPORTED_LANGUAGES
-from bot.i18n import Lang, get_lang
-from bot.staff import is_invite_code
-from bot.text import NAME_SHOWN, escape
+from bot.people.staff import is_invite_code
+from bot.platform.config import SUPPORTED_LANGUAGES
+from bot.platform.i18n import Lang, get_lang
+from bot.platform.text import NAME_SHOWN, escape
 from handlers.common import (
     MENU_HELP,
     MENU_LANGUAGE,

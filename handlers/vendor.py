@@ -22,12 +22,11 @@ from telegram import (
 )
 from telegram.ext import BaseHandler, CallbackQueryHandler, CommandHandler, ConversationHandler, MessageHandler, filters
 
-from bot import spots, wire
 from bot import telegram_edge as edge
-from bot.geo import haversine_m, valid_coordinates, walking_minutes
-from bot.i18n import N_, Lang
-from bot.spots import Nearby, NearbyResult, Spot, Window, ZoneHit
-from bot.text import (
+from bot import wire
+from bot.platform.geo import haversine_m, valid_coordinates, walking_minutes
+from bot.platform.i18n import N_, Lang
+from bot.platform.text import (
     ADDRESS_SHOWN,
     NAME_SHOWN,
     NOTE_SHOWN,
@@ -39,6 +38,8 @@ from bot.text import (
     take_fitting,
     visible_len,
 )
+from bot.vending import spots
+from bot.vending.spots import Nearby, NearbyResult, Spot, Window, ZoneHit
 from handlers.common import (
     MENU_LABELS,
     MENU_SELL,
@@ -248,19 +249,11 @@ def nearby_keyboard(
 
 def goods_keyboard(t: Lang, lat: str, lon: str, period: str) -> InlineKeyboardMarkup:
     rows = [
-        [
-            InlineKeyboardButton(
-                t._(label), callback_data=wire.make(wire.VENDOR_RESULTS, lat, lon, code, period, 0)
-            )
-        ]
+        [InlineKeyboardButton(t._(label), callback_data=wire.make(wire.VENDOR_RESULTS, lat, lon, code, period, 0))]
         for code, label in spots.GOODS.items()
     ]
     rows.append(
-        [
-            InlineKeyboardButton(
-                t._("All goods"), callback_data=wire.make(wire.VENDOR_RESULTS, lat, lon, "-", period, 0)
-            )
-        ]
+        [InlineKeyboardButton(t._("All goods"), callback_data=wire.make(wire.VENDOR_RESULTS, lat, lon, "-", period, 0))]
     )
     return InlineKeyboardMarkup(rows)
 

@@ -15,7 +15,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bot.catalogs import check_catalogs, compile_catalogs, set_translations, update_catalogs  # noqa: E402
+from bot.platform.catalogs import check_catalogs, compile_catalogs, set_translations, update_catalogs  # noqa: E402
 
 
 def main(argv: list[str]) -> int:

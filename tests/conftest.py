@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from bot.db import Database
-from bot.emulator import BotAPIEmulator
+from bot.platform.db import Database
+from devtools.emulator import BotAPIEmulator
 from tests.support.driver import TestBed
 
 logging.getLogger("httpx").setLevel(logging.WARNING)

@@ -11,9 +11,10 @@ from dataclasses import dataclass
 
 import pytest
 
-from bot import casework, staff
-from bot.reports import ReportState
-from bot.staff import Action
+from bot.cases import casework
+from bot.cases.reports import ReportState
+from bot.people import staff
+from bot.people.staff import Action
 from tests.support.driver import Person, TestBed, text_of
 from tests.support.staff_steps import ADMIN_ID, STAFF_GROUP, card_of, enlist, file_case, start_staff_bed
 

@@ -13,9 +13,9 @@ from pathlib import Path
 import pytest
 
 from bot.__main__ import main
-from bot.backup import BackupBusy, BackupError, _exclusive, backup_database
-from bot.clock import to_db
-from bot.db import Database
+from bot.platform.backup import BackupBusy, BackupError, _exclusive, backup_database
+from bot.platform.clock import to_db
+from bot.platform.db import Database
 
 
 async def write_pairs(db: Database, stop: asyncio.Event) -> int:

@@ -9,8 +9,8 @@ from typing import Any
 
 import pytest
 
-from bot import casework
-from bot.reports import ReportState
+from bot.cases import casework
+from bot.cases.reports import ReportState
 from tests.support.driver import Person, TestBed, eventually, text_of
 from tests.support.staff_steps import STAFF_GROUP, enlist, file_case, labels, next_with, start_staff_bed
 

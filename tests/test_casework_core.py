@@ -8,15 +8,16 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from bot import casework, reports, spots
-from bot.casework import ButtonPress, Desk
-from bot.clock import to_db
-from bot.db import Database
-from bot.geo import load_service_area
-from bot.i18n import get_lang
-from bot.reports import Draft, Report, ReportPolicy, ReportState, StateChanged
-from bot.staff import Action, NotAllowed
-from bot.worktime import WorkCalendar
+from bot.cases import casework, reports
+from bot.cases.casework import ButtonPress, Desk
+from bot.cases.reports import Draft, Report, ReportPolicy, ReportState, StateChanged
+from bot.people.staff import Action, NotAllowed
+from bot.platform.clock import to_db
+from bot.platform.db import Database
+from bot.platform.geo import load_service_area
+from bot.platform.i18n import get_lang
+from bot.platform.worktime import WorkCalendar
+from bot.vending import spots
 
 NOW = datetime(2026, 11, 23, 2, 0, tzinfo=UTC)  # Monday 10:00 in the city
 SHANGHAI = ZoneInfo("Asia/Shanghai")
@@ -214,7 +215,7 @@ async def test_a_move_made_elsewhere_refreshes_the_sent_card(office: Database) -
 
 
 async def test_a_stall_case_lists_legal_spots(office: Database) -> None:
-    from bot.spot_import import ensure_sample_spots
+    from bot.vending.spot_import import ensure_sample_spots
 
     await ensure_sample_spots(office, NOW)
     await file(office, category="stall", photos=[], voice_file_id=None)

@@ -30,11 +30,11 @@ from collections import Counter
 from datetime import UTC, datetime
 from pathlib import Path
 
-from bot.clock import to_db
-from bot.db import Database
-from bot.emulator import BotAPIEmulator
-from bot.geo import load_service_area
-from bot.reports import CATEGORIES
+from bot.cases.reports import CATEGORIES
+from bot.platform.clock import to_db
+from bot.platform.db import Database
+from bot.platform.geo import load_service_area
+from devtools.emulator import BotAPIEmulator
 from tests.support.chaos import (
     BotProcess,
     CaseAction,
@@ -146,7 +146,7 @@ async def test_two_hundred_conversations_survive_sigkill_and_restart(emulator: B
             for actor in actors:
                 out.write(f"== {actor.journal.name} {actor.person.id}\n" + "\n".join(actor.journal.history) + "\n")
 
-    logs = bot.logs()
+    logs = bot.platform.logs()
     assert "Traceback" not in logs, logs[logs.index("Traceback") - 2000 : logs.index("Traceback") + 3000]
     print(
         f"chaos seed {SEED}: {len(journals)} conversations + {len(accepted)} staff actions in "

@@ -9,7 +9,7 @@ import logging
 
 import pytest
 
-from bot.db import Database
+from bot.platform.db import Database
 from tests.support.driver import TestBed, text_of
 from tests.support.report_steps import count_rows, walk_to
 

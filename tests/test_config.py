@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from bot.config import ConfigError, load_settings, parse_duration, parse_time_of_day
+from bot.platform.config import ConfigError, load_settings, parse_duration, parse_time_of_day
 
 TOKEN = "123456:ABCdefGHIjklMNOpqrSTUvwxYZ012345"
 

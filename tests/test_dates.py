@@ -7,8 +7,8 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from bot import dates
-from bot.i18n import get_lang
+from bot.platform import dates
+from bot.platform.i18n import get_lang
 
 CITY = ZoneInfo("Asia/Shanghai")
 

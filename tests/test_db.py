@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from bot.db import Database, DatabaseError, DatabaseTooNew, Migration, load_migrations, split_sql
+from bot.platform.db import Database, DatabaseError, DatabaseTooNew, Migration, load_migrations, split_sql
 
 
 async def test_a_new_file_gets_every_migration(db: Database) -> None:

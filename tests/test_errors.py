@@ -7,7 +7,7 @@ from datetime import timedelta
 
 import pytest
 
-from bot.ratelimit import AlertThrottle
+from bot.platform.ratelimit import AlertThrottle
 from handlers.errors import error_kind
 from tests.support.driver import Person, TestBed, text_of
 

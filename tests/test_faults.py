@@ -14,7 +14,7 @@ from collections.abc import AsyncIterator
 
 import pytest
 
-from bot.outbox import enqueue_text
+from bot.platform.outbox import enqueue_text
 from tests.support.driver import TestBed, eventually, text_of
 from tests.support.report_steps import DESCRIPTION, draft_step, walk_to
 from tests.support.staff_steps import STAFF_GROUP, file_case, staff_env

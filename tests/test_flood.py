@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import time
 
-from bot.ratelimit import UserRateLimiter, Verdict
+from bot.platform.ratelimit import UserRateLimiter, Verdict
 from tests.support.driver import TestBed, text_of
 
 

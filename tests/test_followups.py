@@ -8,9 +8,10 @@ from datetime import timedelta
 
 import pytest
 
-from bot import reminders, reports
-from bot.emulator import Chat
-from bot.reports import Draft, Report, ReportState
+from bot.cases import reports
+from bot.cases.reports import Draft, Report, ReportState
+from bot.platform import reminders
+from devtools.emulator import Chat
 from tests.support.driver import Person, TestBed, eventually, text_of
 
 STAFF_GROUP = -100200

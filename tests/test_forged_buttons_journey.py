@@ -14,7 +14,7 @@ import pytest
 import pytest_asyncio
 
 from bot import wire
-from bot.emulator import BotAPIEmulator
+from devtools.emulator import BotAPIEmulator
 from tests.support.driver import Person, TestBed
 from tests.support.staff_steps import ADMIN_ID, STAFF_GROUP, card_of, enlist, file_case, start_staff_bed
 

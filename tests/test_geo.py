@@ -8,7 +8,7 @@ import random
 
 import pytest
 
-from bot.geo import (
+from bot.platform.geo import (
     SAMPLE_CITY,
     GeoDataError,
     bounding_box,

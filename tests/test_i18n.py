@@ -9,12 +9,11 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
-
 from babel.messages.catalog import Catalog
 from babel.messages.mofile import write_mo
 
-from bot.catalogs import check_catalogs, po_path, read_catalog
-from bot.i18n import get_lang, language_from_telegram, resolve_language
+from bot.platform.catalogs import check_catalogs, po_path, read_catalog
+from bot.platform.i18n import get_lang, language_from_telegram, resolve_language
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 ROOT = Path(__file__).resolve().parent.parent

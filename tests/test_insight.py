@@ -11,11 +11,11 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from bot import insight, reports
-from bot.db import Database
-from bot.i18n import get_lang
-from bot.reports import Draft, ReportState
-from bot.worktime import WorkCalendar
+from bot.cases import insight, reports
+from bot.cases.reports import Draft, ReportState
+from bot.platform.db import Database
+from bot.platform.i18n import get_lang
+from bot.platform.worktime import WorkCalendar
 
 CITY = ZoneInfo("Asia/Shanghai")
 CALENDAR = WorkCalendar(CITY)

@@ -9,7 +9,7 @@ from collections.abc import AsyncIterator
 
 import pytest
 
-from bot import insight
+from bot.cases import insight
 from tests.support.driver import TestBed, text_of
 from tests.support.staff_steps import ADMIN_ID, STAFF_GROUP, enlist, file_case, start_staff_bed
 

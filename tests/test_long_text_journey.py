@@ -12,10 +12,10 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from bot import casework, reports
-from bot.emulator import ApiError, BotAPIEmulator
-from bot.reports import ReportState
-from bot.staff import Action
+from bot.cases import casework, reports
+from bot.cases.reports import ReportState
+from bot.people.staff import Action
+from devtools.emulator import ApiError, BotAPIEmulator
 from tests.support.driver import Person, TestBed, eventually, text_of
 from tests.support.staff_steps import ADMIN_ID, STAFF_GROUP, card_of, enlist, file_case, next_with, start_staff_bed
 

@@ -8,8 +8,8 @@ from datetime import timedelta
 
 import pytest
 
-from bot import reports
-from bot.reports import ReportState
+from bot.cases import reports
+from bot.cases.reports import ReportState
 from tests.support.driver import TestBed, inline_buttons, text_of
 from tests.support.report_steps import STAFF_CHAT, count_rows, file_behind_the_scenes
 

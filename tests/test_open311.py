@@ -13,15 +13,15 @@ from zoneinfo import ZoneInfo
 import httpx
 import pytest
 
-from bot import open311, reports
 from bot.__main__ import main
-from bot.config import load_settings
-from bot.db import Database
-from bot.i18n import get_lang
-from bot.reports import Draft, ReportState
-from bot.services import Services
+from bot.cases import open311, reports
+from bot.cases.reports import Draft, ReportState
+from bot.platform.config import load_settings
+from bot.platform.db import Database
+from bot.platform.i18n import get_lang
+from bot.platform.services import Services
+from bot.platform.worktime import WorkCalendar
 from bot.web import Metrics, WebServer
-from bot.worktime import WorkCalendar
 
 CITY = ZoneInfo("Asia/Shanghai")
 NOW = datetime(2026, 11, 18, 10, 0, tzinfo=CITY).astimezone(UTC)

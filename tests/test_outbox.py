@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from bot.outbox import enqueue, enqueue_text
+from bot.platform.outbox import enqueue, enqueue_text
 from tests.support.driver import Person, TestBed, eventually, text_of
 
 

@@ -15,9 +15,9 @@ from typing import Any
 import httpx
 import pytest
 
-from bot.config import ConfigError
-from bot.geo import load_service_area
-from bot.playground import (
+from bot.platform.config import ConfigError
+from bot.platform.geo import load_service_area
+from devtools.playground import (
     PERSONAS,
     PLAYGROUND_TOKEN,
     SAMPLE_PLACES,
@@ -417,7 +417,7 @@ async def test_a_taken_port_is_one_clear_line_and_exit_2(tmp_path: Path) -> None
 
 
 async def test_the_staff_persona_is_an_officer_the_admin_can_dispatch_to(playground: Playground) -> None:
-    from bot import staff
+    from bot.people import staff
 
     services = playground.services
     member = await staff.get_member(services.db, 7003, services.settings.admin_ids)

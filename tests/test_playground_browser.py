@@ -26,7 +26,7 @@ from selenium.webdriver.support.select import Select
 from selenium.webdriver.support.wait import WebDriverWait
 from telegram import ForceReply, InlineKeyboardButton, InlineKeyboardMarkup
 
-from bot.playground import STAFF_GROUP_ID, Playground
+from devtools.playground import STAFF_GROUP_ID, Playground
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMEDRIVER = Path("/usr/bin/chromedriver")
@@ -309,6 +309,6 @@ def test_a_visitor_plays_resident_vendor_and_staff_in_the_browser(
 
 
 def sample_png() -> bytes:
-    from bot.playground import sample_photo
+    from devtools.playground import sample_photo
 
     return sample_photo(160, 120)

@@ -8,9 +8,11 @@ from pathlib import Path
 
 import pytest
 
-from bot import casework, privacy, reminders, reports
-from bot.db import Database
-from bot.reports import ReportState
+from bot.cases import casework, reports
+from bot.cases.reports import ReportState
+from bot.people import privacy
+from bot.platform import reminders
+from bot.platform.db import Database
 from tests.support.driver import TestBed, text_of
 from tests.support.report_steps import file_behind_the_scenes
 

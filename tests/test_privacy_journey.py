@@ -19,9 +19,9 @@ from pathlib import Path
 
 import pytest
 
-from bot import reports
-from bot.logs import KeyValueFormatter
-from bot.reports import ReportState
+from bot.cases import reports
+from bot.cases.reports import ReportState
+from bot.platform.logs import KeyValueFormatter
 from tests.support.driver import Person, TestBed, eventually, inline_buttons, text_of
 from tests.support.report_steps import walk_to
 from tests.support.staff_steps import STAFF_GROUP, card_of, start_staff_bed, wait_for_card

@@ -10,7 +10,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from bot.emulator import BotAPIEmulator
+from devtools.emulator import BotAPIEmulator
 from tests.support.driver import Person
 
 ROOT = Path(__file__).resolve().parent.parent

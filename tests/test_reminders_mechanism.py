@@ -9,11 +9,11 @@ from typing import Any
 import aiosqlite
 import pytest
 
-from bot import reminders
-from bot.clock import to_db
-from bot.outbox import enqueue_text
-from bot.reminders import Reminder, reminder_kind
-from bot.services import Services
+from bot.platform import reminders
+from bot.platform.clock import to_db
+from bot.platform.outbox import enqueue_text
+from bot.platform.reminders import Reminder, reminder_kind
+from bot.platform.services import Services
 from tests.support.driver import Person, TestBed, eventually, text_of
 
 
@@ -80,7 +80,7 @@ async def test_overdue_at_start_fires_promptly(idle_bed: TestBed) -> None:
     person = idle_bed.person(3102, "Qian", "en")
     await idle_bed.stop()
     long_ago = datetime.now().astimezone() - timedelta(hours=3)
-    from bot.db import Database
+    from bot.platform.db import Database
 
     db = await Database.open(idle_bed.database_path)
     async with db.transaction() as conn:
@@ -95,7 +95,7 @@ async def test_kill_between_marking_and_sending_neither_loses_nor_doubles(idle_b
     await idle_bed.start()
     person = idle_bed.person(3103, "Sun", "en")
     await idle_bed.stop()
-    from bot.db import Database
+    from bot.platform.db import Database
 
     now = datetime.now().astimezone()
     db = await Database.open(idle_bed.database_path)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from bot import reports
+from bot.cases import reports
 from tests.support.driver import TestBed, inline_buttons, keyboard_labels, text_of
 from tests.support.report_steps import HOME, count_rows, draft_step, file_behind_the_scenes, north_of, walk_to
 from tests.support.staff_steps import STAFF_GROUP, next_with, start_staff_bed

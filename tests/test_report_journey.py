@@ -7,8 +7,8 @@ from collections.abc import AsyncIterator
 
 import pytest
 
-from bot.clock import from_db
-from bot.worktime import WorkCalendar
+from bot.platform.clock import from_db
+from bot.platform.worktime import WorkCalendar
 from tests.support.driver import TestBed, inline_buttons, keyboard_labels, text_of
 from tests.support.report_steps import HOME, STAFF_CHAT, count_rows, draft_step, walk_to
 

@@ -9,11 +9,8 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from bot import reports
-from bot.db import Database
-from bot.geo import EARTH_RADIUS_M, load_service_area
-from bot.i18n import get_lang
-from bot.reports import (
+from bot.cases import reports
+from bot.cases.reports import (
     TRANSITIONS,
     Draft,
     InvalidTransition,
@@ -24,7 +21,10 @@ from bot.reports import (
     ReportState,
     StateChanged,
 )
-from bot.worktime import WorkCalendar
+from bot.platform.db import Database
+from bot.platform.geo import EARTH_RADIUS_M, load_service_area
+from bot.platform.i18n import get_lang
+from bot.platform.worktime import WorkCalendar
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 NOW = datetime(2026, 11, 23, 2, 0, tzinfo=UTC)  # Monday 10:00 in the city

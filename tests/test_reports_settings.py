@@ -6,7 +6,7 @@ from datetime import time
 
 import pytest
 
-from bot.config import ConfigError, load_settings
+from bot.platform.config import ConfigError, load_settings
 
 TOKEN = {"BOT_TOKEN": "123456:abcdefghijklmnopqrstuvwxyz"}
 

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from bot import reminders, spots
-from bot.followups import spot_target
+from bot.cases.followups import spot_target
+from bot.platform import reminders
+from bot.vending import spots
 from tests.support.driver import Person, TestBed, text_of
 
 

@@ -11,12 +11,12 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from bot import spots
-from bot.clock import to_db
-from bot.db import Database
-from bot.geo import haversine_m
-from bot.spot_import import ImportBatch, SpotRecord, ZoneRecord, apply_batch
-from bot.spots import ClosedDates, Spot, Window, parse_hours
+from bot.platform.clock import to_db
+from bot.platform.db import Database
+from bot.platform.geo import haversine_m
+from bot.vending import spots
+from bot.vending.spot_import import ImportBatch, SpotRecord, ZoneRecord, apply_batch
+from bot.vending.spots import ClosedDates, Spot, Window, parse_hours
 
 CITY = ZoneInfo("Asia/Shanghai")
 CENTRE = (30.50, 114.16)

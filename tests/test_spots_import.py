@@ -15,11 +15,11 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from bot import spots
 from bot.__main__ import main
-from bot.db import Database
-from bot.geo import SAMPLE_CITY, load_service_area
-from bot.spot_import import (
+from bot.platform.db import Database
+from bot.platform.geo import SAMPLE_CITY, load_service_area
+from bot.vending import spots
+from bot.vending.spot_import import (
     SAMPLE_SPOTS,
     ImportFailed,
     ensure_sample_spots,

@@ -7,7 +7,7 @@ from collections.abc import AsyncIterator
 
 import pytest
 
-from bot import staff
+from bot.people import staff
 from tests.support.driver import Person, TestBed, text_of
 from tests.support.staff_steps import (
     ADMIN_ID,
@@ -43,7 +43,7 @@ async def test_a_resident_in_the_group_cannot_press_staff_buttons(
     nosy = in_group(bed, bed.person(5101, "Nosy", "en"))
     report = await file_case(bed, 5102)
     card = await card_of(nosy, report)
-    with caplog.at_level(logging.WARNING, logger="bot.staff"):
+    with caplog.at_level(logging.WARNING, logger="bot.people.staff"):
         answer = await nosy.expect_answer(await nosy.press(card, "Accept"))
     assert answer == {"text": "Sorry, only city staff can do this.", "show_alert": True}
     assert await state_of(bed, report.id) == "submitted"

@@ -8,7 +8,7 @@ from datetime import timedelta
 
 import pytest
 
-from bot import spots
+from bot.vending import spots
 from tests.support.driver import Person, TestBed, inline_buttons, text_of
 from tests.support.staff_steps import ADMIN_ID, STAFF_GROUP, card_of, enlist, file_case, next_with, staff_env
 from tests.test_vendor_journey import set_local_time

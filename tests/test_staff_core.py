@@ -8,11 +8,11 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from bot import staff
-from bot.clock import to_db
-from bot.dates import DateOutOfRange
-from bot.db import Database
-from bot.staff import Action, CannotChange, InviteInvalid, NotAllowed, Role
+from bot.people import staff
+from bot.people.staff import Action, CannotChange, InviteInvalid, NotAllowed, Role
+from bot.platform.clock import to_db
+from bot.platform.dates import DateOutOfRange
+from bot.platform.db import Database
 
 NOW = datetime(2026, 11, 23, 2, 0, tzinfo=UTC)  # Monday 10:00 in the city
 SHANGHAI = ZoneInfo("Asia/Shanghai")
@@ -64,7 +64,7 @@ async def test_configured_admins_are_admins_whatever_the_table_says(db: Database
 
 async def test_refusals_are_logged_without_personal_text(db: Database, caplog: pytest.LogCaptureFixture) -> None:
     await person(db, 10, "officer", name="Secret Name")
-    with caplog.at_level(logging.WARNING, logger="bot.staff"), pytest.raises(NotAllowed) as refused:
+    with caplog.at_level(logging.WARNING, logger="bot.people.staff"), pytest.raises(NotAllowed) as refused:
         await staff.authorize(db, 10, Action.ACCEPT, ADMINS)
     assert refused.value.reason == "role"
     assert "user 10" in caplog.text and "accept" in caplog.text and "Secret Name" not in caplog.text

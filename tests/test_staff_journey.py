@@ -7,9 +7,9 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from bot import reports
-from bot.i18n import get_lang
-from bot.reports import STATE_NAMES, ReportState
+from bot.cases import reports
+from bot.cases.reports import STATE_NAMES, ReportState
+from bot.platform.i18n import get_lang
 from tests.support.driver import Person, TestBed, text_of
 from tests.support.report_steps import walk_to
 from tests.support.staff_steps import (

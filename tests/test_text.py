@@ -1,4 +1,4 @@
-"""bot.text: escaping user text for HTML messages, and fitting text into Telegram's limits in UTF-16 code units."""
+"""Escaping user text for HTML messages, and fitting text into Telegram's limits in UTF-16 code units."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from bot.text import ELLIPSIS, TEXT_LIMIT, clip, escape, fit, plain, take_fitting, utf16_len, visible_len
+from bot.platform.text import ELLIPSIS, TEXT_LIMIT, clip, escape, fit, plain, take_fitting, utf16_len, visible_len
 
 
 @pytest.mark.parametrize(

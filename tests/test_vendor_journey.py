@@ -14,7 +14,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
-from bot.spot_import import import_file
+from bot.vending.spot_import import import_file
 from tests.support.driver import Person, TestBed, inline_buttons, keyboard_labels, text_of
 
 CITY = ZoneInfo("Asia/Shanghai")

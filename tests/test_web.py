@@ -10,9 +10,9 @@ import httpx
 import pytest
 
 from bot.app import BotApplication, build_application, start_webhook, stop_webhook
-from bot.config import load_settings
-from bot.logs import KeyValueFormatter
-from bot.services import Services
+from bot.platform.config import load_settings
+from bot.platform.logs import KeyValueFormatter
+from bot.platform.services import Services
 from bot.web import SECRET_HEADER, Metrics, WebServer
 from tests.support.driver import TestBed, eventually
 from tests.support.report_steps import file_behind_the_scenes

@@ -9,8 +9,9 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from bot import casework, followups, wire
-from bot.i18n import get_lang
+from bot import wire
+from bot.cases import casework, followups
+from bot.platform.i18n import get_lang
 from bot.wire import (
     CaseButton,
     FollowupAnswer,

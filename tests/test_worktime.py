@@ -7,8 +7,8 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from bot import worktime
-from bot.worktime import WorkCalendar, is_official_workday, parse_work_hours
+from bot.platform import worktime
+from bot.platform.worktime import WorkCalendar, is_official_workday, parse_work_hours
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 OFFICE = WorkCalendar(SHANGHAI)  # 09:00-12:00, 13:30-17:30

@@ -19,8 +19,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from bot.emulator import BotAPIEmulator
-from bot.geo import ServiceArea
+from bot.platform.geo import ServiceArea
+from devtools.emulator import BotAPIEmulator
 from tests.support.driver import Person, inline_buttons, text_of
 
 ROOT = Path(__file__).resolve().parents[2]

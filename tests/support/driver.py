@@ -19,9 +19,9 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from bot.app import BotApplication, build_application, start_polling, stop_polling
-from bot.config import Settings, load_settings
-from bot.emulator import BotAPIEmulator, Chat
-from bot.services import Services
+from bot.platform.config import Settings, load_settings
+from bot.platform.services import Services
+from devtools.emulator import BotAPIEmulator, Chat
 
 DEFAULT_TIMEOUT = 8.0
 T = TypeVar("T")

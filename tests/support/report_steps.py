@@ -5,9 +5,9 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from bot import reports
-from bot.geo import EARTH_RADIUS_M
-from bot.reports import Draft, Report
+from bot.cases import reports
+from bot.cases.reports import Draft, Report
+from bot.platform.geo import EARTH_RADIUS_M
 from tests.support.driver import Person, TestBed
 
 HOME = (30.48, 114.15)  # inside the sample city's Wuhan Economic Development Zone

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from bot import reports, staff
-from bot.reports import Draft, Report
-from bot.staff import Role
+from bot.cases import reports
+from bot.cases.reports import Draft, Report
+from bot.people import staff
+from bot.people.staff import Role
 from tests.support.driver import Person, TestBed, text_of
 
 STAFF_GROUP = -100300400

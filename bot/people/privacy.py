@@ -23,14 +23,16 @@ from typing import Any
 
 import aiosqlite
 
-from bot import casework, reminders, staff
-from bot.casework import Desk
-from bot.clock import to_db
-from bot.db import Database
-from bot.followups import draft_target, spot_targets_of
-from bot.reminders import Reminder, reminder_kind
-from bot.reports import FINAL_STATES
-from bot.services import Services
+from bot.cases import casework
+from bot.cases.casework import Desk
+from bot.cases.followups import draft_target, spot_targets_of
+from bot.cases.reports import FINAL_STATES
+from bot.people import staff
+from bot.platform import reminders
+from bot.platform.clock import to_db
+from bot.platform.db import Database
+from bot.platform.reminders import Reminder, reminder_kind
+from bot.platform.services import Services
 
 log = logging.getLogger(__name__)
 

@@ -17,10 +17,11 @@ from typing import Any
 
 import aiosqlite
 
-from bot import dates, spots
-from bot.clock import from_db, to_db
-from bot.db import Database
-from bot.i18n import N_
+from bot.platform import dates
+from bot.platform.clock import from_db, to_db
+from bot.platform.db import Database
+from bot.platform.i18n import N_
+from bot.vending import spots
 
 log = logging.getLogger(__name__)
 

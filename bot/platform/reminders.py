@@ -21,8 +21,8 @@ from typing import Any
 
 import aiosqlite
 
-from bot.clock import from_db, to_db
-from bot.services import Services
+from bot.platform.clock import from_db, to_db
+from bot.platform.services import Services
 
 log = logging.getLogger(__name__)
 

@@ -19,9 +19,9 @@ from telegram import Bot
 from telegram.error import BadRequest, Forbidden, NetworkError, RetryAfter, TelegramError, TimedOut
 
 from bot import telegram_edge as edge
-from bot.clock import from_db, to_db
-from bot.outbox import duplicate_removal, is_known_copy
-from bot.services import Services
+from bot.platform.clock import from_db, to_db
+from bot.platform.outbox import duplicate_removal, is_known_copy
+from bot.platform.services import Services
 
 log = logging.getLogger(__name__)
 

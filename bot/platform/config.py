@@ -13,7 +13,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from dotenv import dotenv_values
 
-from bot.worktime import DEFAULT_WORK_HOURS, WorkWindow, parse_work_hours
+from bot.platform.worktime import DEFAULT_WORK_HOURS, WorkWindow, parse_work_hours
 
 SUPPORTED_LANGUAGES = ("zh_Hans", "en")
 DEFAULT_API_BASE_URL = "https://api.telegram.org/bot"

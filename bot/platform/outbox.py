@@ -11,7 +11,7 @@ from typing import Any
 
 import aiosqlite
 
-from bot.clock import to_db
+from bot.platform.clock import to_db
 
 
 async def enqueue(

@@ -15,13 +15,8 @@ from typing import Any
 
 import aiosqlite
 
-from bot import reminders, spots, wire
-from bot.clock import from_db, to_db
-from bot.config import Settings
-from bot.i18n import N_, Lang
-from bot.outbox import card_ref, enqueue, enqueue_text, sent_message
-from bot.reminders import Reminder, reminder_kind
-from bot.reports import (
+from bot import wire
+from bot.cases.reports import (
     CATEGORIES,
     DRAFT_HOOKS,
     FINAL_STATES,
@@ -37,9 +32,16 @@ from bot.reports import (
     get_report,
     transition,
 )
-from bot.services import Services
-from bot.text import ADDRESS_SHOWN, DESCRIPTION_SHOWN, TITLE_SHOWN, escape, fit
-from bot.worktime import WorkCalendar
+from bot.platform import reminders
+from bot.platform.clock import from_db, to_db
+from bot.platform.config import Settings
+from bot.platform.i18n import N_, Lang
+from bot.platform.outbox import card_ref, enqueue, enqueue_text, sent_message
+from bot.platform.reminders import Reminder, reminder_kind
+from bot.platform.services import Services
+from bot.platform.text import ADDRESS_SHOWN, DESCRIPTION_SHOWN, TITLE_SHOWN, escape, fit
+from bot.platform.worktime import WorkCalendar
+from bot.vending import spots
 
 ACK_ESCALATE = "ack_escalate"
 SLA_HALF = "sla_half"

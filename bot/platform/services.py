@@ -7,12 +7,12 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import timedelta, tzinfo
 
-from bot.clock import Clock
-from bot.config import Settings
-from bot.db import Database
-from bot.geo import SAMPLE_CITY, ServiceArea, load_service_area
-from bot.i18n import Lang, get_lang, resolve_language
-from bot.users import UserDirectory
+from bot.platform.clock import Clock
+from bot.platform.config import Settings
+from bot.platform.db import Database
+from bot.platform.geo import SAMPLE_CITY, ServiceArea, load_service_area
+from bot.platform.i18n import Lang, get_lang, resolve_language
+from bot.platform.users import UserDirectory
 
 # Called, in order, after the clock jumps (the playground's time control); e.g. to send reminders now due.
 TimeListener = Callable[[], Awaitable[None]]

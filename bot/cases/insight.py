@@ -21,13 +21,13 @@ from typing import Any
 
 from babel.numbers import format_percent
 
-from bot import dates
-from bot.clock import from_db, to_db
-from bot.db import Database
-from bot.geo import ServiceArea
-from bot.i18n import N_, Lang
-from bot.reports import CATEGORIES, OPEN_STATES, STATE_NAMES, ReportState, category_of
-from bot.worktime import WorkCalendar
+from bot.cases.reports import CATEGORIES, OPEN_STATES, STATE_NAMES, ReportState, category_of
+from bot.platform import dates
+from bot.platform.clock import from_db, to_db
+from bot.platform.db import Database
+from bot.platform.geo import ServiceArea
+from bot.platform.i18n import N_, Lang
+from bot.platform.worktime import WorkCalendar
 
 MAX_PERIOD_DAYS = 366
 CHART_WIDTH_PX = 1080

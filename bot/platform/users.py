@@ -5,9 +5,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from bot.clock import to_db
-from bot.config import SUPPORTED_LANGUAGES
-from bot.db import Database
+from bot.platform.clock import to_db
+from bot.platform.config import SUPPORTED_LANGUAGES
+from bot.platform.db import Database
 
 
 @dataclass(frozen=True)

@@ -2,7 +2,7 @@
 
 A new report is announced to the staff group as a card (ref ``outbox.card_ref``) with the buttons that fit its
 state, then its pin, photos and voice note. Every move goes through :func:`perform`: in one transaction it checks
-the actor's role *now* (bot.staff), makes the move with the state the button was made for (so of two people
+the actor's role *now* (bot.people.staff), makes the move with the state the button was made for (so of two people
 pressing at once, one wins), tells the followers in their own language, and queues what else the move needs (the
 officer's copy of the card, the after-photo for the group). A transition hook re-renders the cards after *any*
 move, whoever made it (a resident withdrawing, the follow-ups closing a case), so a card never shows a stale state.
@@ -21,16 +21,18 @@ from typing import Any
 
 import aiosqlite
 
-from bot import followups, reports, spots, staff, wire
-from bot.clock import from_db, to_db
-from bot.config import Settings
-from bot.db import Database
-from bot.geo import ServiceArea
-from bot.i18n import N_, Lang, get_lang, resolve_language
-from bot.outbox import card_ref, copies, enqueue, enqueue_text, record_copy
-from bot.reports import Report, ReportPolicy, ReportState, StateChanged, Transition, category_of
-from bot.staff import Action, StaffMember
-from bot.text import (
+from bot import wire
+from bot.cases import followups, reports
+from bot.cases.reports import Report, ReportPolicy, ReportState, StateChanged, Transition, category_of
+from bot.people import staff
+from bot.people.staff import Action, StaffMember
+from bot.platform.clock import from_db, to_db
+from bot.platform.config import Settings
+from bot.platform.db import Database
+from bot.platform.geo import ServiceArea
+from bot.platform.i18n import N_, Lang, get_lang, resolve_language
+from bot.platform.outbox import card_ref, copies, enqueue, enqueue_text, record_copy
+from bot.platform.text import (
     ADDRESS_SHOWN,
     CAPTION_LIMIT,
     NAME_SHOWN,
@@ -42,6 +44,7 @@ from bot.text import (
     take_fitting,
     visible_len,
 )
+from bot.vending import spots
 
 NOTE_MIN = 2
 NOTE_MAX = 500

@@ -14,12 +14,12 @@ from datetime import UTC, datetime, timedelta, tzinfo
 from pathlib import Path
 from typing import Any
 
-from bot import dates
-from bot.clock import from_db, to_db
-from bot.db import Database
-from bot.i18n import N_, Lang
-from bot.insight import category_label
-from bot.reports import CATEGORIES, CATEGORY_BY_CODE, OPEN_STATES, STATE_NAMES, ReportState
+from bot.cases.insight import category_label
+from bot.cases.reports import CATEGORIES, CATEGORY_BY_CODE, OPEN_STATES, STATE_NAMES, ReportState
+from bot.platform import dates
+from bot.platform.clock import from_db, to_db
+from bot.platform.db import Database
+from bot.platform.i18n import N_, Lang
 
 DEFAULT_WINDOW = timedelta(days=90)  # the spec: without dates, the most recent 90 days
 MAX_WINDOW = timedelta(days=90)  # and a range "may not span more than 90 days"

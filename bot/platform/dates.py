@@ -15,7 +15,7 @@ from __future__ import annotations
 import re
 from datetime import UTC, date, datetime, tzinfo
 
-from bot.i18n import N_, Lang
+from bot.platform.i18n import N_, Lang
 
 FIRST_DAY = date(1970, 1, 1)
 LAST_DAY = date(2100, 12, 31)

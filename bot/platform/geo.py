@@ -12,7 +12,7 @@ from typing import Any
 
 EARTH_RADIUS_M = 6_371_008.8  # mean radius (IUGG)
 WALKING_METERS_PER_MINUTE = 75.0  # 4.5 km/h
-SAMPLE_CITY = Path(__file__).with_name("data") / "sample_city.geojson"
+SAMPLE_CITY = Path(__file__).parents[1] / "data" / "sample_city.geojson"
 
 Point = tuple[float, float]  # (latitude, longitude)
 

@@ -23,11 +23,11 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from bot import dates
-from bot.clock import to_db
-from bot.config import Settings
-from bot.db import Database
-from bot.geo import (
+from bot.platform import dates
+from bot.platform.clock import to_db
+from bot.platform.config import Settings
+from bot.platform.db import Database
+from bot.platform.geo import (
     SAMPLE_CITY,
     GeoDataError,
     ServiceArea,
@@ -36,7 +36,7 @@ from bot.geo import (
     rings_from_geojson,
     valid_coordinates,
 )
-from bot.spots import (
+from bot.vending.spots import (
     GOODS,
     STATUS_CLOSED,
     STATUS_OPEN,
@@ -55,7 +55,7 @@ from bot.spots import (
 
 log = logging.getLogger(__name__)
 
-SAMPLE_SPOTS = Path(__file__).with_name("data") / "sample_spots.geojson"
+SAMPLE_SPOTS = Path(__file__).parents[1] / "data" / "sample_spots.geojson"
 SAMPLE_TIMEZONE = ZoneInfo("Asia/Shanghai")  # the sample city's
 CSV_COLUMNS = (
     "id",
@@ -788,7 +788,7 @@ def run(settings: Settings, args: argparse.Namespace, now: datetime | None = Non
     """Runs ``spots import|export``; 0 on success, 2 when the file is bad (every problem printed)."""
     import sys
 
-    from bot.clock import Clock
+    from bot.platform.clock import Clock
 
     moment = now or Clock().now()
     area = load_service_area(settings.service_area_file or SAMPLE_CITY)

@@ -13,7 +13,7 @@ from typing import Any
 from telegram.ext import BasePersistence, PersistenceInput
 from telegram.ext._utils.types import CDCData, ConversationDict, ConversationKey
 
-from bot.db import Database
+from bot.platform.db import Database
 
 _STORE = PersistenceInput(bot_data=False, chat_data=True, user_data=True, callback_data=False)
 

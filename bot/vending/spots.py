@@ -24,9 +24,9 @@ from typing import Any, NamedTuple
 
 import aiosqlite
 
-from bot.clock import from_db, to_db
-from bot.db import Database
-from bot.geo import (
+from bot.platform.clock import from_db, to_db
+from bot.platform.db import Database
+from bot.platform.geo import (
     EARTH_RADIUS_M,
     bounding_box,
     haversine_m,
@@ -35,9 +35,9 @@ from bot.geo import (
     walking_minutes,
     walking_time,
 )
-from bot.i18n import N_, Lang, get_lang
-from bot.outbox import enqueue_text
-from bot.text import ADDRESS_SHOWN, NOTE_SHOWN, TITLE_SHOWN, escape
+from bot.platform.i18n import N_, Lang, get_lang
+from bot.platform.outbox import enqueue_text
+from bot.platform.text import ADDRESS_SHOWN, NOTE_SHOWN, TITLE_SHOWN, escape
 
 MINUTES_PER_DAY = 1440
 MINUTES_PER_WEEK = 7 * MINUTES_PER_DAY

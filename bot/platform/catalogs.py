@@ -5,15 +5,15 @@ from __future__ import annotations
 import gettext
 import re
 from io import BytesIO
-from typing import BinaryIO
 from pathlib import Path
+from typing import BinaryIO
 
 from babel.messages.catalog import Catalog
 from babel.messages.extract import extract_from_dir
 from babel.messages.mofile import write_mo
 from babel.messages.pofile import read_po, write_po
 
-from bot.config import SUPPORTED_LANGUAGES
+from bot.platform.config import SUPPORTED_LANGUAGES
 
 KEYWORDS = {"_": None, "N_": None, "n_": (1, 2)}
 SOURCE_DIRS = ("bot", "handlers")

@@ -30,13 +30,13 @@ from dotenv import dotenv_values
 from tornado.httpserver import HTTPServer
 from tornado.netutil import bind_sockets
 
-from bot import staff
 from bot.app import BotApplication, build_application, start_polling, stop_polling
-from bot.config import ConfigError, Settings, load_settings
-from bot.db import DatabaseError
-from bot.emulator import BotAPIEmulator
-from bot.geo import ServiceArea
-from bot.services import Services
+from bot.people import staff
+from bot.platform.config import ConfigError, Settings, load_settings
+from bot.platform.db import DatabaseError
+from bot.platform.geo import ServiceArea
+from bot.platform.services import Services
+from devtools.emulator import BotAPIEmulator
 
 log = logging.getLogger(__name__)
 

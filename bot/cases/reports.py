@@ -1,7 +1,7 @@
 """The report lifecycle: categories and time limits, drafts, submission, duplicates, the state machine, audit trail.
 
-Everything here is plain Python over the database: functions take the :class:`~bot.db.Database` (or a connection
-inside a transaction) and ``now`` (aware UTC), and return dataclasses. The staff side builds on
+Everything here is plain Python over the database: functions take the :class:`~bot.platform.db.Database` (or a
+connection inside a transaction) and ``now`` (aware UTC), and return dataclasses. The staff side builds on
 :func:`transition`, which is the only way a case changes state.
 """
 
@@ -17,14 +17,14 @@ from typing import Any
 
 import aiosqlite
 
-from bot.clock import from_db, to_db
-from bot.config import Settings
-from bot.db import Database
-from bot.geo import ServiceArea, bounding_box, haversine_m
-from bot.i18n import N_, Lang
-from bot.outbox import enqueue_text
-from bot.text import ADDRESS_SHOWN, DESCRIPTION_SHOWN, escape
-from bot.worktime import WorkCalendar
+from bot.platform.clock import from_db, to_db
+from bot.platform.config import Settings
+from bot.platform.db import Database
+from bot.platform.geo import ServiceArea, bounding_box, haversine_m
+from bot.platform.i18n import N_, Lang
+from bot.platform.outbox import enqueue_text
+from bot.platform.text import ADDRESS_SHOWN, DESCRIPTION_SHOWN, escape
+from bot.platform.worktime import WorkCalendar
 
 DESCRIPTION_MIN = 10
 DESCRIPTION_MAX = 1000
@@ -487,7 +487,7 @@ async def queue_staff_alert(
     conn: aiosqlite.Connection, report: Report, photo_count: int, now: datetime, policy: ReportPolicy
 ) -> int | None:
     """Queues the new case for the staff group: its card (ref ``outbox.card_ref``), pin, photos and voice note."""
-    from bot import casework  # the staff side builds on this module, so it is imported when first needed
+    from bot.cases import casework  # the staff side builds on this module, so it is imported when first needed
 
     return await casework.queue_alert(conn, report, now, policy)
 

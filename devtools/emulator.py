@@ -174,7 +174,7 @@ class _EntityChecker(HTMLParser):
 
 
 def _units(text: str) -> int:
-    """A length as Telegram measures it: UTF-16 code units (written apart from bot.text, to check it)."""
+    """A length as Telegram measures it: UTF-16 code units (written apart from bot.platform.text, to check it)."""
     return len(text.encode("utf-16-le")) // 2
 
 

@@ -21,9 +21,9 @@ from babel.numbers import format_decimal
 from babel.support import NullTranslations, Translations
 from babel.units import format_unit
 
-from bot.config import SUPPORTED_LANGUAGES
+from bot.platform.config import SUPPORTED_LANGUAGES
 
-_PACKAGE_DIR = Path(__file__).resolve().parent
+_PACKAGE_DIR = Path(__file__).resolve().parents[1]  # bot/
 # A checkout keeps the catalogs at the top of the repository; an installed wheel keeps them inside the package.
 LOCALES_DIRS = (_PACKAGE_DIR.parent / "locales", _PACKAGE_DIR / "_locales")
 DOMAIN = "messages"
