@@ -23,19 +23,31 @@ from telegram.ext import (
 )
 from telegram.warnings import PTBUserWarning
 
-from bot import telegram_edge as edge
 from bot.cases import casework, followups
-from bot.people.privacy import ensure_retention
+from bot.edge import calls as edge
+from bot.edge.courier import Notifier
+from bot.edge.persistence import SQLitePersistence
 from bot.platform.config import SUPPORTED_LANGUAGES, Settings
-from bot.platform.courier import Notifier
 from bot.platform.i18n import N_, get_lang
-from bot.platform.persistence import SQLitePersistence
 from bot.platform.ratelimit import AlertThrottle, UserRateLimiter
 from bot.platform.reminders import ReminderTimer
 from bot.platform.services import Services
+from bot.privacy import ensure_retention
 from bot.vending.spot_import import ensure_sample_spots
 from bot.web import MalformedUpdate, Metrics, WebServer, webhook_path
-from handlers import errors, followup, insight, my_reports, privacy, report, staff, start, vendor
+from handlers import (
+    case_cards,
+    errors,
+    followup,
+    insight,
+    my_reports,
+    privacy,
+    report,
+    spot_admin,
+    start,
+    team,
+    vendor,
+)
 from handlers.common import BotContext
 
 log = logging.getLogger(__name__)
@@ -237,9 +249,10 @@ def build_application(settings: Settings, services: Services | None = None) -> B
         application.add_handler(handler)
     for handler in followup.build_handlers():
         application.add_handler(handler)
-    for handler in staff.build_handlers():
+    for handler in [*case_cards.build_handlers(), *team.build_handlers(), *spot_admin.build_handlers()]:
         application.add_handler(handler)
-    application.add_handler(staff.build_answer_handler(), staff.ANSWER_GROUP)  # answers to the bot's questions
+    # Answers to the bot's questions are claimed ahead of every journey.
+    application.add_handler(case_cards.build_answer_handler(), case_cards.ANSWER_GROUP)
     for handler in [*insight.build_handlers(), *privacy.build_handlers()]:
         application.add_handler(handler)
     for handler in start.build_catch_alls():

@@ -71,7 +71,7 @@ class Metrics:
 
     async def refresh(self, services: Services) -> None:
         """Reads the gauges from the database (at scrape time, so they are never stale)."""
-        from bot.platform.courier import backlog
+        from bot.edge.courier import backlog
 
         rows = await services.db.fetchall("SELECT state, COUNT(*) AS n FROM reports GROUP BY state")
         by_state = {row["state"]: int(row["n"]) for row in rows}

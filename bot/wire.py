@@ -43,9 +43,9 @@ REPORT = "rpt"
 #                                                               handlers/my_reports.py
 MY_REPORTS = "mine"
 # case:<action>:<report id>:<state it was made for>, case:to:<report id>:<state>:<officer id>
-#                                                               bot/casework.py → handlers/staff.py
+#                                                               bot/cases/casework.py → handlers/case_cards.py
 CASE = "case"
-# staff:list, staff:<show|remove|removed>:<user id>, staff:role:<user id>:<role>    handlers/staff.py (/staff)
+# staff:list, staff:<show|remove|removed>:<user id>, staff:role:<user id>:<role>    handlers/team.py (/staff)
 STAFF = "staff"
 # forget:<yes|no>:<minute it was offered, since the epoch>      handlers/privacy.py (/forget)
 PRIVACY = "forget"

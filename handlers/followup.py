@@ -5,10 +5,10 @@ from __future__ import annotations
 from telegram import ForceReply, InlineKeyboardButton, InlineKeyboardMarkup, Update
 from telegram.ext import BaseHandler, CallbackQueryHandler, CommandHandler, MessageHandler, filters
 
-from bot import telegram_edge as edge
 from bot import wire
 from bot.cases import followups, reports
 from bot.cases.followups import FollowupRefused
+from bot.edge import calls as edge
 from bot.platform.i18n import Lang
 from bot.platform.text import escape
 from handlers.common import BotContext, lang_of, main_menu, stale_button

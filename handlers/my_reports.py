@@ -18,10 +18,10 @@ from telegram.ext import (
     filters,
 )
 
-from bot import telegram_edge as edge
 from bot import wire
 from bot.cases import reports
 from bot.cases.reports import ReportDetail, ReportEvent, ReportPage
+from bot.edge import calls as edge
 from bot.platform.i18n import Lang
 from bot.platform.text import NOTE_SHOWN, TEXT_LIMIT, escape, fit, take_fitting, visible_len
 from handlers.common import (

@@ -13,10 +13,9 @@ from typing import Any
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
 from telegram.ext import BaseHandler, CallbackQueryHandler, CommandHandler, filters
 
-from bot import telegram_edge as edge
-from bot import wire
+from bot import privacy, wire
 from bot.cases import casework
-from bot.people import privacy
+from bot.edge import calls as edge
 from bot.platform.i18n import N_, Lang
 from handlers.common import BotContext, lang_of
 from handlers.start import stale_button

@@ -31,10 +31,10 @@ from telegram.ext import (
     filters,
 )
 
-from bot import telegram_edge as edge
 from bot import wire
 from bot.cases import casework, reports
 from bot.cases.reports import Draft, NearbyReport, ReportPolicy
+from bot.edge import calls as edge
 from bot.platform.config import Settings
 from bot.platform.i18n import N_, Lang
 from bot.platform.text import ADDRESS_SHOWN, escape, fit

@@ -12,8 +12,8 @@ from telegram.ext import (
     filters,
 )
 
-from bot import telegram_edge as edge
 from bot import wire
+from bot.edge import calls as edge
 from bot.people.staff import is_invite_code
 from bot.platform.config import SUPPORTED_LANGUAGES
 from bot.platform.i18n import Lang, get_lang
@@ -28,7 +28,7 @@ from handlers.common import (
     menu_button,
     stale_button,
 )
-from handlers.staff import join_team
+from handlers.team import join_team
 
 LANGUAGE_NAMES = {"zh_Hans": "中文", "en": "English"}
 

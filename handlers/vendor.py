@@ -22,8 +22,8 @@ from telegram import (
 )
 from telegram.ext import BaseHandler, CallbackQueryHandler, CommandHandler, ConversationHandler, MessageHandler, filters
 
-from bot import telegram_edge as edge
 from bot import wire
+from bot.edge import calls as edge
 from bot.platform.geo import haversine_m, valid_coordinates, walking_minutes
 from bot.platform.i18n import N_, Lang
 from bot.platform.text import (

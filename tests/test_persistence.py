@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from bot.edge.persistence import SQLitePersistence
 from bot.platform.db import Database
-from bot.platform.persistence import SQLitePersistence
 
 
 async def test_round_trip_through_a_new_persistence(tmp_path: Path) -> None:

@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 
+from bot import privacy
 from bot.cases import casework, reports
 from bot.cases.reports import ReportState
-from bot.people import privacy
 from bot.platform import reminders
 from bot.platform.db import Database
 from tests.support.driver import TestBed, text_of

@@ -18,7 +18,7 @@ from typing import Any
 from telegram import Bot
 from telegram.error import BadRequest, Forbidden, NetworkError, RetryAfter, TelegramError, TimedOut
 
-from bot import telegram_edge as edge
+from bot.edge import calls as edge
 from bot.platform.clock import from_db, to_db
 from bot.platform.outbox import duplicate_removal, is_known_copy
 from bot.platform.services import Services
