@@ -5,8 +5,8 @@ from __future__ import annotations
 import gettext
 import re
 from io import BytesIO
-from typing import BinaryIO
 from pathlib import Path
+from typing import BinaryIO
 
 from babel.messages.catalog import Catalog
 from babel.messages.extract import extract_from_dir

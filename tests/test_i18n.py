@@ -9,7 +9,6 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
-
 from babel.messages.catalog import Catalog
 from babel.messages.mofile import write_mo
 
