@@ -140,9 +140,7 @@ def settings_keyboard(t: Lang, muted: bool) -> InlineKeyboardMarkup:
         label, action = t._("🔔 Turn reminders on"), "unmute"
     else:
         label, action = t._("🔕 Turn reminders off"), "mute"
-    return InlineKeyboardMarkup(
-        [[InlineKeyboardButton(label, callback_data=wire.make(wire.SETTINGS, action))]]
-    )
+    return InlineKeyboardMarkup([[InlineKeyboardButton(label, callback_data=wire.make(wire.SETTINGS, action))]])
 
 
 async def toggle_reminders(update: Update, context: BotContext) -> None:

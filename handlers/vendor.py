@@ -248,19 +248,11 @@ def nearby_keyboard(
 
 def goods_keyboard(t: Lang, lat: str, lon: str, period: str) -> InlineKeyboardMarkup:
     rows = [
-        [
-            InlineKeyboardButton(
-                t._(label), callback_data=wire.make(wire.VENDOR_RESULTS, lat, lon, code, period, 0)
-            )
-        ]
+        [InlineKeyboardButton(t._(label), callback_data=wire.make(wire.VENDOR_RESULTS, lat, lon, code, period, 0))]
         for code, label in spots.GOODS.items()
     ]
     rows.append(
-        [
-            InlineKeyboardButton(
-                t._("All goods"), callback_data=wire.make(wire.VENDOR_RESULTS, lat, lon, "-", period, 0)
-            )
-        ]
+        [InlineKeyboardButton(t._("All goods"), callback_data=wire.make(wire.VENDOR_RESULTS, lat, lon, "-", period, 0))]
     )
     return InlineKeyboardMarkup(rows)
 
