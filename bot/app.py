@@ -23,16 +23,19 @@ from telegram.ext import (
 )
 from telegram.warnings import PTBUserWarning
 
-from bot.cases import casework, followups
+from bot.cases import digest, followups
+from bot.cases.config import desk_from, policy_from
+from bot.cases.service import AfterCommit
 from bot.edge import calls as edge
 from bot.edge.courier import Notifier
 from bot.edge.persistence import SQLitePersistence
 from bot.platform.config import SUPPORTED_LANGUAGES, Settings
 from bot.platform.i18n import N_, get_lang
 from bot.platform.ratelimit import AlertThrottle, UserRateLimiter
-from bot.platform.reminders import ReminderTimer
+from bot.platform.reminders import ReminderKinds, ReminderTimer
 from bot.platform.services import Services
 from bot.privacy import ensure_retention
+from bot.scheduled import Dispatcher
 from bot.vending.spot_import import ensure_sample_spots
 from bot.web import MalformedUpdate, Metrics, WebServer, webhook_path
 from handlers import (
@@ -157,11 +160,13 @@ async def post_init(application: BotApplication) -> None:
     notifier.start()
 
     assert application.job_queue is not None
-    timer = ReminderTimer(services, application.job_queue)
+    kinds = Dispatcher(services, application.bot_data["desk"]).kinds()
+    more: ReminderKinds | None = application.bot_data.get("more_reminder_kinds")
+    timer = ReminderTimer(services, application.job_queue, kinds.with_more(more) if more else kinds)
     application.bot_data["reminder_timer"] = timer
     services.reminder_listeners.append(timer.changed)
     services.time_listeners.append(timer.catch_up)
-    await followups.ensure_digest(services, services.clock.now())
+    await digest.ensure_digest(services.db, application.bot_data["desk"], services.clock.now())
     await followups.ensure_spot_reminders(services, services.clock.now())
     await ensure_retention(services, services.clock.now())
     await timer.restore()
@@ -213,11 +218,13 @@ def rate_limiter() -> AIORateLimiter:
     )
 
 
-def build_application(settings: Settings, services: Services | None = None) -> BotApplication:
-    """The bot, ready to run by polling or webhook; `services` may be given to share a clock with a test."""
+def build_application(
+    settings: Settings, services: Services | None = None, more_reminder_kinds: ReminderKinds | None = None
+) -> BotApplication:
+    """The bot, ready to run by polling or webhook; `services` may be given to share a clock with a test, and
+    `more_reminder_kinds` adds reminder kinds of a test's own."""
     services = services or Services(settings)
-    followups.install(settings)
-    casework.install(casework.desk_from(settings, services.service_area))
+    followups.install(settings)  # spot reminders on subscription, until they move to bot/vending
     application: BotApplication = (
         ApplicationBuilder()
         .token(settings.bot_token)
@@ -235,6 +242,14 @@ def build_application(settings: Settings, services: Services | None = None) -> B
         .build()
     )
     application.bot_data["services"] = services
+    # The settings projections of the cases, built once: handlers and the reminder dispatcher get them from here.
+    application.bot_data["policy"] = policy_from(
+        settings, services.lang(settings.default_language), services.service_area
+    )
+    application.bot_data["desk"] = desk_from(settings, services.service_area)
+    application.bot_data["after_commit"] = AfterCommit(services.wake_outbox, services.reminders_changed)
+    if more_reminder_kinds is not None:
+        application.bot_data["more_reminder_kinds"] = more_reminder_kinds
     application.bot_data["metrics"] = Metrics()
     application.bot_data["flood"] = UserRateLimiter()
     application.bot_data["alerts"] = AlertThrottle(window=60.0 * errors.ALERT_WINDOW_MINUTES)

@@ -23,15 +23,16 @@ from typing import Any
 
 import aiosqlite
 
-from bot.cases import casework
-from bot.cases.casework import Desk
-from bot.cases.followups import draft_target, spot_targets_of
-from bot.cases.reports import FINAL_STATES
+from bot.cases.card_posts import anonymise_cards
+from bot.cases.config import Desk
+from bot.cases.drafts import draft_target
+from bot.cases.followups import spot_targets_of
+from bot.cases.states import FINAL_STATES
 from bot.people import staff
 from bot.platform import reminders
 from bot.platform.clock import to_db
 from bot.platform.db import Database
-from bot.platform.reminders import Reminder, reminder_kind
+from bot.platform.reminders import Reminder
 from bot.platform.services import Services
 
 log = logging.getLogger(__name__)
@@ -109,7 +110,7 @@ async def forget_user(db: Database, telegram_id: int, now: datetime, desk: Desk)
         # Settled reminders too: their target names the person.
         await reminders.purge(conn, (draft_target(telegram_id),), (spot_targets_of(telegram_id),))
         for report_id in named:  # the cards posted with their name are edited to "anonymous"
-            await casework.anonymise_cards(conn, report_id, now, desk)
+            await anonymise_cards(conn, report_id, now, desk)
         messages = await _count(conn, "DELETE FROM outbox WHERE chat_id = ?", (telegram_id,))
         await conn.execute("DELETE FROM ptb_user_data WHERE user_id = ?", (telegram_id,))
         await conn.execute("DELETE FROM ptb_chat_data WHERE chat_id = ?", (telegram_id,))
@@ -151,7 +152,7 @@ async def apply_retention(conn: aiosqlite.Connection, now: datetime, days: int, 
         )
         await _unlink_ratings(conn, "report_id = ? AND telegram_id > 0", (report_id,))
         if report_id in named:  # before the old card rows go: the edit needs the posted card's message id
-            await casework.anonymise_cards(conn, report_id, now, desk)
+            await anonymise_cards(conn, report_id, now, desk)
     messages = await _count(conn, "DELETE FROM outbox WHERE state != 'pending' AND created_at < ?", (cutoff,))
     drafts = await _count(conn, "DELETE FROM report_drafts WHERE updated_at < ?", (cutoff,))
     await reminders.purge_settled(conn, now - timedelta(days=days))  # e.g. old nudges about a person's draft
@@ -176,11 +177,11 @@ async def ensure_retention(services: Services, now: datetime) -> None:
         await reminders.schedule(conn, RETENTION, RETENTION_TARGET, next_retention_at(services, now), now)
 
 
-@reminder_kind(RETENTION)
-async def run_retention(conn: aiosqlite.Connection, reminder: Reminder, services: Services, now: datetime) -> None:
-    """The daily retention run; schedules tomorrow's."""
+async def run_retention(
+    conn: aiosqlite.Connection, reminder: Reminder, now: datetime, services: Services, desk: Desk
+) -> None:
+    """When due (bot/scheduled.py): the daily retention run; schedules tomorrow's."""
     await reminders.schedule(conn, RETENTION, RETENTION_TARGET, next_retention_at(services, now), now)
-    desk = casework.desk_from(services.settings, services.service_area)
     outcome = await apply_retention(conn, now, services.settings.retention_days, desk)
     log.info(
         "privacy: retention run unlinked %s cases, deleted %s old messages and %s old drafts",

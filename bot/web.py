@@ -26,7 +26,7 @@ from tornado.httpserver import HTTPServer
 from tornado.netutil import bind_sockets
 
 from bot.cases import open311
-from bot.cases.reports import ReportState
+from bot.cases.states import ReportState
 from bot.platform.services import Services
 
 log = logging.getLogger(__name__)

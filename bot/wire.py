@@ -15,7 +15,7 @@ from collections.abc import Callable, Collection
 from dataclasses import dataclass
 from functools import partial
 
-from bot.cases.reports import CATEGORY_BY_CODE, ReportState
+from bot.cases.states import CATEGORY_BY_CODE, ReportState
 from bot.people.staff import Role
 from bot.platform.config import SUPPORTED_LANGUAGES
 from bot.vending.spots import GOODS, PERIODS

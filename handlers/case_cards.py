@@ -1,7 +1,7 @@
 """Case cards in the staff group and officers' chats: their buttons, and the questions asked with ForceReply.
 
-Who may do what is decided by the core (bot.people.staff, bot.cases.casework) from the person's role at that moment;
-these handlers only parse, call and answer. A question (a reason, a note, a case number) is kept in the database keyed
+Who may do what is decided by the core (bot.people.staff, bot.cases.moves, bot.cases.service) from the
+person's role at that moment; these handlers only parse, call and answer. A question (a reason, a note, a case number) is kept in the database keyed
 by the chat and the question's message, so a staff member may have several open at once, a restart forgets none,
 and only the reply of the person who pressed the button, to that very question, answers it. That is why this
 journey is a set of handlers around a table rather than a ConversationHandler, whose one state per person could
@@ -11,6 +11,7 @@ hold only one question.
 from __future__ import annotations
 
 import logging
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from telegram import (
@@ -30,9 +31,11 @@ from telegram.ext import (
 )
 
 from bot import wire
-from bot.cases import casework
-from bot.cases.casework import ButtonPress, CaseworkError, Desk
-from bot.cases.reports import STATE_NAMES, InvalidTransition, Report, ReportNotFound, ReportState, StateChanged
+from bot.cases import card, card_posts, moves, service
+from bot.cases.card import ButtonPress
+from bot.cases.config import Desk
+from bot.cases.moves import CaseworkError
+from bot.cases.states import STATE_NAMES, InvalidTransition, Report, ReportNotFound, ReportState, StateChanged
 from bot.edge import calls as edge
 from bot.people import staff
 from bot.people.staff import Action, NotAllowed
@@ -62,11 +65,6 @@ QUESTIONS = {
         "You may send an after-photo with the note as its caption."
     ),
 }
-
-
-def desk_of(context: BotContext) -> Desk:
-    services = context.services
-    return casework.desk_from(services.settings, services.service_area)
 
 
 def mention(user_id: int, name: str) -> str:
@@ -111,22 +109,22 @@ async def press_case_button(update: Update, context: BotContext) -> None:
     """Acts on a card's button: moves the case, asks the question the move needs, or lists the officers."""
     query = update.callback_query
     assert query is not None and update.effective_user is not None
-    press = casework.parse_button(query.data)
+    press = card.parse_button(query.data)
     if press is None:
         await stale_button(update, context)
         return
     t = await lang_of(update, context)
     services = context.services
-    desk = desk_of(context)
+    desk = context.desk
     number = str(press.report_id)
     await keep_pressed_copy(update, context, press, desk)
     try:
-        number = (await casework.load_number(services.db, press.report_id)) or number
-        await handle_press(update, context, t, press, desk)
+        number = (await moves.load_number(services.db, press.report_id)) or number
+        await PRESSES.get(press.action, press_move)(update, context, t, press)
     except NotAllowed as error:
         await query.answer(refusal(t, error), show_alert=True)
     except StateChanged as error:
-        await casework.refresh(services.db, press.report_id, services.clock.now(), desk)
+        await service.refresh(services.db, press.report_id, services.clock.now(), desk)
         await query.answer(moved_on_text(t, error, number), show_alert=True)
     except InvalidTransition as error:
         await query.answer(
@@ -139,7 +137,7 @@ async def press_case_button(update: Update, context: BotContext) -> None:
         )
     except ReportNotFound:
         await query.answer(t._(STALE), show_alert=True)
-    except casework.NotAnOfficer as error:
+    except moves.NotAnOfficer as error:
         await query.answer(
             t._("{name} is no longer a field officer. Please choose someone else.", name=clip(error.name, NAME_SHOWN)),
             show_alert=True,
@@ -156,7 +154,7 @@ async def keep_pressed_copy(update: Update, context: BotContext, press: ButtonPr
         return
     # The message's own buttons (as Telegram shows them; a client can forge the press's data) must name the case.
     shown = [
-        casework.parse_button(button.callback_data)
+        card.parse_button(button.callback_data)
         for row in message.reply_markup.inline_keyboard
         for button in row
         if isinstance(button.callback_data, str)
@@ -165,52 +163,81 @@ async def keep_pressed_copy(update: Update, context: BotContext, press: ButtonPr
         return
     services = context.services
     chat, copy, user = message.chat.id, message.message_id, update.effective_user.id
-    if await casework.keep_copy(services.db, press.report_id, chat, copy, user, services.clock.now(), desk):
+    if await card_posts.keep_copy(services.db, press.report_id, chat, copy, user, services.clock.now(), desk):
         log.info("case %s: its card's copy %s in chat %s is kept in step", press.report_id, copy, chat)
 
 
-async def handle_press(update: Update, context: BotContext, t: Lang, press: ButtonPress, desk: Desk) -> None:
+# One function per kind of press; a move's name (accept, start, close…) goes to press_move.
+Press = Callable[[Update, BotContext, Lang, ButtonPress], Awaitable[None]]
+
+
+async def press_back(update: Update, context: BotContext, t: Lang, press: ButtonPress) -> None:
+    """Leaves the officer list: the card's own buttons again."""
+    query = update.callback_query
+    assert query is not None and update.effective_user is not None
+    user_id = update.effective_user.id
+    report = await moves.check(
+        context.services.db, user_id, Action.DISPATCH, press.report_id, press.expected, context.desk
+    )
+    await edge.edit_buttons(query, markup_of(card.keyboard(t, report, card.GROUP_BUTTONS)))
+    await query.answer()
+
+
+async def press_officer(update: Update, context: BotContext, t: Lang, press: ButtonPress) -> None:
+    """An officer was chosen: the case is dispatched to them."""
+    await make_move(update, context, t, press, Action.DISPATCH, officer_id=press.officer_id)
+
+
+async def press_dispatch(update: Update, context: BotContext, t: Lang, press: ButtonPress) -> None:
+    """Dispatch: first the officers to choose from."""
+    assert update.effective_user is not None
+    db, user_id = context.services.db, update.effective_user.id
+    report = await moves.check(db, user_id, Action.DISPATCH, press.report_id, press.expected, context.desk)
+    await offer_officers(update, context, t, report, context.desk)
+
+
+async def press_move(update: Update, context: BotContext, t: Lang, press: ButtonPress) -> None:
+    """A move: asked about first (a reason, a body, a number, a note), or made at once."""
+    query = update.callback_query
+    assert query is not None and update.effective_user is not None
+    action = Action(press.action)
+    if action in moves.ASKING:
+        db, user_id = context.services.db, update.effective_user.id
+        report = await moves.check(db, user_id, action, press.report_id, press.expected, context.desk)
+        await ask_question(update, context, t, report, action)
+        await query.answer(t._("Please reply to my question below."))
+        return
+    await make_move(update, context, t, press, action)
+
+
+async def make_move(
+    update: Update, context: BotContext, t: Lang, press: ButtonPress, action: Action, officer_id: int | None = None
+) -> None:
     query = update.callback_query
     assert query is not None and update.effective_user is not None
     services = context.services
-    user_id = update.effective_user.id
-    now = services.clock.now()
-    if press.action == "back":
-        report = await casework.check(services.db, user_id, Action.DISPATCH, press.report_id, press.expected, desk)
-        await edge.edit_buttons(query, markup_of(casework.keyboard(t, report, casework.GROUP_BUTTONS)))
-        await query.answer()
-        return
-    if press.action == "to":
-        outcome = await casework.perform(
-            services.db,
-            user_id,
-            Action.DISPATCH,
-            press.report_id,
-            press.expected,
-            now,
-            desk,
-            officer_id=press.officer_id,
-        )
-        await query.answer(done_text(t, outcome.report))
-        return
-    action = Action(press.action)
-    if action == Action.DISPATCH:
-        report = await casework.check(services.db, user_id, action, press.report_id, press.expected, desk)
-        await offer_officers(update, context, t, report, desk)
-    elif action in casework.ASKING:
-        report = await casework.check(services.db, user_id, action, press.report_id, press.expected, desk)
-        await ask_question(update, context, t, report, action)
-        await query.answer(t._("Please reply to my question below."))
-    else:
-        outcome = await casework.perform(services.db, user_id, action, press.report_id, press.expected, now, desk)
-        await query.answer(done_text(t, outcome.report))
+    outcome = await service.move(
+        services.db,
+        update.effective_user.id,
+        action,
+        press.report_id,
+        press.expected,
+        services.clock.now(),
+        context.desk,
+        officer_id=officer_id,
+        after=context.after_commit,
+    )
+    await query.answer(done_text(t, outcome.report))
+
+
+PRESSES: dict[str, Press] = {"back": press_back, "to": press_officer, Action.DISPATCH.value: press_dispatch}
 
 
 async def offer_officers(update: Update, context: BotContext, t: Lang, report: Report, desk: Desk) -> None:
     """Swaps the card's buttons for the officers (the case's district first) and a way back."""
     query = update.callback_query
     assert query is not None
-    officers = await casework.dispatch_choices(context.services.db, report)
+    officers = await moves.dispatch_choices(context.services.db, report)
     if not officers:
         await query.answer(
             t._("There are no field officers yet. An administrator can invite some with /invite officer."),
@@ -222,11 +249,9 @@ async def offer_officers(update: Update, context: BotContext, t: Lang, report: R
         places = [desk.area.by_code(code) for code in officer.districts] if desk.area else []
         names = t.list_text(place.name(t.code) for place in places if place is not None)
         label = t._("👮 {name} ({districts})", name=officer.name, districts=names) if names else f"👮 {officer.name}"
-        data = casework.button_data("to", report.id, report.state, officer.telegram_id)
+        data = card.button_data("to", report.id, report.state, officer.telegram_id)
         rows.append([InlineKeyboardButton(label, callback_data=data)])
-    rows.append(
-        [InlineKeyboardButton(t._("◀️ Back"), callback_data=casework.button_data("back", report.id, report.state))]
-    )
+    rows.append([InlineKeyboardButton(t._("◀️ Back"), callback_data=card.button_data("back", report.id, report.state))])
     await edge.edit_buttons(query, InlineKeyboardMarkup(rows))
     await query.answer(t._("Choose the officer."))
 
@@ -247,7 +272,7 @@ async def ask_question(update: Update, context: BotContext, t: Lang, report: Rep
         reply_markup=ForceReply(selective=True),
     )
     services = context.services
-    await casework.open_prompt(
+    await moves.open_prompt(
         services.db, chat_id, asked.message_id, user.id, report.id, action, report.state, services.clock.now()
     )
 
@@ -262,7 +287,7 @@ async def answer_question(update: Update, context: BotContext) -> None:
     if asked is None or asked.from_user is None or asked.from_user.id != context.bot.id:
         return
     services = context.services
-    prompt = await casework.find_prompt(services.db, message.chat.id, asked.message_id)
+    prompt = await moves.find_prompt(services.db, message.chat.id, asked.message_id)
     if prompt is None:
         return
     t = await lang_of(update, context)
@@ -280,11 +305,11 @@ async def answer_question(update: Update, context: BotContext) -> None:
     raise ApplicationHandlerStop
 
 
-async def settle_answer(message: Message, context: BotContext, t: Lang, prompt: casework.Prompt) -> None:
+async def settle_answer(message: Message, context: BotContext, t: Lang, prompt: moves.Prompt) -> None:
     services = context.services
     now = services.clock.now()
     if prompt.expired(now):
-        await casework.drop_prompt(services.db, prompt.chat_id, prompt.message_id)
+        await moves.drop_prompt(services.db, prompt.chat_id, prompt.message_id)
         await message.reply_text(t._("This question has expired. Please press the button on the card again."))
         return
     text = message.text or message.caption or ""
@@ -298,29 +323,30 @@ async def settle_answer(message: Message, context: BotContext, t: Lang, prompt: 
         )
         return
     try:
-        outcome = await casework.perform(
+        outcome = await service.move(
             services.db,
             message.from_user.id if message.from_user else 0,
             prompt.action,
             prompt.report_id,
             prompt.expected,
             now,
-            desk_of(context),
+            context.desk,
             note=text,
             original_no=text,
             photo_file_id=photo,
             prompt=(prompt.chat_id, prompt.message_id),
+            after=context.after_commit,
         )
     except CaseworkError as error:
         await message.reply_text(input_problem(t, error))  # the question stays open: they may reply again
         return
     except (NotAllowed, StateChanged, InvalidTransition, ReportNotFound) as error:
-        await casework.drop_prompt(services.db, prompt.chat_id, prompt.message_id)
-        number = await casework.load_number(services.db, prompt.report_id) or ""
+        await moves.drop_prompt(services.db, prompt.chat_id, prompt.message_id)
+        number = await moves.load_number(services.db, prompt.report_id) or ""
         if isinstance(error, NotAllowed):
             reply = refusal(t, error)
         elif isinstance(error, StateChanged):
-            await casework.refresh(services.db, prompt.report_id, now, desk_of(context))
+            await service.refresh(services.db, prompt.report_id, now, context.desk)
             reply = moved_on_text(t, error, number)
         elif isinstance(error, InvalidTransition):
             reply = t._(
@@ -336,15 +362,15 @@ async def settle_answer(message: Message, context: BotContext, t: Lang, prompt: 
 
 
 def input_problem(t: Lang, error: CaseworkError) -> str:
-    if isinstance(error, casework.UnknownCase):
+    if isinstance(error, moves.UnknownCase):
         return t._(
             "I cannot find case {number}. Please reply to my question again with a number like {example}.",
             number=escape(error.number, 40),
             example="R20261123-0007",
         )
-    if isinstance(error, casework.SameCase):
+    if isinstance(error, moves.SameCase):
         return t._("A case cannot be a duplicate of itself. Please reply again with the number of the other case.")
-    if isinstance(error, casework.OriginalClosed):
+    if isinstance(error, moves.OriginalClosed):
         return t._(
             "Case {number} is already finished (“{state}”). Please reply again with the number of an open case.",
             number=error.number,
@@ -352,8 +378,8 @@ def input_problem(t: Lang, error: CaseworkError) -> str:
         )
     return t._(
         "Please write between {min} and {max} characters, replying to my question again.",
-        min=casework.NOTE_MIN,
-        max=casework.NOTE_MAX,
+        min=moves.NOTE_MIN,
+        max=moves.NOTE_MAX,
     )
 
 

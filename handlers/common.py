@@ -9,6 +9,8 @@ from typing import Any
 from telegram import KeyboardButton, ReplyKeyboardMarkup, Update
 from telegram.ext import CallbackContext, ExtBot, filters
 
+from bot.cases.config import Desk, ReportPolicy
+from bot.cases.service import AfterCommit
 from bot.platform.config import SUPPORTED_LANGUAGES
 from bot.platform.i18n import N_, Lang, get_lang
 from bot.platform.services import Services
@@ -30,6 +32,21 @@ class BotContext(CallbackContext[ExtBot[None], dict[Any, Any], dict[Any, Any], d
     @property
     def services(self) -> Services:
         return self.application.bot_data["services"]
+
+    @property
+    def policy(self) -> ReportPolicy:
+        """What filing a report needs, projected from the settings once at start."""
+        return self.application.bot_data["policy"]
+
+    @property
+    def desk(self) -> Desk:
+        """What the staff side needs, projected from the settings once at start."""
+        return self.application.bot_data["desk"]
+
+    @property
+    def after_commit(self) -> AfterCommit:
+        """Wakes the courier and re-arms the reminder timer after a case operation committed."""
+        return self.application.bot_data["after_commit"]
 
 
 async def lang_of(update: object, context: BotContext) -> Lang:

@@ -6,8 +6,9 @@ from telegram import ForceReply, InlineKeyboardButton, InlineKeyboardMarkup, Upd
 from telegram.ext import BaseHandler, CallbackQueryHandler, CommandHandler, MessageHandler, filters
 
 from bot import wire
-from bot.cases import followups, reports
-from bot.cases.followups import FollowupRefused
+from bot.cases import news, service, timers
+from bot.cases.service import FollowupRefused
+from bot.cases.states import ReportNotFound
 from bot.edge import calls as edge
 from bot.platform.i18n import Lang
 from bot.platform.text import escape
@@ -29,10 +30,16 @@ async def answer_fixed(update: Update, context: BotContext) -> None:
     t = await lang_of(update, context)
     services = context.services
     try:
-        outcome = await followups.record_answer(
-            services, pressed.report_id, update.effective_user.id, pressed.answer, services.clock.now()
+        outcome = await service.answer_fixed(
+            services.db,
+            pressed.report_id,
+            update.effective_user.id,
+            pressed.answer,
+            services.clock.now(),
+            context.desk,
+            context.after_commit,
         )
-    except (FollowupRefused, reports.ReportNotFound):
+    except (FollowupRefused, ReportNotFound):
         await query.answer(t._("This question is no longer open. Thank you all the same."), show_alert=True)
         return
     await edge.answer(query)
@@ -57,7 +64,7 @@ async def answer_fixed(update: Update, context: BotContext) -> None:
             "<b>{number}</b> was handled so far?",
             number=number,
         )
-    stars = InlineKeyboardMarkup.de_json(followups.satisfaction_keyboard(outcome.report.id), context.bot)
+    stars = InlineKeyboardMarkup.de_json(timers.satisfaction_keyboard(outcome.report.id), context.bot)
     await edge.edit_text(query, text, stars)
 
 
@@ -73,8 +80,8 @@ async def answer_satisfaction(update: Update, context: BotContext) -> None:
     services = context.services
     report_id, score = pressed.report_id, pressed.score
     try:
-        await followups.record_satisfaction(services, report_id, update.effective_user.id, score, services.clock.now())
-    except (FollowupRefused, reports.ReportNotFound):
+        await service.rate(services.db, report_id, update.effective_user.id, score, services.clock.now())
+    except (FollowupRefused, ReportNotFound):
         await query.answer(t._("This question is no longer open. Thank you all the same."), show_alert=True)
         return
     await edge.answer(query)
@@ -108,8 +115,16 @@ async def receive_comment(update: Update, context: BotContext) -> None:
         return
     services = context.services
     try:
-        await followups.record_comment(services, report_id, update.effective_user.id, text, services.clock.now())
-    except (FollowupRefused, reports.ReportNotFound):
+        await service.comment(
+            services.db,
+            report_id,
+            update.effective_user.id,
+            text,
+            services.clock.now(),
+            context.desk,
+            context.after_commit,
+        )
+    except (FollowupRefused, ReportNotFound):
         await message.reply_text(t._("This question is no longer open. Thank you all the same."))
         return
     prompts.pop(str(replied.message_id), None)  # type: ignore[union-attr]
@@ -120,7 +135,7 @@ async def show_settings(update: Update, context: BotContext) -> None:
     """Shows whether reminders are on, with a button to switch."""
     assert update.effective_message is not None and update.effective_user is not None
     t = await lang_of(update, context)
-    muted = await followups.is_muted(context.services, update.effective_user.id)
+    muted = await news.is_muted(context.services.db, update.effective_user.id)
     await update.effective_message.reply_text(settings_text(t, muted), reply_markup=settings_keyboard(t, muted))
 
 
@@ -154,7 +169,7 @@ async def toggle_reminders(update: Update, context: BotContext) -> None:
         return
     t = await lang_of(update, context)
     services = context.services
-    await followups.set_muted(services, update.effective_user.id, muted, services.clock.now())
+    await news.set_muted(services.db, update.effective_user.id, muted, services.clock.now())
     await edge.answer(query)
     await edge.edit_text(query, settings_text(t, muted), settings_keyboard(t, muted))
 

@@ -14,7 +14,6 @@ from telegram import InputFile, Update
 from telegram.ext import BaseHandler, CommandHandler
 
 from bot.cases import insight
-from bot.cases.followups import calendar_of
 from bot.people import staff
 from bot.platform import dates
 from bot.platform.i18n import N_, Lang
@@ -76,7 +75,7 @@ async def show_stats(update: Update, context: BotContext) -> None:
     if period is None:
         return
     services = context.services
-    stats = await insight.gather_stats(services.db, period, services.clock.now(), calendar_of(services.settings))
+    stats = await insight.gather_stats(services.db, period, services.clock.now(), context.policy.calendar)
     png = await asyncio.to_thread(insight.render_chart, t, stats)  # a few hundred ms: not on the event loop
     summary = "\n".join(insight.summary_lines(t, stats))
     filename = f"stats-{period.first_day.isoformat()}-{period.last_day.isoformat()}.png"

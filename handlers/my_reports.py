@@ -1,6 +1,6 @@
 """My reports: a paged list, each report's history and deadline, adding information, withdrawing.
 
-Every report id in a button is checked against the person pressing it (bot.cases.reports.detail_for_user), so a
+Every report id in a button is checked against the person pressing it (bot.cases.mine.detail_for_user), so a
 guessed number or forged callback data shows nothing and changes nothing.
 """
 
@@ -19,8 +19,10 @@ from telegram.ext import (
 )
 
 from bot import wire
-from bot.cases import reports
-from bot.cases.reports import ReportDetail, ReportEvent, ReportPage
+from bot.cases import mine, service, states
+from bot.cases.card import description_text, place_lines
+from bot.cases.mine import ReportDetail, ReportPage
+from bot.cases.states import ReportEvent
 from bot.edge import calls as edge
 from bot.platform.i18n import Lang
 from bot.platform.text import NOTE_SHOWN, TEXT_LIMIT, escape, fit, take_fitting, visible_len
@@ -68,7 +70,7 @@ def list_view(t: Lang, page: ReportPage) -> tuple[str, InlineKeyboardMarkup | No
         label = t._(
             "{number} · {state}",
             number=item.public_no,
-            state=t._(reports.STATE_NAMES[item.state]),
+            state=t._(states.STATE_NAMES[item.state]),
         )
         rows.append([button(label if item.mine else "🙋 " + label, "show", item.id, page.offset)])
     pager = []
@@ -85,7 +87,7 @@ def event_line(t: Lang, event: ReportEvent) -> str:
     when = t.date_time(event.at)
     if event.kind == "info":
         return t._("• {time}: you added information. {note}", time=when, note=escape(event.note, NOTE_SHOWN))
-    state = t._(reports.STATE_NAMES[event.to_state]) if event.to_state else ""
+    state = t._(states.STATE_NAMES[event.to_state]) if event.to_state else ""
     if event.public and event.note:
         return t._("• {time}: {state}. {note}", time=when, state=state, note=escape(event.note, NOTE_SHOWN))
     return t._("• {time}: {state}", time=when, state=state)
@@ -97,17 +99,17 @@ def detail_view(t: Lang, detail: ReportDetail, offset: int, context: BotContext)
         t._(
             "<b>{number}</b> · {category}",
             number=report.public_no,
-            category=t._(reports.category_of(report.category).name),
+            category=t._(states.category_of(report.category).name),
         ),
-        t._("Status: {state}", state=t._(reports.STATE_NAMES[report.state])),
+        t._("Status: {state}", state=t._(states.STATE_NAMES[report.state])),
     ]
     if report.is_open:
         lines.append(t._("To be handled by: {deadline}", deadline=t.date_time(report.due_at)))
-    lines += reports.place_lines(t, report, context.services.service_area)
+    lines += place_lines(t, report, context.services.service_area)
     lines.append(
         t._(
             "Description: {description}",
-            description=reports.description_text(t, report.description, report.voice_file_id),
+            description=description_text(t, report.description, report.voice_file_id),
         )
     )
     lines.append(t.n_("Photos: {count}", "Photos: {count}", detail.photo_count))
@@ -171,7 +173,7 @@ async def show_list(update: Update, context: BotContext) -> None:
     """Lists the person's reports, newest first."""
     assert update.effective_user is not None and update.effective_message is not None
     t = await lang_of(update, context)
-    page = await reports.list_for_user(context.services.db, update.effective_user.id, 0, PAGE_SIZE)
+    page = await mine.list_for_user(context.services.db, update.effective_user.id, 0, PAGE_SIZE)
     text, markup = list_view(t, page)
     await update.effective_message.reply_text(text, reply_markup=markup or main_menu(t))
 
@@ -184,13 +186,11 @@ async def turn_page(update: Update, context: BotContext) -> None:
         return
     assert update.effective_user is not None
     t = await lang_of(update, context)
-    page = await reports.list_for_user(context.services.db, update.effective_user.id, pressed.offset, PAGE_SIZE)
+    page = await mine.list_for_user(context.services.db, update.effective_user.id, pressed.offset, PAGE_SIZE)
     await show(update, *list_view(t, page))
 
 
-async def own_detail(
-    update: Update, context: BotContext, action: str
-) -> tuple[reports.ReportDetail, wire.MineButton] | None:
+async def own_detail(update: Update, context: BotContext, action: str) -> tuple[ReportDetail, wire.MineButton] | None:
     """The report a button names, if the presser may see it; otherwise says so and returns None."""
     pressed = parse(update, action)
     assert update.effective_user is not None
@@ -198,8 +198,8 @@ async def own_detail(
         await stale_button(update, context)
         return None
     try:
-        detail = await reports.detail_for_user(context.services.db, pressed.report_id, update.effective_user.id)
-    except reports.ReportNotFound:
+        detail = await mine.detail_for_user(context.services.db, pressed.report_id, update.effective_user.id)
+    except states.ReportNotFound:
         await not_yours(update, context)
         return None
     return detail, pressed
@@ -247,20 +247,22 @@ async def withdraw(update: Update, context: BotContext) -> None:
         return
     services = context.services
     t = await lang_of(update, context)
-    policy = reports.policy_from(
-        services.settings, services.lang(services.settings.default_language), services.service_area
-    )
     try:
-        await reports.withdraw_report(
-            services.db, pressed.report_id, update.effective_user.id, services.clock.now(), policy
+        await service.withdraw(
+            services.db,
+            pressed.report_id,
+            update.effective_user.id,
+            services.clock.now(),
+            context.policy,
+            context.after_commit,
         )
-    except (reports.ReportNotFound, reports.NotReporter):
+    except (states.ReportNotFound, states.NotReporter):
         await not_yours(update, context)
         return
-    except reports.InvalidTransition:
+    except states.InvalidTransition:
         await cannot_withdraw(update, t)
         return
-    detail = await reports.detail_for_user(services.db, pressed.report_id, update.effective_user.id)
+    detail = await mine.detail_for_user(services.db, pressed.report_id, update.effective_user.id)
     await show(update, *detail_view(t, detail, pressed.offset, context))
 
 
@@ -305,30 +307,28 @@ async def receive_information(update: Update, context: BotContext) -> int:
     t = await lang_of(update, context)
     text = (message.text or message.caption or "").strip() or None
     photo = message.photo[-1].file_id if message.photo else None
-    if text is not None and len(text) > reports.INFO_MAX:
+    if text is not None and len(text) > states.INFO_MAX:
         await message.reply_text(
-            t._("Please keep it to {most} characters (you wrote {count}).", most=reports.INFO_MAX, count=len(text))
+            t._("Please keep it to {most} characters (you wrote {count}).", most=states.INFO_MAX, count=len(text))
         )
         return ADD_INFO
     services = context.services
     report_id = context.user_data.pop(_INFO_REPORT, None)
-    policy = reports.policy_from(
-        services.settings, services.lang(services.settings.default_language), services.service_area
-    )
     try:
         if not isinstance(report_id, int):
-            raise reports.ReportNotFound(report_id)
-        await reports.add_information(
+            raise states.ReportNotFound(report_id)
+        await service.add_info(
             services.db,
             report_id,
             update.effective_user.id,
             services.clock.now(),
-            policy,
+            context.policy,
             text=text,
             photo_file_id=photo,
+            after=context.after_commit,
         )
-        report = await reports.get_report(services.db, report_id)
-    except reports.ReportNotFound:
+        report = await states.get_report(services.db, report_id)
+    except states.ReportNotFound:
         await message.reply_text(t._("I cannot find that report among yours. Please open 📋 My reports again."))
         return ConversationHandler.END
     await message.reply_text(

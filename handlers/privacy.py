@@ -14,7 +14,6 @@ from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
 from telegram.ext import BaseHandler, CallbackQueryHandler, CommandHandler, filters
 
 from bot import privacy, wire
-from bot.cases import casework
 from bot.edge import calls as edge
 from bot.platform.i18n import N_, Lang
 from handlers.common import BotContext, lang_of
@@ -97,8 +96,7 @@ async def confirm_forget(update: Update, context: BotContext) -> None:
     services = context.services
     user_id = update.effective_user.id
     try:
-        desk = casework.desk_from(services.settings, services.service_area)
-        await privacy.forget_user(services.db, user_id, now, desk)
+        await privacy.forget_user(services.db, user_id, now, context.desk)
     except privacy.StaffMustLeaveFirst:
         await query.answer(
             t._("You are on the city staff: please ask an administrator to remove your role first."), show_alert=True

@@ -1,6 +1,6 @@
 """The report wizard: category → place → possible duplicates → description → photos → review → submit.
 
-The answers live in the ``report_drafts`` table (bot.cases.reports), the step in the persistent conversation, so a
+The answers live in the ``report_drafts`` table (bot.cases.drafts), the step in the persistent conversation, so a
 restart resumes where the resident was. Entry points: /report, the menu button, and the ``rpt:resume`` /
 ``rpt:discard`` buttons (which the draft reminder may offer).
 """
@@ -32,8 +32,10 @@ from telegram.ext import (
 )
 
 from bot import wire
-from bot.cases import casework, reports
-from bot.cases.reports import Draft, NearbyReport, ReportPolicy
+from bot.cases import drafts, duplicates, intake, service, states
+from bot.cases.card import description_text, place_lines
+from bot.cases.drafts import Draft
+from bot.cases.duplicates import NearbyReport
 from bot.edge import calls as edge
 from bot.platform.config import Settings
 from bot.platform.i18n import N_, Lang
@@ -87,13 +89,6 @@ PLAIN_TEXT = filters.TEXT & ~filters.COMMAND & NOT_MENU & NOT_CANCEL
 ANYTHING_ELSE = ~filters.COMMAND & NOT_MENU & NOT_CANCEL & ~filters.StatusUpdate.ALL
 
 
-def policy_of(context: BotContext) -> ReportPolicy:
-    services = context.services
-    return reports.policy_from(
-        services.settings, services.lang(services.settings.default_language), services.service_area
-    )
-
-
 def button(label: str, *parts: object) -> InlineKeyboardButton:
     return InlineKeyboardButton(label, callback_data=wire.make(wire.REPORT, *parts))
 
@@ -104,7 +99,7 @@ def cancel_row(t: Lang) -> list[InlineKeyboardButton]:
 
 # ------------------------------------------------------------------ the prompts of each step
 def category_prompt(t: Lang) -> tuple[str, InlineKeyboardMarkup]:
-    rows = [[button(t._(category.name), "cat", category.code)] for category in reports.CATEGORIES]
+    rows = [[button(t._(category.name), "cat", category.code)] for category in states.CATEGORIES]
     text = t._("📝 What kind of problem is it? Choose a category:")
     return text, InlineKeyboardMarkup([*rows, cancel_row(t)])
 
@@ -137,7 +132,7 @@ def duplicates_prompt(t: Lang, nearby: list[NearbyReport], now: datetime) -> tup
                 number=report.public_no,
                 distance=t.distance(item.distance_m),
                 age=t.relative(report.created_at, now),
-                state=t._(reports.STATE_NAMES[report.state]),
+                state=t._(states.STATE_NAMES[report.state]),
             )
         )
         rows.append([button(t._("🙋 {number} is mine too", number=report.public_no), "same", report.id)])
@@ -158,10 +153,10 @@ def photos_prompt(t: Lang, draft: Draft, refused: int = 0) -> tuple[str, InlineK
     if not draft.photos:
         text = t._("📷 A photo helps staff a lot. Send up to 3 photos, or press “Skip”.")
         return text, InlineKeyboardMarkup([[button(t._("⏭ Skip"), "skip")], cancel_row(t)])
-    lines = [t._("📷 Photos attached: {count} of {most}.", count=len(draft.photos), most=reports.MAX_PHOTOS)]
+    lines = [t._("📷 Photos attached: {count} of {most}.", count=len(draft.photos), most=states.MAX_PHOTOS)]
     if refused:
         lines.append(t._("I can attach at most 3 photos, so I kept the first 3."))
-    if len(draft.photos) < reports.MAX_PHOTOS:
+    if len(draft.photos) < states.MAX_PHOTOS:
         lines.append(t._("Send another one, or press “Done”."))
     else:
         lines.append(t._("Press “Done” to check your report."))
@@ -169,13 +164,13 @@ def photos_prompt(t: Lang, draft: Draft, refused: int = 0) -> tuple[str, InlineK
 
 
 def review_card(t: Lang, draft: Draft, context: BotContext) -> tuple[str, InlineKeyboardMarkup]:
-    category = reports.category_of(draft.category) if draft.category else None
-    description = reports.description_text(t, draft.description, draft.voice_file_id, draft.voice_seconds)
+    category = states.category_of(draft.category) if draft.category else None
+    description = description_text(t, draft.description, draft.voice_file_id, draft.voice_seconds)
     lines = [
         t._("📝 <b>Please check your report</b>"),
         "",
         t._("Category: {category}", category=t._(category.name) if category else "—"),
-        *reports.place_lines(t, draft, context.services.service_area),
+        *place_lines(t, draft, context.services.service_area),
         t._("Description: {description}", description=description),
         t.n_("Photos: {count}", "Photos: {count}", len(draft.photos)),
         t._("Your name is shown to staff.") if draft.show_name else t._("Your name is hidden from staff."),
@@ -204,14 +199,20 @@ async def send(update: Update, context: BotContext, text: str, markup: object = 
 
 async def load(update: Update, context: BotContext) -> Draft:
     assert update.effective_user is not None
-    return await reports.load_draft(context.services.db, update.effective_user.id) or Draft()
+    return await drafts.load_draft(context.services.db, update.effective_user.id) or Draft()
 
 
 async def store(update: Update, context: BotContext, draft: Draft, state: int) -> int:
     """Saves the draft at its step and returns the state, so a callback can end with ``return await store(…)``."""
     assert update.effective_user is not None
-    await reports.save_draft(
-        context.services.db, update.effective_user.id, draft, STEP_NAMES[state], context.services.clock.now()
+    await service.save_draft(
+        context.services.db,
+        update.effective_user.id,
+        draft,
+        STEP_NAMES[state],
+        context.services.clock.now(),
+        context.policy,
+        context.after_commit,
     )
     return state
 
@@ -255,7 +256,7 @@ async def nearby_reports(context: BotContext, draft: Draft) -> list[NearbyReport
     if draft.category is None or draft.lat is None or draft.lon is None:
         return []
     radius = context.services.settings.duplicate_radius_m
-    return await reports.find_nearby_open(context.services.db, draft.category, draft.lat, draft.lon, radius)
+    return await duplicates.find_nearby_open(context.services.db, draft.category, draft.lat, draft.lon, radius)
 
 
 async def settle(update: Update, text: str | None = None) -> None:
@@ -290,8 +291,8 @@ async def limit_reached(update: Update, context: BotContext) -> bool:
     assert update.effective_user is not None
     services = context.services
     try:
-        await reports.check_limits(services.db, update.effective_user.id, services.clock.now(), policy_of(context))
-    except reports.ReportLimitReached as limit:
+        await intake.check_limits(services.db, update.effective_user.id, services.clock.now(), context.policy)
+    except states.ReportLimitReached as limit:
         t = await lang_of(update, context)
         if limit.window == "hour":
             text = t.n_(
@@ -324,10 +325,10 @@ async def start_report(update: Update, context: BotContext) -> int:
     if await limit_reached(update, context):
         return ConversationHandler.END
     assert update.effective_user is not None
-    record = await reports.load_draft_record(context.services.db, update.effective_user.id)
+    record = await drafts.load_draft_record(context.services.db, update.effective_user.id)
     if record is not None and record.draft.category is not None:
         t = await lang_of(update, context)
-        category = t._(reports.category_of(record.draft.category).name)
+        category = t._(states.category_of(record.draft.category).name)
         keyboard = InlineKeyboardMarkup(
             [[button(t._("▶️ Continue"), "resume"), button(t._("🔄 Start over"), "restart")], cancel_row(t)]
         )
@@ -345,7 +346,7 @@ async def resume_draft(update: Update, context: BotContext) -> int:
     """Continues the unfinished report at the step it was left at."""
     assert update.effective_user is not None
     await settle(update)
-    record = await reports.load_draft_record(context.services.db, update.effective_user.id)
+    record = await drafts.load_draft_record(context.services.db, update.effective_user.id)
     if record is None:
         return await nothing_to_resume(update, context)
     return await ask(update, context, STATE_OF_STEP.get(record.step, CATEGORY), record.draft)
@@ -356,7 +357,7 @@ async def nothing_to_resume(update: Update, context: BotContext) -> int:
     assert update.effective_user is not None
     services = context.services
     t = await lang_of(update, context)
-    latest = await reports.latest_filed_by(services.db, update.effective_user.id)
+    latest = await intake.latest_filed_by(services.db, update.effective_user.id)
     if latest is None:
         text = t._("There is no unfinished report any more. Here is the menu.")
     else:
@@ -385,10 +386,10 @@ async def discard_from_reminder(update: Update, context: BotContext) -> int:
 async def choose_category(update: Update, context: BotContext) -> int | None:
     """Stores the category and asks where the problem is."""
     code = choice(update, "cat")
-    if code not in reports.CATEGORY_BY_CODE:
+    if code not in states.CATEGORY_BY_CODE:
         return await stale_step(update, context)
     t = await lang_of(update, context)
-    await settle(update, t._("Category: {category}", category=t._(reports.CATEGORY_BY_CODE[code].name)))
+    await settle(update, t._("Category: {category}", category=t._(states.CATEGORY_BY_CODE[code].name)))
     draft = await load(update, context)
     draft.category = code
     return await after_step(update, context, draft, LOCATION)
@@ -428,13 +429,13 @@ async def receive_address(update: Update, context: BotContext) -> int:
     assert message is not None and message.text is not None
     t = await lang_of(update, context)
     address = " ".join(message.text.split())
-    if not reports.ADDRESS_MIN <= len(address) <= reports.ADDRESS_MAX:
+    if not states.ADDRESS_MIN <= len(address) <= states.ADDRESS_MAX:
         await message.reply_text(
             t._(
                 "Please type the address in {least} to {most} characters (you wrote {count}), "
                 "or press “📍 Send my location”.",
-                least=reports.ADDRESS_MIN,
-                most=reports.ADDRESS_MAX,
+                least=states.ADDRESS_MIN,
+                most=states.ADDRESS_MAX,
                 count=len(address),
             )
         )
@@ -471,14 +472,14 @@ async def same_as_nearby(update: Update, context: BotContext) -> int | None:
         return await stale_step(update, context)
     t = await lang_of(update, context)
     services = context.services
-    desk = casework.desk_from(services.settings, services.service_area)
     try:
-        followed = await casework.follow(services.db, report_id, update.effective_user.id, services.clock.now(), desk)
-    except (reports.InvalidTransition, reports.ReportNotFound):
+        followed = await service.follow(
+            services.db, report_id, update.effective_user.id, services.clock.now(), context.desk, context.after_commit
+        )
+    except (states.InvalidTransition, states.ReportNotFound):
         await settle(update)
         await send(update, context, t._("That report was closed in the meantime, so let us file yours."))
         return await ask(update, context, DESCRIPTION, draft)
-    services.wake_outbox()  # the staff card's new count goes out now
     report = followed.report
     await settle(update, t._("🙋 You follow report {number}.", number=report.public_no))
     await send(
@@ -491,7 +492,7 @@ async def same_as_nearby(update: Update, context: BotContext) -> int | None:
             "I will tell you here about each step, and you find it under 📋 My reports.",
             report.follower_count,
             number=report.public_no,
-            state=t._(reports.STATE_NAMES[report.state]),
+            state=t._(states.STATE_NAMES[report.state]),
         ),
         main_menu(t),
     )
@@ -513,21 +514,21 @@ async def receive_description(update: Update, context: BotContext) -> int:
     assert message is not None and message.text is not None
     t = await lang_of(update, context)
     text = message.text.strip()
-    if len(text) < reports.DESCRIPTION_MIN:
+    if len(text) < states.DESCRIPTION_MIN:
         await message.reply_text(
             t._(
                 "Please write a little more: at least {least} characters (you wrote {count}), "
                 "so staff know what to look for.",
-                least=reports.DESCRIPTION_MIN,
+                least=states.DESCRIPTION_MIN,
                 count=len(text),
             )
         )
         return DESCRIPTION
-    if len(text) > reports.DESCRIPTION_MAX:
+    if len(text) > states.DESCRIPTION_MAX:
         await message.reply_text(
             t._(
                 "That is a bit long: please keep it to {most} characters (you wrote {count}).",
-                most=reports.DESCRIPTION_MAX,
+                most=states.DESCRIPTION_MAX,
                 count=len(text),
             )
         )
@@ -585,7 +586,7 @@ async def answer_album(context: BotContext) -> None:
     assert job is not None and job.user_id is not None and job.chat_id is not None
     services = context.services
     t = await services.lang_for(job.user_id)
-    draft = await reports.load_draft(services.db, job.user_id) or Draft()
+    draft = await drafts.load_draft(services.db, job.user_id) or Draft()
     text, keyboard = photos_prompt(t, draft, int(job.data["refused"]))  # type: ignore[index]
     await context.bot.send_message(job.chat_id, text, reply_markup=keyboard)
 
@@ -631,18 +632,18 @@ async def submit(update: Update, context: BotContext) -> int:
     assert update.effective_user is not None
     services = context.services
     t = await lang_of(update, context)
-    draft = await reports.load_draft(services.db, update.effective_user.id)
+    draft = await drafts.load_draft(services.db, update.effective_user.id)
     if draft is None:
         return await already_submitted(update, context)
     try:
-        report = await reports.submit_report(
-            services.db, update.effective_user.id, draft, services.clock.now(), policy_of(context)
+        report = await service.submit(
+            services.db, update.effective_user.id, draft, services.clock.now(), context.policy, context.after_commit
         )
-    except reports.ReportLimitReached:
+    except states.ReportLimitReached:
         await settle(update)
         await limit_reached(update, context)
         return ConversationHandler.END
-    except reports.IncompleteDraft:
+    except states.IncompleteDraft:
         await settle(update)
         missing = CATEGORY if draft.category is None else LOCATION if not draft.has_place else DESCRIPTION
         return await ask(update, context, missing, draft)
@@ -674,7 +675,7 @@ async def already_submitted(update: Update, context: BotContext) -> int:
     if shown_at is not None:
         # Telegram's message dates have whole seconds: allow the second the card was sent in.
         since = shown_at.astimezone(UTC) - timedelta(seconds=1)
-        filed = await reports.filed_since(context.services.db, update.effective_user.id, since)
+        filed = await intake.filed_since(context.services.db, update.effective_user.id, since)
     if filed is None:
         return await ask(update, context, CATEGORY, Draft())
     t = await lang_of(update, context)
@@ -698,7 +699,7 @@ async def cancel_report(update: Update, context: BotContext) -> int:
     assert update.effective_user is not None
     if update.callback_query is not None:
         await settle(update)
-    await reports.discard_draft(context.services.db, update.effective_user.id)
+    await drafts.discard_draft(context.services.db, update.effective_user.id)
     t = await lang_of(update, context)
     await send(update, context, t._("Report cancelled; nothing was sent. Here is the menu."), main_menu(t))
     return ConversationHandler.END
@@ -739,7 +740,7 @@ async def pause_for_menu(update: Update, context: BotContext) -> int:
 async def repeat_step(update: Update, context: BotContext) -> int | None:
     """/report (or the menu button) during the wizard: asks the current step's question again."""
     assert update.effective_user is not None
-    record = await reports.load_draft_record(context.services.db, update.effective_user.id)
+    record = await drafts.load_draft_record(context.services.db, update.effective_user.id)
     if record is None:
         return await ask(update, context, CATEGORY, Draft())
     return await ask(update, context, STATE_OF_STEP.get(record.step, CATEGORY), record.draft)

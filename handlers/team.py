@@ -18,14 +18,14 @@ from telegram.ext import (
 )
 
 from bot import wire
-from bot.cases import casework
+from bot.cases.config import lang_of_user
 from bot.edge import calls as edge
 from bot.people import staff
 from bot.people.staff import Action, NotAllowed, Role
 from bot.platform.i18n import Lang
 from bot.platform.outbox import enqueue_text
 from bot.platform.text import NAME_SHOWN, TEXT_LIMIT, clip, escape, take_fitting, visible_len
-from handlers.case_cards import desk_of, refusal
+from handlers.case_cards import refusal
 from handlers.common import BotContext, lang_of, stale_button
 
 log = logging.getLogger(__name__)
@@ -159,7 +159,7 @@ async def join_team(update: Update, context: BotContext, code: str) -> None:
     )
     await message.reply_text("\n".join(lines))
     async with services.db.transaction() as conn:
-        inviter_t = await casework.lang_of_user(conn, invite.created_by, desk_of(context))
+        inviter_t = await lang_of_user(conn, invite.created_by, context.desk)
         await enqueue_text(
             conn,
             invite.created_by,

@@ -11,8 +11,8 @@ from dataclasses import dataclass
 
 import pytest
 
-from bot.cases import casework
-from bot.cases.reports import ReportState
+from bot.cases import config, moves, service
+from bot.cases.states import ReportState
 from bot.people import staff
 from bot.people.staff import Action
 from tests.support.driver import Person, TestBed, text_of
@@ -103,14 +103,14 @@ async def test_case_buttons_are_refused(bed: TestBed, attempt: Attempt, caplog: 
     state = ReportState(attempt.case_state)
     if state == ReportState.DISPATCHED:
         assert bed.services is not None and bed.settings is not None
-        desk = casework.desk_from(bed.settings, bed.services.service_area)
+        desk = config.desk_from(bed.settings, bed.services.service_area)
         now = bed.services.clock.now()
-        await casework.perform(bed.db, ADMIN_ID, Action.ACCEPT, report.id, ReportState.SUBMITTED, now, desk)
-        await casework.perform(
+        await service.move(bed.db, ADMIN_ID, Action.ACCEPT, report.id, ReportState.SUBMITTED, now, desk)
+        await service.move(
             bed.db, ADMIN_ID, Action.DISPATCH, report.id, ReportState.ACCEPTED, now, desk, officer_id=OFFICER
         )
     extra = (OFFICER,) if attempt.press == "to" else ()
-    data = casework.button_data(attempt.press, report.id, state, *extra)
+    data = card.button_data(attempt.press, report.id, state, *extra)
     before = await snapshot(bed)
     with caplog.at_level(logging.WARNING):
         answer = await room.expect_answer(await room.press_data(card, data))
@@ -165,7 +165,7 @@ async def test_a_button_replayed_after_the_role_was_taken_away_is_refused(
 
 def test_the_table_covers_every_staff_action() -> None:
     tried = {attempt.press for attempt in CASE_BUTTONS}
-    assert {action.value for action in casework.CASE_ACTIONS} <= tried | {"to"}
+    assert {action.value for action in moves.CASE_ACTIONS} <= tried | {"to"}
     commands = {attempt.send.split()[0] for attempt in COMMANDS}
     assert commands == {"/invite", "/staff", "/spot", "/stats", "/export"}
     assert {Action.INVITE, Action.MANAGE_STAFF, Action.MANAGE_SPOTS} <= set(staff.PERMISSIONS)

@@ -8,9 +8,11 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from bot.cases import casework, reports
-from bot.cases.casework import ButtonPress, Desk
-from bot.cases.reports import Draft, Report, ReportPolicy, ReportState, StateChanged
+from bot.cases import card, moves, service, states
+from bot.cases.card import SPOTS_SHOWN, ButtonPress
+from bot.cases.config import Desk, ReportPolicy
+from bot.cases.drafts import Draft
+from bot.cases.states import Report, ReportState, StateChanged
 from bot.people.staff import Action, NotAllowed
 from bot.platform.clock import to_db
 from bot.platform.db import Database
@@ -30,7 +32,6 @@ POLICY = ReportPolicy(calendar=WorkCalendar(SHANGHAI), staff_chat_id=GROUP, staf
 
 @pytest.fixture
 async def office(db: Database) -> Database:
-    casework.install(DESK)
     for telegram_id, name, role, language in (
         (DISPATCHER, "Dana", "dispatcher", None),
         (OFFICER, "Li", "officer", None),
@@ -56,7 +57,7 @@ async def file(db: Database, **changes: object) -> Report:
         "voice_file_id": "v1",
         **changes,
     }
-    return await reports.submit_report(db, RESIDENT, Draft(**values), NOW, POLICY)  # type: ignore[arg-type]
+    return await service.submit(db, RESIDENT, Draft(**values), NOW, POLICY)  # type: ignore[arg-type]
 
 
 async def outbox(db: Database, ref_like: str = "%") -> list[tuple[int, str, dict[str, object]]]:
@@ -82,11 +83,11 @@ async def outbox(db: Database, ref_like: str = "%") -> list[tuple[int, str, dict
     ],
 )
 def test_button_data_is_read_back_or_refused(data: str | None, press: ButtonPress | None) -> None:
-    assert casework.parse_button(data) == press
+    assert card.parse_button(data) == press
 
 
 def test_the_longest_button_data_fits_telegrams_limit() -> None:
-    data = casework.button_data("to", 10**12, ReportState.IN_PROGRESS, 10**13)
+    data = card.button_data("to", 10**12, ReportState.IN_PROGRESS, 10**13)
     assert len(data.encode()) <= 64
 
 
@@ -122,7 +123,7 @@ async def test_accepting_tells_every_follower_in_their_language_and_updates_the_
         "INSERT INTO report_followers (report_id, telegram_id, created_at) VALUES (?, ?, ?)",
         (report.id, FOLLOWER, to_db(NOW)),
     )
-    outcome = await casework.perform(office, DISPATCHER, Action.ACCEPT, report.id, ReportState.SUBMITTED, NOW, DESK)
+    outcome = await service.move(office, DISPATCHER, Action.ACCEPT, report.id, ReportState.SUBMITTED, NOW, DESK)
     assert outcome.report.state is ReportState.ACCEPTED and outcome.residents_told == 2
     news = {chat: params["text"] for chat, _, params in await outbox(office, "case_news:%")}
     assert "已经立案" in str(news[RESIDENT]) and "has been accepted as a case" in str(news[FOLLOWER])
@@ -132,10 +133,10 @@ async def test_accepting_tells_every_follower_in_their_language_and_updates_the_
 
 async def test_a_move_made_for_an_old_state_is_refused_and_writes_nothing(office: Database) -> None:
     report = await file(office)
-    await casework.perform(office, DISPATCHER, Action.ACCEPT, report.id, ReportState.SUBMITTED, NOW, DESK)
+    await service.move(office, DISPATCHER, Action.ACCEPT, report.id, ReportState.SUBMITTED, NOW, DESK)
     before = await outbox(office)
     with pytest.raises(StateChanged):
-        await casework.perform(office, ADMIN, Action.REJECT, report.id, ReportState.SUBMITTED, NOW, DESK, note="No")
+        await service.move(office, ADMIN, Action.REJECT, report.id, ReportState.SUBMITTED, NOW, DESK, note="No")
     assert await outbox(office) == before
     events = await office.fetchall("SELECT to_state FROM report_events WHERE report_id = ?", (report.id,))
     assert [row["to_state"] for row in events] == ["submitted", "accepted"]
@@ -144,11 +145,11 @@ async def test_a_move_made_for_an_old_state_is_refused_and_writes_nothing(office
 @pytest.mark.parametrize(
     ("action", "kwargs", "error"),
     [
-        (Action.REJECT, {"note": " "}, casework.NoteInvalid),
-        (Action.RETURN, {"note": "x" * 501}, casework.NoteInvalid),
-        (Action.DUPLICATE, {"original_no": "R20990101-0001"}, casework.UnknownCase),
-        (Action.DUPLICATE, {"original_no": "hello"}, casework.UnknownCase),
-        (Action.DUPLICATE, {"original_no": "R20261123-0002"}, casework.SameCase),
+        (Action.REJECT, {"note": " "}, moves.NoteInvalid),
+        (Action.RETURN, {"note": "x" * 501}, moves.NoteInvalid),
+        (Action.DUPLICATE, {"original_no": "R20990101-0001"}, moves.UnknownCase),
+        (Action.DUPLICATE, {"original_no": "hello"}, moves.UnknownCase),
+        (Action.DUPLICATE, {"original_no": "R20261123-0002"}, moves.SameCase),
         (Action.ACCEPT, {"actor": OFFICER}, NotAllowed),
         (Action.ACCEPT, {"actor": RESIDENT}, NotAllowed),
     ],
@@ -160,19 +161,19 @@ async def test_bad_moves_are_refused_before_anything_is_written(
     report = await file(office)  # R20261123-0002
     actor = int(kwargs.pop("actor", DISPATCHER))  # type: ignore[call-overload]
     with pytest.raises(error):
-        await casework.perform(office, actor, action, report.id, ReportState.SUBMITTED, NOW, DESK, **kwargs)  # type: ignore[arg-type]
-    assert (await reports.get_report(office, report.id)).state is ReportState.SUBMITTED
+        await service.move(office, actor, action, report.id, ReportState.SUBMITTED, NOW, DESK, **kwargs)  # type: ignore[arg-type]
+    assert (await states.get_report(office, report.id)).state is ReportState.SUBMITTED
     assert await office.fetchone("SELECT 1 FROM outbox WHERE ref LIKE 'case_news:%'") is None
 
 
 async def test_dispatch_needs_an_officer_and_sends_them_the_case(office: Database) -> None:
     report = await file(office)
-    await casework.perform(office, DISPATCHER, Action.ACCEPT, report.id, ReportState.SUBMITTED, NOW, DESK)
-    with pytest.raises(casework.NotAnOfficer):
-        await casework.perform(
+    await service.move(office, DISPATCHER, Action.ACCEPT, report.id, ReportState.SUBMITTED, NOW, DESK)
+    with pytest.raises(moves.NotAnOfficer):
+        await service.move(
             office, DISPATCHER, Action.DISPATCH, report.id, ReportState.ACCEPTED, NOW, DESK, officer_id=FOLLOWER
         )
-    await casework.perform(
+    await service.move(
         office, DISPATCHER, Action.DISPATCH, report.id, ReportState.ACCEPTED, NOW, DESK, officer_id=OFFICER
     )
     to_officer = [(method, params) for chat, method, params in await outbox(office) if chat == OFFICER]
@@ -185,8 +186,8 @@ async def test_dispatch_needs_an_officer_and_sends_them_the_case(office: Databas
 
 async def test_resolving_with_an_after_photo_shows_it_to_residents_and_staff(office: Database) -> None:
     report = await file(office, photos=[], voice_file_id=None)
-    await casework.perform(office, DISPATCHER, Action.ACCEPT, report.id, ReportState.SUBMITTED, NOW, DESK)
-    await casework.perform(
+    await service.move(office, DISPATCHER, Action.ACCEPT, report.id, ReportState.SUBMITTED, NOW, DESK)
+    await service.move(
         office, ADMIN, Action.RESOLVE, report.id, ReportState.ACCEPTED, NOW, DESK, note="Cleared", photo_file_id="a1"
     )
     news = [(chat, method, params) for chat, method, params in await outbox(office, "case_news:%")]
@@ -203,7 +204,7 @@ async def test_a_move_made_elsewhere_refreshes_the_sent_card(office: Database) -
     await office.execute(
         "UPDATE outbox SET state = 'sent', result_message_id = 77 WHERE ref = ?", (f"report_card:{report.id}",)
     )
-    await reports.withdraw_report(office, report.id, RESIDENT, NOW, POLICY)
+    await service.withdraw(office, report.id, RESIDENT, NOW, POLICY)
     edits = await outbox(office, f"report_card:{report.id}:edit")
     assert len(edits) == 1
     chat, method, params = edits[0]
@@ -220,7 +221,7 @@ async def test_a_stall_case_lists_legal_spots(office: Database) -> None:
     await ensure_sample_spots(office, NOW)
     await file(office, category="stall", photos=[], voice_file_id=None)
     card = str((await outbox(office, "report_card:%"))[0][2]["text"])
-    nearest = await spots.nearest_open_spots(office, 30.48, 114.15, NOW, SHANGHAI, limit=casework.SPOTS_SHOWN)
+    nearest = await spots.nearest_open_spots(office, 30.48, 114.15, NOW, SHANGHAI, limit=SPOTS_SHOWN)
     assert nearest.spots, "the sample city has spots near the sample report"
     assert "🛒 Legal vending spots to offer the vendor:" in card
     for offer in nearest.spots:

@@ -30,7 +30,7 @@ from collections import Counter
 from datetime import UTC, datetime
 from pathlib import Path
 
-from bot.cases.reports import CATEGORIES
+from bot.cases.states import CATEGORIES
 from bot.platform.clock import to_db
 from bot.platform.db import Database
 from bot.platform.geo import load_service_area

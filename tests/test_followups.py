@@ -8,8 +8,9 @@ from datetime import timedelta
 
 import pytest
 
-from bot.cases import reports
-from bot.cases.reports import Draft, Report, ReportState
+from bot.cases import config, service
+from bot.cases.drafts import Draft
+from bot.cases.states import Report, ReportState
 from bot.platform import reminders
 from devtools.emulator import Chat
 from tests.support.driver import Person, TestBed, eventually, text_of
@@ -48,7 +49,7 @@ def staff_room(bed: TestBed) -> Person:
 async def submit(bed: TestBed, reporter: Person, category: str = "garbage") -> Report:
     assert bed.services is not None and bed.settings is not None
     services = bed.services
-    policy = reports.policy_from(bed.settings, services.lang("en"), services.service_area)
+    policy = config.policy_from(bed.settings, services.lang("en"), services.service_area)
     draft = Draft(
         category=category,
         lat=30.50,
@@ -56,7 +57,7 @@ async def submit(bed: TestBed, reporter: Person, category: str = "garbage") -> R
         district="wuhan-edz",
         description="Garbage piled at the corner for three days",
     )
-    report = await reports.submit_report(services.db, reporter.id, draft, services.clock.now(), policy)
+    report = await service.submit(services.db, reporter.id, draft, services.clock.now(), policy)
     services.wake_outbox()
     services.reminders_changed()
     return report
@@ -65,8 +66,8 @@ async def submit(bed: TestBed, reporter: Person, category: str = "garbage") -> R
 async def move(bed: TestBed, report: Report, to_state: ReportState, note: str = "", **extra: object) -> None:
     assert bed.services is not None
     async with bed.db.transaction() as conn:
-        await reports.transition(
-            conn, report.id, 4999, to_state, note, bed.services.clock.now(), actor_role="dispatcher", **extra
+        await service.apply_move(
+            conn, report.id, 4999, to_state, note, bed.services.clock.now(), bed.desk, actor_role="dispatcher", **extra
         )  # type: ignore[arg-type]
     bed.services.wake_outbox()
     bed.services.reminders_changed()

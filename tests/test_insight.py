@@ -11,8 +11,9 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from bot.cases import insight, reports
-from bot.cases.reports import Draft, ReportState
+from bot.cases import config, insight, service, states
+from bot.cases.drafts import Draft
+from bot.cases.states import ReportState, transition
 from bot.platform.db import Database
 from bot.platform.i18n import get_lang
 from bot.platform.worktime import WorkCalendar
@@ -21,7 +22,7 @@ CITY = ZoneInfo("Asia/Shanghai")
 CALENDAR = WorkCalendar(CITY)
 # A Wednesday morning in the city (a working day), in UTC.
 NOW = datetime(2026, 11, 18, 10, 0, tzinfo=CITY).astimezone(UTC)
-POLICY = reports.ReportPolicy(calendar=CALENDAR, per_hour=100, per_day=100)
+POLICY = config.ReportPolicy(calendar=CALENDAR, per_hour=100, per_day=100)
 
 
 # ------------------------------------------------------------------ periods
@@ -72,17 +73,17 @@ def test_working_hours_between_undoes_adding_them() -> None:
 
 
 # ------------------------------------------------------------------ the figures
-async def file(db: Database, reporter: int, category: str, at: datetime, **changes: object) -> reports.Report:
+async def file(db: Database, reporter: int, category: str, at: datetime, **changes: object) -> states.Report:
     draft = Draft(category=category, lat=30.48, lon=114.15, district="wuhan-edz", description="Something to fix")
     for name, value in changes.items():
         setattr(draft, name, value)
-    return await reports.submit_report(db, reporter, draft, at, POLICY)
+    return await service.submit(db, reporter, draft, at, POLICY)
 
 
 async def move(db: Database, report_id: int, at: datetime, *states: ReportState) -> None:
     for state in states:
         async with db.transaction() as conn:
-            await reports.transition(conn, report_id, 9001, state, "", at, actor_role="dispatcher")
+            await transition(conn, report_id, 9001, state, "", at, actor_role="dispatcher")
 
 
 async def rate(db: Database, report_id: int, telegram_id: int, score: int) -> None:
@@ -92,7 +93,7 @@ async def rate(db: Database, report_id: int, telegram_id: int, score: int) -> No
     )
 
 
-async def a_week_of_cases(db: Database) -> dict[str, reports.Report]:
+async def a_week_of_cases(db: Database) -> dict[str, states.Report]:
     """Monday: a garbage case closed in 2 office hours, one closed late, one rejected; a stall still open."""
     monday = datetime(2026, 11, 16, 9, 0, tzinfo=CITY).astimezone(UTC)
     quick = await file(db, 101, "garbage", monday)

@@ -12,8 +12,8 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from bot.cases import casework, reports
-from bot.cases.reports import ReportState
+from bot.cases import config, intake, service
+from bot.cases.states import ReportState
 from bot.people.staff import Action
 from devtools.emulator import ApiError, BotAPIEmulator
 from tests.support.driver import Person, TestBed, eventually, text_of
@@ -80,7 +80,7 @@ async def test_the_longest_report_opens_from_my_reports(bed: TestBed) -> None:
     assert LONG_ADDRESS in text_of(review) and LONG_DESCRIPTION in text_of(review)  # shown whole, as typed
     await gao.press(review, "Submit")
     await gao.expect_message(contains="Your report number is")
-    report = await reports.latest_filed_by(bed.db, gao.id)
+    report = await intake.latest_filed_by(bed.db, gao.id)
     assert report is not None
 
     for info in INFOS:
@@ -116,10 +116,10 @@ async def test_a_long_history_shows_the_latest_entries_and_counts_the_rest(bed: 
     services = bed.services
     zhou = bed.person(5102, "Zhou", language_code="en")
     report = await file_case(bed, zhou.id, description=LONG_DESCRIPTION, address_text=LONG_ADDRESS)
-    policy = reports.policy_from(services.settings, services.lang("en"), services.service_area)
+    policy = config.policy_from(services.settings, services.lang("en"), services.service_area)
     added = [sized(f"Entry {n}: still there & still <loud>. ", 1000) for n in range(1, 9)]
     for text in added:
-        await reports.add_information(services.db, report.id, zhou.id, services.clock.now(), policy, text=text)
+        await service.add_info(services.db, report.id, zhou.id, services.clock.now(), policy, text=text)
 
     view = text_of(await open_from_my_reports(bed, zhou, report.public_no))
     assert units(view) <= 4096 and LONG_DESCRIPTION in view
@@ -155,14 +155,21 @@ async def test_the_staff_card_of_a_long_case_fits_whatever_its_history(bed: Test
     assert "🧹" * 250 + "…" in text_of(news)  # the note clipped, the sentence after it kept
 
     # Reopened and resolved again and again, each time with the longest note, by someone with the longest name.
-    desk = casework.desk_from(bed.settings, services.service_area)
+    desk = config.desk_from(bed.settings, services.service_area)
     for _ in range(5):
         await bed.emulator.wait_for(lambda: "State: resolved" in text_of(room.current(card)), 8)
         async with services.db.transaction() as conn:
-            await reports.transition(
-                conn, report.id, dana.id, ReportState.REOPENED, LONG_NOTE, services.clock.now(), actor_role="dispatcher"
+            await service.apply_move(
+                conn,
+                report.id,
+                dana.id,
+                ReportState.REOPENED,
+                LONG_NOTE,
+                services.clock.now(),
+                bed.desk,
+                actor_role="dispatcher",
             )
-        await casework.perform(
+        await service.move(
             services.db, dana.id, Action.RESOLVE, report.id, ReportState.REOPENED, services.clock.now(), desk,
             note=LONG_NOTE,
         )  # fmt: skip

@@ -8,8 +8,8 @@ from datetime import timedelta
 
 import pytest
 
-from bot.cases import reports
-from bot.cases.reports import ReportState
+from bot.cases import mine, service, states
+from bot.cases.states import ReportState
 from tests.support.driver import TestBed, inline_buttons, text_of
 from tests.support.report_steps import STAFF_CHAT, count_rows, file_behind_the_scenes
 
@@ -51,8 +51,9 @@ async def test_no_withdrawing_once_an_officer_has_it(staffed_bed: TestBed) -> No
     bed = staffed_bed
     report = await file_behind_the_scenes(bed, reporter=5002)
     async with bed.db.transaction() as conn:
-        await reports.transition(conn, report.id, 900, ReportState.ACCEPTED, "Thanks, we are on it.", report.created_at)
-        await reports.transition(conn, report.id, 900, ReportState.DISPATCHED, "", report.created_at, assignee=901)
+        moved_at, desk = report.created_at, bed.desk
+        await service.apply_move(conn, report.id, 900, ReportState.ACCEPTED, "Thanks, we are on it.", moved_at, desk)
+        await service.apply_move(conn, report.id, 900, ReportState.DISPATCHED, "", moved_at, desk, assignee=901)
     he = bed.person(5002, "He", language_code="en")
     await he.send("/myreports")
     listing = await he.expect_message(contains="Your reports (1)")
@@ -64,7 +65,7 @@ async def test_no_withdrawing_once_an_officer_has_it(staffed_bed: TestBed) -> No
     assert "Withdraw" not in str(inline_buttons(detail))
     answer = await he.expect_answer(await he.press_data(detail, f"mine:withdrawn:{report.id}:0"))
     assert "can no longer be withdrawn" in answer["text"]
-    assert (await reports.get_report(bed.db, report.id)).state is ReportState.DISPATCHED
+    assert (await states.get_report(bed.db, report.id)).state is ReportState.DISPATCHED
 
 
 async def test_add_information_reaches_the_staff(staffed_bed: TestBed) -> None:
@@ -94,7 +95,7 @@ async def test_add_information_reaches_the_staff(staffed_bed: TestBed) -> None:
     await ma.expect_message(contains="I added it to")
     photo = await bed.db.fetchone("SELECT kind FROM report_photos WHERE kind = 'info'")
     assert photo is not None
-    detail = await reports.detail_for_user(bed.db, report.id, 5003)
+    detail = await mine.detail_for_user(bed.db, report.id, 5003)
     assert [e.note for e in detail.events if e.kind == "info"] == [
         "Now it also blocks the <b>fire</b> exit",
         "from the other side",
@@ -137,6 +138,6 @@ async def test_nobody_sees_or_changes_someone_elses_report(staffed_bed: TestBed)
         answer = await snoop.expect_answer(await snoop.press_data(empty, data))
         assert says in answer["text"], data
     await snoop.expect_no_message(wait=0.3)
-    assert (await reports.get_report(bed.db, theirs.id)).state is ReportState.SUBMITTED
+    assert (await states.get_report(bed.db, theirs.id)).state is ReportState.SUBMITTED
     assert await count_rows(bed, "report_events") == 1
     assert text_of(snoop.current(empty)).startswith("You have not reported anything yet")

@@ -14,8 +14,9 @@ import httpx
 import pytest
 
 from bot.__main__ import main
-from bot.cases import open311, reports
-from bot.cases.reports import Draft, ReportState
+from bot.cases import config, open311, service, states
+from bot.cases.drafts import Draft
+from bot.cases.states import ReportState
 from bot.platform.config import load_settings
 from bot.platform.db import Database
 from bot.platform.i18n import get_lang
@@ -25,13 +26,13 @@ from bot.web import Metrics, WebServer
 
 CITY = ZoneInfo("Asia/Shanghai")
 NOW = datetime(2026, 11, 18, 10, 0, tzinfo=CITY).astimezone(UTC)
-POLICY = reports.ReportPolicy(calendar=WorkCalendar(CITY), per_hour=100, per_day=100)
+POLICY = config.ReportPolicy(calendar=WorkCalendar(CITY), per_hour=100, per_day=100)
 EN = get_lang("en", CITY)
 AGENCY = "Wuhan EDZ City Management Bureau"
 TOKEN = "123456:open311-test-token-aaaaaaaaaaaa"
 
 
-async def file(db: Database, category: str, at: datetime, reporter: int = 101, **changes: Any) -> reports.Report:
+async def file(db: Database, category: str, at: datetime, reporter: int = 101, **changes: Any) -> states.Report:
     values: dict[str, Any] = {
         "category": category,
         "lat": 30.48,
@@ -40,18 +41,18 @@ async def file(db: Database, category: str, at: datetime, reporter: int = 101, *
         "description": "Broken lamp by the school gate",
         **changes,
     }
-    return await reports.submit_report(db, reporter, Draft(**values), at, POLICY)
+    return await service.submit(db, reporter, Draft(**values), at, POLICY)
 
 
 async def close_with_note(db: Database, report_id: int, at: datetime, note: str) -> None:
     for state, text in ((ReportState.ACCEPTED, ""), (ReportState.RESOLVED, note), (ReportState.CLOSED, "")):
         async with db.transaction() as conn:
-            await reports.transition(conn, report_id, 9001, state, text, at, actor_role="dispatcher")
+            await states.transition(conn, report_id, 9001, state, text, at, actor_role="dispatcher")
 
 
 def test_services_follow_the_spec() -> None:
     services = open311.services(EN)
-    assert [s["service_code"] for s in services] == [c.code for c in reports.CATEGORIES]
+    assert [s["service_code"] for s in services] == [c.code for c in states.CATEGORIES]
     lamp = next(s for s in services if s["service_code"] == "facility")
     assert lamp == {
         "service_code": "facility",
@@ -169,7 +170,7 @@ async def test_a_real_open311_client_reads_the_endpoint(
     client = GeoReport(root)
 
     service_list = await asyncio.to_thread(client.get_service_list)
-    assert [s["service_code"] for s in service_list] == [c.code for c in reports.CATEGORIES]
+    assert [s["service_code"] for s in service_list] == [c.code for c in states.CATEGORIES]
     assert service_list[0]["service_name"] == "占道经营"  # the bot's default language
 
     found = await asyncio.to_thread(client.get_service_requests, service_code="facility", status="open")
@@ -220,7 +221,7 @@ async def test_the_export_command_writes_both_files(
     assert "wrote 9 services and 1 requests" in capsys.readouterr().out
     services_json = json.loads((tmp_path / "out" / "services.json").read_text(encoding="utf-8"))
     requests_json = json.loads((tmp_path / "out" / "requests.json").read_text(encoding="utf-8"))
-    assert len(services_json) == len(reports.CATEGORIES)
+    assert len(services_json) == len(states.CATEGORIES)
     assert requests_json[0]["service_request_id"] == report.public_no
     assert requests_json[0]["service_name"] == "Exposed garbage, sanitation"
     assert set(requests_json[0]) == REQUEST_FIELDS

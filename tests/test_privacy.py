@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 
 from bot import privacy
-from bot.cases import casework, reports
-from bot.cases.reports import ReportState
+from bot.cases import config, service, states
+from bot.cases.states import ReportState
 from bot.platform import reminders
 from bot.platform.db import Database
 from tests.support.driver import TestBed, text_of
@@ -78,7 +78,7 @@ async def test_forget_deletes_the_person_and_keeps_the_case_anonymous(bed: TestB
 
     await bed.services.users.get(wang.id)  # the cache was forgotten too
     assert set((await personal_rows(bed.db, wang.id)).values()) == {0}
-    case = await reports.get_report(bed.db, report.id)
+    case = await states.get_report(bed.db, report.id)
     assert case.reporter_id == privacy.ANONYMOUS_REPORTER and case.anonymous
     assert case.state == ReportState.SUBMITTED and case.description  # the case itself stays for the statistics
     kept = await bed.db.fetchone("SELECT satisfaction, comment, telegram_id FROM followup_answers")
@@ -150,18 +150,18 @@ async def test_retention_unlinks_old_finished_cases_only(bed: TestBed) -> None:
     still_open = await file_behind_the_scenes(bed, 8103)
     async with services.db.transaction() as conn:
         for report in (old, recent):
-            await reports.transition(conn, report.id, 8101, ReportState.WITHDRAWN, "", services.clock.now())
+            await service.apply_move(conn, report.id, 8101, ReportState.WITHDRAWN, "", services.clock.now(), bed.desk)
     await services.db.execute(
         "UPDATE reports SET updated_at = '2020-01-01 00:00:00', created_at = '2020-01-01 00:00:00' WHERE id IN (?, ?)",
         (old.id, still_open.id),
     )
-    desk = casework.desk_from(bed.settings, services.service_area)
+    desk = config.desk_from(bed.settings, services.service_area)
     async with services.db.transaction() as conn:
         outcome = await privacy.apply_retention(conn, services.clock.now(), bed.settings.retention_days, desk)
     assert outcome.cases_unlinked == 1
-    assert (await reports.get_report(services.db, old.id)).reporter_id == privacy.ANONYMOUS_REPORTER
-    assert (await reports.get_report(services.db, recent.id)).reporter_id == 8102
-    assert (await reports.get_report(services.db, still_open.id)).reporter_id == 8103  # open: still needed
+    assert (await states.get_report(services.db, old.id)).reporter_id == privacy.ANONYMOUS_REPORTER
+    assert (await states.get_report(services.db, recent.id)).reporter_id == 8102
+    assert (await states.get_report(services.db, still_open.id)).reporter_id == 8103  # open: still needed
     assert await count(services.db, "SELECT COUNT(*) FROM report_followers WHERE report_id = ?", old.id) == 0
     async with services.db.transaction() as conn:  # a second run finds nothing more to do
         assert (await privacy.apply_retention(conn, services.clock.now(), 365, desk)).cases_unlinked == 0

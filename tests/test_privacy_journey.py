@@ -19,8 +19,8 @@ from pathlib import Path
 
 import pytest
 
-from bot.cases import reports
-from bot.cases.reports import ReportState
+from bot.cases import service, states
+from bot.cases.states import ReportState
 from bot.platform.logs import KeyValueFormatter
 from tests.support.driver import Person, TestBed, eventually, inline_buttons, text_of
 from tests.support.report_steps import walk_to
@@ -89,7 +89,7 @@ async def test_forget_leaves_no_trace_in_any_table_and_the_posted_card_turns_ano
 
     await file_through_the_wizard(resident, "Exposed garbage", show_name=True)
     named = await bed.db.fetchone("SELECT id FROM reports WHERE anonymous = 0")
-    card = await card_of(room, await reports.get_report(bed.db, named["id"]))
+    card = await card_of(room, await states.get_report(bed.db, named["id"]))
     assert f"Reporter: {NAME}" in text_of(card)
     await file_through_the_wizard(resident, "Street light, road", show_name=False)
     await follow_a_spot(resident)
@@ -126,11 +126,18 @@ async def test_retention_leaves_no_trace_of_the_person_in_old_cases(bed: TestBed
     resident.user["username"] = USERNAME
     room = bed.person(9001, "Admin", "en").in_group(bed.emulator.chats[STAFF_GROUP])
     await file_through_the_wizard(resident, "Exposed garbage", show_name=True)
-    named = await reports.get_report(bed.db, (await bed.db.fetchone("SELECT id FROM reports"))["id"])
+    named = await states.get_report(bed.db, (await bed.db.fetchone("SELECT id FROM reports"))["id"])
     card = await card_of(room, named)
     async with bed.db.transaction() as conn:
-        await reports.transition(
-            conn, named.id, RESIDENT_ID, ReportState.WITHDRAWN, "", bed.services.clock.now(), actor_role="resident"
+        await service.apply_move(
+            conn,
+            named.id,
+            RESIDENT_ID,
+            ReportState.WITHDRAWN,
+            "",
+            bed.services.clock.now(),
+            bed.desk,
+            actor_role="resident",
         )
     card = await wait_for_card(bed, room, card, "State: withdrawn")
 

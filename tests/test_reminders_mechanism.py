@@ -2,37 +2,45 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from datetime import datetime, timedelta
-from typing import Any
 
 import aiosqlite
 import pytest
 
 from bot.platform import reminders
-from bot.platform.clock import to_db
 from bot.platform.outbox import enqueue_text
-from bot.platform.reminders import Reminder, reminder_kind
-from bot.platform.services import Services
+from bot.platform.reminders import Reminder, ReminderKinds
 from tests.support.driver import Person, TestBed, eventually, text_of
 
 
-@reminder_kind("test_echo")
-async def echo(conn: aiosqlite.Connection, reminder: Reminder, services: Services, now: datetime) -> None:
+async def echo(conn: aiosqlite.Connection, reminder: Reminder, now: datetime) -> None:
     """Sends the payload's text to the payload's chat: the smallest reminder there is."""
     await enqueue_text(
         conn, reminder.payload["chat"], reminder.payload["text"], now, dedupe_key=f"reminder:{reminder.id}"
     )
 
 
-@reminder_kind("test_stale", stale_after=timedelta(minutes=1))
-async def stale(conn: aiosqlite.Connection, reminder: Reminder, services: Services, now: datetime) -> None:
-    await enqueue_text(conn, reminder.payload["chat"], reminder.payload["text"], now)
+async def fire_test_kind(conn: aiosqlite.Connection, reminder: Reminder, now: datetime) -> None:
+    """The test's own kinds, fired as bot/scheduled.py fires the bot's."""
+    match reminder.kind:
+        case "test_echo":
+            await echo(conn, reminder, now)
+        case "test_stale":
+            await enqueue_text(conn, reminder.payload["chat"], reminder.payload["text"], now)
+        case "test_broken":
+            raise RuntimeError("a bug in a reminder handler")
 
 
-@reminder_kind("test_broken")
-async def broken(conn: aiosqlite.Connection, reminder: Reminder, services: Services, now: datetime) -> None:
-    raise RuntimeError("a bug in a reminder handler")
+TEST_KINDS = ReminderKinds({"test_echo": None, "test_stale": timedelta(minutes=1), "test_broken": None}, fire_test_kind)
+
+
+@pytest.fixture
+async def idle_bed(idle_bed: TestBed) -> TestBed:
+    """The bot, told of the test's kinds of reminder beside its own."""
+    idle_bed.more_reminder_kinds = TEST_KINDS
+    return idle_bed
 
 
 async def add(bed: TestBed, kind: str, due_in: timedelta, text: str, chat: int, target: str = "t") -> int | None:
@@ -176,9 +184,23 @@ async def test_a_failing_handler_is_marked_and_does_not_loop(bed: TestBed, zhao:
     assert await bed.db.fetchone("SELECT 1 FROM outbox WHERE chat_id = ? AND state = 'pending'", (zhao.id,)) is None
 
 
-async def test_unknown_kinds_are_refused_when_scheduling(db: Any) -> None:
-    now = datetime.now().astimezone()
-    with pytest.raises(ValueError, match="no handler"):
-        async with db.transaction() as conn:
-            await reminders.schedule(conn, "nonexistent", "x", now, now)
-    assert to_db(now)
+async def test_a_kind_nothing_fires_is_marked_failed_and_sends_nothing(bed: TestBed, zhao: Person) -> None:
+    """No handler is registered anywhere: a kind that neither the bot's dispatcher nor the test knows is refused
+    by the timer (marked failed, not fired, not retried)."""
+    reminder_id = await add(bed, "nonexistent", timedelta(0), "should not arrive", zhao.id)
+
+    async def failed() -> bool:
+        return await state_of(bed, reminder_id) == "failed"
+
+    assert await eventually(failed)
+    await zhao.expect_no_message(wait=0.5)
+
+
+def test_the_dispatcher_refuses_a_kind_it_does_not_know() -> None:
+    """bot/scheduled.py fires each kind it names and raises for any other; every kind it fires has a staleness."""
+    from bot import scheduled
+
+    with pytest.raises(scheduled.UnknownReminderKind):
+        asyncio.run(
+            scheduled.fire(None, Reminder(1, "nonexistent", "x", datetime.now(), {}), datetime.now(), None, None)
+        )  # type: ignore[arg-type]

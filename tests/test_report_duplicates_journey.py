@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from bot.cases import reports
+from bot.cases import drafts
 from tests.support.driver import TestBed, inline_buttons, keyboard_labels, text_of
 from tests.support.report_steps import HOME, count_rows, draft_step, file_behind_the_scenes, north_of, walk_to
 from tests.support.staff_steps import STAFF_GROUP, next_with, start_staff_bed
@@ -73,10 +73,11 @@ async def test_limit_per_day_is_checked_again_at_submit(idle_bed: TestBed) -> No
     await idle_bed.start()
     sun = idle_bed.person(4021, "Sun", language_code="en")
     card = await walk_to(sun, "review")
-    record = await reports.load_draft_record(idle_bed.db, 4021)
+    record = await drafts.load_draft_record(idle_bed.db, 4021)
     assert record is not None
     await file_behind_the_scenes(idle_bed, reporter=4021)  # filed meanwhile, e.g. from another device
-    await reports.save_draft(idle_bed.db, 4021, record.draft, record.step, record.updated_at)  # this draft stays
+    async with idle_bed.db.transaction() as conn:  # this draft stays
+        await drafts.write_draft(conn, 4021, record.draft, record.step, record.updated_at)
     await sun.press(card, "Submit")
     await sun.expect_message(contains="You have sent 1 report today")
     assert await count_rows(idle_bed, "reports") == 1

@@ -9,15 +9,16 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from bot.cases import reports
-from bot.cases.reports import (
+from bot.cases import drafts, duplicates, intake, mine, service, states
+from bot.cases.config import ReportPolicy, desk_for
+from bot.cases.drafts import Draft
+from bot.cases.mine import detail_for_user
+from bot.cases.states import (
     TRANSITIONS,
-    Draft,
     InvalidTransition,
     NotReporter,
     ReportLimitReached,
     ReportNotFound,
-    ReportPolicy,
     ReportState,
     StateChanged,
 )
@@ -63,8 +64,8 @@ def draft(category: str = "garbage", place: tuple[float, float] = HOME, **change
 
 async def file_report(
     db: Database, reporter: int = 1001, now: datetime = NOW, rules: ReportPolicy | None = None, **changes: object
-) -> reports.Report:
-    return await reports.submit_report(db, reporter, draft(**changes), now, rules or policy())
+) -> states.Report:
+    return await service.submit(db, reporter, draft(**changes), now, rules or policy())
 
 
 async def count(db: Database, table: str) -> int:
@@ -90,7 +91,7 @@ async def test_public_numbers_count_per_local_day(db: Database) -> None:
 
 
 async def test_submission_writes_report_photos_event_follower_and_staff_alert_together(db: Database) -> None:
-    await reports.save_draft(db, 1001, draft(), "review", NOW)
+    await service.save_draft(db, 1001, draft(), "review", NOW, policy())
     report = await file_report(db, photos=["p1", "p2"], show_name=True)
 
     assert report.state is ReportState.SUBMITTED
@@ -100,8 +101,8 @@ async def test_submission_writes_report_photos_event_follower_and_staff_alert_to
     assert [(row["file_id"], row["kind"]) for row in photos] == [("p1", "report"), ("p2", "report")]
     events = await db.fetchall("SELECT kind, to_state, actor_id FROM report_events WHERE report_id = ?", (report.id,))
     assert [tuple(row) for row in events] == [("transition", "submitted", 1001)]
-    assert await reports.followers_of(db, report.id) == [1001]
-    assert await reports.load_draft(db, 1001) is None
+    assert await states.followers_of(db, report.id) == [1001]
+    assert await drafts.load_draft(db, 1001) is None
     alert = await db.fetchone("SELECT chat_id, params, ref FROM outbox")
     assert alert["chat_id"] == STAFF_CHAT and alert["ref"] == f"report_card:{report.id}"
     text = json.loads(alert["params"])["text"]
@@ -126,27 +127,27 @@ async def test_emergencies_get_a_clock_hour_deadline(db: Database) -> None:
 
 
 async def test_an_incomplete_draft_is_not_submitted(db: Database) -> None:
-    with pytest.raises(reports.IncompleteDraft):
-        await reports.submit_report(db, 1001, Draft(category="garbage"), NOW, policy())
+    with pytest.raises(states.IncompleteDraft):
+        await service.submit(db, 1001, Draft(category="garbage"), NOW, policy())
     assert await count(db, "reports") == 0
 
 
 async def test_every_category_has_a_positive_limit_and_unique_code() -> None:
-    codes = [category.code for category in reports.CATEGORIES]
+    codes = [category.code for category in states.CATEGORIES]
     assert len(codes) == len(set(codes))
-    assert all(category.limit_hours > 0 for category in reports.CATEGORIES)
-    assert [c.code for c in reports.CATEGORIES if c.emergency] == ["manhole"]
+    assert all(category.limit_hours > 0 for category in states.CATEGORIES)
+    assert [c.code for c in states.CATEGORIES if c.emergency] == ["manhole"]
 
 
 # ------------------------------------------------------------------ drafts
 async def test_drafts_round_trip_and_are_replaced(db: Database) -> None:
-    await reports.save_draft(db, 1001, Draft(category="noise"), "location", NOW)
-    await reports.save_draft(db, 1001, draft(photos=["a", "b"]), "photos", NOW + timedelta(minutes=1))
-    assert await reports.load_draft(db, 1001) == draft(photos=["a", "b"])
+    await service.save_draft(db, 1001, Draft(category="noise"), "location", NOW, policy())
+    await service.save_draft(db, 1001, draft(photos=["a", "b"]), "photos", NOW + timedelta(minutes=1), policy())
+    assert await drafts.load_draft(db, 1001) == draft(photos=["a", "b"])
     row = await db.fetchone("SELECT step, updated_at FROM report_drafts WHERE telegram_id = 1001")
     assert tuple(row) == ("photos", "2026-11-23 02:01:00")
-    await reports.discard_draft(db, 1001)
-    assert await reports.load_draft(db, 1001) is None
+    await drafts.discard_draft(db, 1001)
+    assert await drafts.load_draft(db, 1001) is None
 
 
 def test_a_draft_keeps_at_most_three_photos() -> None:
@@ -165,10 +166,10 @@ async def test_limits_per_hour_and_per_day(db: Database) -> None:
     assert hourly.value.window == "hour" and hourly.value.retry_at == NOW + timedelta(hours=1)
     await file_report(db, rules=rules, now=NOW + timedelta(hours=2))
     with pytest.raises(ReportLimitReached) as daily:
-        await reports.check_limits(db, 1001, NOW + timedelta(hours=5), rules)
+        await intake.check_limits(db, 1001, NOW + timedelta(hours=5), rules)
     assert daily.value.window == "day"
     assert await count(db, "reports") == 3
-    await reports.check_limits(db, 1002, NOW, rules)  # somebody else is not limited
+    await intake.check_limits(db, 1002, NOW, rules)  # somebody else is not limited
 
 
 # ------------------------------------------------------------------ duplicates
@@ -182,25 +183,25 @@ async def test_nearby_open_reports_of_the_same_category(db: Database) -> None:
     await force_state(db, closed.id, ReportState.CLOSED)
     await file_report(db, reporter=7, lat=None, lon=None, address_text="typed address")  # no coordinates
 
-    found = await reports.find_nearby_open(db, "garbage", *north_of(HOME, 1), radius_m=250, limit=5)
+    found = await duplicates.find_nearby_open(db, "garbage", *north_of(HOME, 1), radius_m=250, limit=5)
     assert [item.report.id for item in found] == [here.id, at_100.id, at_240.id]
     assert [round(item.distance_m) for item in found] == [1, 99, 239]
-    assert len(await reports.find_nearby_open(db, "garbage", *HOME, radius_m=250)) == 3
-    assert await reports.find_nearby_open(db, "garbage", *HOME, radius_m=0.5) == [found[0].__class__(here, 0.0)]
+    assert len(await duplicates.find_nearby_open(db, "garbage", *HOME, radius_m=250)) == 3
+    assert await duplicates.find_nearby_open(db, "garbage", *HOME, radius_m=0.5) == [found[0].__class__(here, 0.0)]
 
 
 async def test_mine_too_adds_a_follower_once(db: Database) -> None:
     report = await file_report(db)
-    await reports.save_draft(db, 2002, Draft(category="garbage"), "duplicates", NOW)
-    first = await reports.follow_report(db, report.id, 2002, NOW)
-    again = await reports.follow_report(db, report.id, 2002, NOW)
+    await service.save_draft(db, 2002, Draft(category="garbage"), "duplicates", NOW, policy())
+    first = await service.follow(db, report.id, 2002, NOW, desk_for(policy()))
+    again = await service.follow(db, report.id, 2002, NOW, desk_for(policy()))
     assert (first.already_following, first.report.follower_count) == (False, 2)
     assert (again.already_following, again.report.follower_count) == (True, 2)
-    assert await reports.followers_of(db, report.id) == [1001, 2002]
-    assert await reports.load_draft(db, 2002) is None
+    assert await states.followers_of(db, report.id) == [1001, 2002]
+    assert await drafts.load_draft(db, 2002) is None
     await force_state(db, report.id, ReportState.CLOSED)
     with pytest.raises(InvalidTransition):
-        await reports.follow_report(db, report.id, 3003, NOW)
+        await service.follow(db, report.id, 3003, NOW, desk_for(policy()))
 
 
 # ------------------------------------------------------------------ the state machine
@@ -217,14 +218,14 @@ async def test_only_the_moves_in_the_table_are_allowed(
     allowed = to_state in TRANSITIONS[from_state]
     async with db.transaction() as conn:
         if allowed:
-            done = await reports.transition(
+            done = await states.transition(
                 conn, report.id, 9, to_state, "note", NOW, actor_role="dispatcher", assignee=77, duplicate_of=other.id
             )
             assert (done.from_state, done.to_state) == (from_state, to_state)
         else:
             with pytest.raises(InvalidTransition):
-                await reports.transition(conn, report.id, 9, to_state, "note", NOW, assignee=77, duplicate_of=other.id)
-    state = (await reports.get_report(db, report.id)).state
+                await states.transition(conn, report.id, 9, to_state, "note", NOW, assignee=77, duplicate_of=other.id)
+    state = (await states.get_report(db, report.id)).state
     assert state == (to_state if allowed else from_state)
     events = await db.fetchone("SELECT COUNT(*) FROM report_events WHERE report_id = ?", (report.id,))
     assert events[0] == (2 if allowed else 1)
@@ -241,10 +242,10 @@ async def test_a_case_from_report_to_close_leaves_an_audit_trail(db: Database) -
     ]
     for minute, (state, extra) in enumerate(steps, start=1):
         async with db.transaction() as conn:
-            await reports.transition(
+            await states.transition(
                 conn, report.id, 500, state, f"step {minute}", NOW + timedelta(minutes=minute), **extra
             )
-    final = await reports.get_report(db, report.id)
+    final = await states.get_report(db, report.id)
     assert final.state is ReportState.CLOSED and final.assignee == 501
     rows = await db.fetchall(
         "SELECT from_state, to_state, note, at FROM report_events WHERE report_id = ?", (report.id,)
@@ -264,10 +265,10 @@ async def test_a_case_from_report_to_close_leaves_an_audit_trail(db: Database) -
 async def test_a_stale_button_loses_to_the_first_press(db: Database) -> None:
     report = await file_report(db)
     async with db.transaction() as conn:
-        await reports.transition(conn, report.id, 1, ReportState.ACCEPTED, "", NOW, expected_from=ReportState.SUBMITTED)
+        await states.transition(conn, report.id, 1, ReportState.ACCEPTED, "", NOW, expected_from=ReportState.SUBMITTED)
     with pytest.raises(StateChanged) as lost:
         async with db.transaction() as conn:
-            await reports.transition(
+            await states.transition(
                 conn, report.id, 2, ReportState.REJECTED, "", NOW, expected_from=ReportState.SUBMITTED
             )
     assert lost.value.from_state is ReportState.ACCEPTED
@@ -277,61 +278,61 @@ async def test_dispatch_needs_an_officer_and_duplicate_needs_an_open_case(db: Da
     report = await file_report(db)
     other = await file_report(db, reporter=1002)
     async with db.transaction() as conn:
-        await reports.transition(conn, report.id, 1, ReportState.ACCEPTED, "", NOW)
-    with pytest.raises(reports.ReportError, match="assignee"):
+        await states.transition(conn, report.id, 1, ReportState.ACCEPTED, "", NOW)
+    with pytest.raises(states.ReportError, match="assignee"):
         async with db.transaction() as conn:
-            await reports.transition(conn, report.id, 1, ReportState.DISPATCHED, "", NOW)
-    with pytest.raises(reports.ReportError, match="another report"):
+            await states.transition(conn, report.id, 1, ReportState.DISPATCHED, "", NOW)
+    with pytest.raises(states.ReportError, match="another report"):
         async with db.transaction() as conn:
-            await reports.transition(conn, other.id, 1, ReportState.DUPLICATE, "", NOW)
+            await states.transition(conn, other.id, 1, ReportState.DUPLICATE, "", NOW)
     async with db.transaction() as conn:
-        await reports.transition(conn, other.id, 1, ReportState.DUPLICATE, "", NOW, duplicate_of=report.id)
-    merged = await reports.get_report(db, report.id)
-    assert merged.follower_count == 2 and await reports.followers_of(db, report.id) == [1001, 1002]
-    assert (await reports.get_report(db, other.id)).duplicate_of == report.id
+        await states.transition(conn, other.id, 1, ReportState.DUPLICATE, "", NOW, duplicate_of=report.id)
+    merged = await states.get_report(db, report.id)
+    assert merged.follower_count == 2 and await states.followers_of(db, report.id) == [1001, 1002]
+    assert (await states.get_report(db, other.id)).duplicate_of == report.id
 
 
 # ------------------------------------------------------------------ the resident's view
 async def test_my_reports_lists_filed_and_followed_newest_first(db: Database) -> None:
     older = await file_report(db, now=NOW)
     followed = await file_report(db, reporter=2002, now=NOW + timedelta(minutes=5))
-    await reports.follow_report(db, followed.id, 1001, NOW + timedelta(minutes=6))
+    await service.follow(db, followed.id, 1001, NOW + timedelta(minutes=6), desk_for(policy()))
     newest = await file_report(db, now=NOW + timedelta(minutes=10))
-    page = await reports.list_for_user(db, 1001, offset=0, limit=2)
+    page = await mine.list_for_user(db, 1001, offset=0, limit=2)
     assert page.total == 3
     assert [(item.id, item.mine) for item in page.items] == [(newest.id, True), (followed.id, False)]
-    rest = await reports.list_for_user(db, 1001, offset=2, limit=2)
+    rest = await mine.list_for_user(db, 1001, offset=2, limit=2)
     assert [item.id for item in rest.items] == [older.id]
 
 
 async def test_nobody_else_sees_or_changes_a_report(db: Database) -> None:
     report = await file_report(db)
     with pytest.raises(ReportNotFound):
-        await reports.detail_for_user(db, report.id, 6666)
+        await mine.detail_for_user(db, report.id, 6666)
     with pytest.raises(ReportNotFound):
-        await reports.withdraw_report(db, report.id, 6666, NOW, policy())
+        await service.withdraw(db, report.id, 6666, NOW, policy())
     with pytest.raises(ReportNotFound):
-        await reports.add_information(db, report.id, 6666, NOW, policy(), text="hi")
+        await service.add_info(db, report.id, 6666, NOW, policy(), text="hi")
     with pytest.raises(ReportNotFound):
-        await reports.detail_for_user(db, 99999, 1001)
-    assert (await reports.get_report(db, report.id)).state is ReportState.SUBMITTED
+        await mine.detail_for_user(db, 99999, 1001)
+    assert (await states.get_report(db, report.id)).state is ReportState.SUBMITTED
 
 
 async def test_detail_shows_transitions_public_notes_and_own_information(db: Database) -> None:
     report = await file_report(db)
     async with db.transaction() as conn:
-        await reports.transition(conn, report.id, 500, ReportState.ACCEPTED, "We are on it", NOW, public=True)
-    await reports.add_information(db, report.id, 1001, NOW, policy(), text="It is getting worse")
-    await reports.follow_report(db, report.id, 2002, NOW)
-    await reports.add_information(db, report.id, 2002, NOW, policy(), photo_file_id="photo-x")
-    mine = await reports.detail_for_user(db, report.id, 1001)
+        await states.transition(conn, report.id, 500, ReportState.ACCEPTED, "We are on it", NOW, public=True)
+    await service.add_info(db, report.id, 1001, NOW, policy(), text="It is getting worse")
+    await service.follow(db, report.id, 2002, NOW, desk_for(policy()))
+    await service.add_info(db, report.id, 2002, NOW, policy(), photo_file_id="photo-x")
+    mine = await detail_for_user(db, report.id, 1001)
     assert [(e.kind, e.to_state, e.note) for e in mine.events] == [
         ("transition", ReportState.SUBMITTED, ""),
         ("transition", ReportState.ACCEPTED, "We are on it"),
         ("info", None, "It is getting worse"),
     ]
     assert mine.mine and mine.photo_count == 1 and mine.can_withdraw
-    theirs = await reports.detail_for_user(db, report.id, 2002)
+    theirs = await detail_for_user(db, report.id, 2002)
     assert not theirs.mine and not theirs.can_withdraw
     refs = [
         row["ref"] for row in await db.fetchall("SELECT ref FROM outbox WHERE ref LIKE 'report_info:%' ORDER BY id")
@@ -343,15 +344,15 @@ async def test_detail_shows_transitions_public_notes_and_own_information(db: Dat
 
 async def test_withdraw_until_dispatched_and_only_by_the_reporter(db: Database) -> None:
     report = await file_report(db)
-    await reports.follow_report(db, report.id, 2002, NOW)
+    await service.follow(db, report.id, 2002, NOW, desk_for(policy()))
     with pytest.raises(NotReporter):
-        await reports.withdraw_report(db, report.id, 2002, NOW, policy())
-    done = await reports.withdraw_report(db, report.id, 1001, NOW, policy())
+        await service.withdraw(db, report.id, 2002, NOW, policy())
+    done = await service.withdraw(db, report.id, 1001, NOW, policy())
     assert done.to_state is ReportState.WITHDRAWN
     dispatched = await file_report(db)
     await force_state(db, dispatched.id, ReportState.DISPATCHED)
     with pytest.raises(InvalidTransition):
-        await reports.withdraw_report(db, dispatched.id, 1001, NOW, policy())
-    assert (await reports.get_report(db, dispatched.id)).state is ReportState.DISPATCHED
+        await service.withdraw(db, dispatched.id, 1001, NOW, policy())
+    assert (await states.get_report(db, dispatched.id)).state is ReportState.DISPATCHED
     staff_refs = [row["ref"] for row in await db.fetchall("SELECT ref FROM outbox WHERE ref LIKE 'report_withdrawn:%'")]
     assert staff_refs == [f"report_withdrawn:{report.id}"]

@@ -7,8 +7,8 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from bot.cases import reports
-from bot.cases.reports import STATE_NAMES, ReportState
+from bot.cases import config, service
+from bot.cases.states import STATE_NAMES, ReportState
 from bot.platform.i18n import get_lang
 from tests.support.driver import Person, TestBed, text_of
 from tests.support.report_steps import walk_to
@@ -240,8 +240,8 @@ async def test_added_information_reaches_the_cards_thread(bed: TestBed) -> None:
 
     assert bed.services is not None
     services = bed.services
-    policy = reports.policy_from(services.settings, services.lang("en"), services.service_area)
-    await reports.add_information(
+    policy = config.policy_from(services.settings, services.lang("en"), services.service_area)
+    await service.add_info(
         services.db, report.id, resident.id, services.clock.now(), policy, text="The pile is now blocking the ramp"
     )
     services.wake_outbox()
@@ -282,7 +282,7 @@ async def test_a_report_from_the_wizard_reaches_a_chinese_staff_group(chinese_be
     assert row["public_no"] in text_of(told)
 
     wang = bed.person(5011, "王芳", "zh-hans")  # a neighbour said "mine too": she hears each step in Chinese
-    await reports.follow_report(bed.db, row["id"], wang.id, bed.services.clock.now())
+    await service.follow(bed.db, row["id"], wang.id, bed.services.clock.now())
     await room.press(card, "退回")
     question = await next_with(room, "应由哪个部门或单位负责")
     await room.send("区水务局（排水管道属于他们）", reply_to=question)

@@ -10,7 +10,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from bot import wire
-from bot.cases import casework, followups
+from bot.cases import moves, timers
 from bot.platform.i18n import get_lang
 from bot.wire import (
     CaseButton,
@@ -202,13 +202,13 @@ def test_the_buttons_the_core_queues_are_read_back() -> None:
     t = get_lang("en", UTC)
     pressed = [
         wire.followup_answer(button["callback_data"])
-        for row in followups.answer_keyboard(t, 9)["inline_keyboard"]
+        for row in timers.answer_keyboard(t, 9)["inline_keyboard"]
         for button in row
     ]
     assert pressed == [FollowupAnswer(9, answer) for answer in wire.FOLLOWUP_ANSWERS]
     scores = [
         wire.satisfaction(button["callback_data"])
-        for row in followups.satisfaction_keyboard(9)["inline_keyboard"]
+        for row in timers.satisfaction_keyboard(9)["inline_keyboard"]
         for button in row
     ]
     assert scores == [Satisfaction(9, score) for score in wire.SCORES]
@@ -217,7 +217,7 @@ def test_the_buttons_the_core_queues_are_read_back() -> None:
 
 
 def test_the_case_moves_are_the_cores() -> None:
-    assert set(wire.CASE_MOVES) == {action.value for action in casework.CASE_ACTIONS}
+    assert set(wire.CASE_MOVES) == {action.value for action in moves.CASE_ACTIONS}
 
 
 @given(prefix=st.sampled_from(wire.PREFIXES), rest=st.text(max_size=80))

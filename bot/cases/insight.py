@@ -21,7 +21,7 @@ from typing import Any
 
 from babel.numbers import format_percent
 
-from bot.cases.reports import CATEGORIES, OPEN_STATES, STATE_NAMES, ReportState, category_of
+from bot.cases.states import CATEGORIES, OPEN_STATES, STATE_NAMES, ReportState, category_of
 from bot.platform import dates
 from bot.platform.clock import from_db, to_db
 from bot.platform.db import Database

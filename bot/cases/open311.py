@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from bot.cases.insight import category_label
-from bot.cases.reports import CATEGORIES, CATEGORY_BY_CODE, OPEN_STATES, STATE_NAMES, ReportState
+from bot.cases.states import CATEGORIES, CATEGORY_BY_CODE, OPEN_STATES, STATE_NAMES, ReportState
 from bot.platform import dates
 from bot.platform.clock import from_db, to_db
 from bot.platform.db import Database

@@ -4,9 +4,11 @@ A reminder fires exactly once: it is marked done in the same transaction in whic
 outbox rows it sends, so a crash before the commit leaves it pending (it fires after restart) and a crash after
 leaves it done with its messages queued. Restoring at start costs one query, however many reminders wait.
 
-Each kind registers a handler with :func:`reminder_kind`. Overdue reminders of the same kind and target are
-coalesced (only the latest fires), and a reminder later than its kind's ``stale_after`` expires unsent: "your
-spot opens in 30 minutes" is no use three hours after the opening.
+The timer is given, by the composition root, the one function that fires a due reminder and how late each kind
+may still fire (:class:`ReminderKinds`; bot/scheduled.py holds both). Overdue reminders of the same kind and target
+are coalesced (only the latest fires), a reminder later than its kind's ``stale_after`` expires unsent ("your spot
+opens in 30 minutes" is no use three hours after the opening), and a kind the timer was not told of fails. Whoever
+schedules re-arms the timer after the commit (``Services.reminders_changed``).
 """
 
 from __future__ import annotations
@@ -14,7 +16,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -39,33 +41,26 @@ class Reminder:
     payload: dict[str, Any]
 
 
-ReminderHandler = Callable[[aiosqlite.Connection, Reminder, Services, datetime], Awaitable[None]]
-
-
-@dataclass(frozen=True)
-class ReminderKind:
-    handler: ReminderHandler
-    stale_after: timedelta | None = None
-
-
-_KINDS: dict[str, ReminderKind] = {}
-# The running timer listens here, so a reminder scheduled deep in the core re-arms it without the caller's help.
-SCHEDULE_LISTENERS: dict[str, Callable[[], None]] = {}
+# Queues a due reminder's messages, inside the transaction that marks it done.
+FireReminder = Callable[[aiosqlite.Connection, Reminder, datetime], Awaitable[None]]
 SAFETY_POLL = 60.0  # seconds: the timer looks again at least this often, whatever it was told
 
 
-def reminder_kind(kind: str, stale_after: timedelta | None = None) -> Callable[[ReminderHandler], ReminderHandler]:
-    """Registers the handler that queues a reminder's messages (called inside the firing transaction)."""
+@dataclass(frozen=True)
+class ReminderKinds:
+    """The kinds the timer fires: how late each may still fire (None: whenever), and the one function firing them."""
 
-    def register(handler: ReminderHandler) -> ReminderHandler:
-        _KINDS[kind] = ReminderKind(handler, stale_after)
-        return handler
+    stale_after: Mapping[str, timedelta | None]
+    fire: FireReminder
 
-    return register
+    def with_more(self, more: ReminderKinds) -> ReminderKinds:
+        """These kinds and ``more`` (which win for the kinds they name)."""
 
+        async def fire(conn: aiosqlite.Connection, reminder: Reminder, now: datetime) -> None:
+            chosen = more if reminder.kind in more.stale_after else self
+            await chosen.fire(conn, reminder, now)
 
-def registered_kinds() -> frozenset[str]:
-    return frozenset(_KINDS)
+        return ReminderKinds({**self.stale_after, **more.stale_after}, fire)
 
 
 async def schedule(
@@ -76,16 +71,14 @@ async def schedule(
     now: datetime,
     payload: dict[str, Any] | None = None,
 ) -> int | None:
-    """Adds a pending reminder (in the caller's transaction); None when the same one is already scheduled."""
-    if kind not in _KINDS:
-        raise ValueError(f"no handler registered for reminder kind {kind!r}")
+    """Adds a pending reminder (in the caller's transaction); None when the same one is already scheduled.
+
+    The caller re-arms the timer after its commit (``Services.reminders_changed``)."""
     cursor = await conn.execute(
         "INSERT INTO reminders (kind, target, due_at, payload, created_at) VALUES (?, ?, ?, ?, ?) "
         "ON CONFLICT (kind, target, due_at) WHERE state = 'pending' DO NOTHING",
         (kind, target, to_db(due_at), json.dumps(payload or {}, ensure_ascii=False), to_db(now)),
     )
-    for listener in SCHEDULE_LISTENERS.values():
-        listener()
     return cursor.lastrowid if cursor.rowcount else None
 
 
@@ -135,7 +128,7 @@ def _reminder(row: Any) -> Reminder:
     return Reminder(row["id"], row["kind"], row["target"], from_db(row["due_at"]), json.loads(row["payload"]))
 
 
-async def fire_due(services: Services, now: datetime, limit: int = FIRE_BATCH) -> int:
+async def fire_due(services: Services, kinds: ReminderKinds, now: datetime, limit: int = FIRE_BATCH) -> int:
     """Fires the reminders due by ``now`` (one transaction each); returns how many were settled."""
     db = services.db
     rows = await db.fetchall(
@@ -152,18 +145,18 @@ async def fire_due(services: Services, now: datetime, limit: int = FIRE_BATCH) -
         if latest[(reminder.kind, reminder.target)] is not reminder:
             await _settle(services, reminder, "coalesced", now)
         else:
-            await _fire(services, reminder, now)
+            await _fire(services, kinds, reminder, now)
         settled += 1
     return settled
 
 
-async def _fire(services: Services, reminder: Reminder, now: datetime) -> None:
-    kind = _KINDS.get(reminder.kind)
-    if kind is None:
+async def _fire(services: Services, kinds: ReminderKinds, reminder: Reminder, now: datetime) -> None:
+    if reminder.kind not in kinds.stale_after:
         log.error("reminder %s has unknown kind %s; marking it failed", reminder.id, reminder.kind)
         await _settle(services, reminder, "failed", now)
         return
-    if kind.stale_after is not None and now - reminder.due_at > kind.stale_after:
+    stale_after = kinds.stale_after[reminder.kind]
+    if stale_after is not None and now - reminder.due_at > stale_after:
         await _settle(services, reminder, "expired", now)
         return
     try:
@@ -173,7 +166,7 @@ async def _fire(services: Services, reminder: Reminder, now: datetime) -> None:
                 (to_db(now), reminder.id),
             )
             if cursor.rowcount:  # nobody settled it meanwhile
-                await kind.handler(conn, reminder, services, now)
+                await kinds.fire(conn, reminder, now)
     except Exception:
         log.exception("reminder %s (%s) failed; marking it failed", reminder.id, reminder.kind)
         await _settle(services, reminder, "failed", now)
@@ -190,22 +183,23 @@ async def _settle(services: Services, reminder: Reminder, state: str, now: datet
 class ReminderTimer:
     """Keeps one JobQueue job armed for the earliest pending reminder and fires what is due when it runs."""
 
-    def __init__(self, services: Services, job_queue: Any) -> None:
+    def __init__(self, services: Services, job_queue: Any, kinds: ReminderKinds) -> None:
         # job_queue: a telegram.ext.JobQueue (typed loosely so the core imports no telegram.ext)
         self.services = services
+        self.kinds = kinds
         self.job_queue = job_queue
         self.fired = 0
+        self._stopped = False
         self._tasks: set[asyncio.Task[Any]] = set()
 
     async def restore(self) -> datetime | None:
         """At start: arms the timer for whatever is pending (overdue ones fire at once)."""
-        SCHEDULE_LISTENERS["timer"] = self.changed
+        self._stopped = False
         return await self.arm()
 
     def stop(self) -> None:
-        """Stops listening (the bot is stopping; its JobQueue and database go away)."""
-        if SCHEDULE_LISTENERS.get("timer") == self.changed:
-            del SCHEDULE_LISTENERS["timer"]
+        """Stops re-arming (the bot is stopping; its JobQueue and database go away)."""
+        self._stopped = True
 
     async def arm(self) -> datetime | None:
         for job in self.job_queue.get_jobs_by_name(TICK_JOB_NAME):
@@ -220,6 +214,8 @@ class ReminderTimer:
 
     def changed(self) -> None:
         """Something was scheduled or cancelled: re-arm (in the background; callers are synchronous)."""
+        if self._stopped:
+            return
         task = asyncio.get_running_loop().create_task(self.arm())
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
@@ -228,7 +224,7 @@ class ReminderTimer:
         """Fires everything due now (after the clock jumped) and re-arms."""
         total = 0
         while True:
-            fired = await fire_due(self.services, self.services.clock.now())
+            fired = await fire_due(self.services, self.kinds, self.services.clock.now())
             total += fired
             if fired:
                 self.services.wake_outbox()

@@ -19,7 +19,9 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from bot.app import BotApplication, build_application, start_polling, stop_polling
+from bot.cases.config import Desk
 from bot.platform.config import Settings, load_settings
+from bot.platform.reminders import ReminderKinds
 from bot.platform.services import Services
 from devtools.emulator import BotAPIEmulator, Chat
 
@@ -299,6 +301,7 @@ class TestBed:
     application: BotApplication | None = None
     services: Services | None = None
     settings: Settings | None = None
+    more_reminder_kinds: ReminderKinds | None = None  # a test's own kinds of reminder, beside the bot's
 
     def make_settings(self) -> Settings:
         environ = {
@@ -315,9 +318,16 @@ class TestBed:
     async def start(self) -> BotApplication:
         self.settings = self.make_settings()
         self.services = Services(self.settings)
-        self.application = build_application(self.settings, self.services)
+        self.application = build_application(self.settings, self.services, self.more_reminder_kinds)
         await start_polling(self.application, poll_timeout=1)
         return self.application
+
+    @property
+    def desk(self) -> Desk:
+        """The running bot's staff-side settings (what case operations called from a test need)."""
+        assert self.application is not None
+        desk: Desk = self.application.bot_data["desk"]
+        return desk
 
     async def stop(self) -> None:
         if self.application is not None:

@@ -5,8 +5,9 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from bot.cases import reports
-from bot.cases.reports import Draft, Report
+from bot.cases import config, service
+from bot.cases.drafts import Draft
+from bot.cases.states import Report
 from bot.platform.geo import EARTH_RADIUS_M
 from tests.support.driver import Person, TestBed
 
@@ -63,10 +64,10 @@ async def file_behind_the_scenes(
         **changes,
     }
     services = bed.services
-    policy = reports.policy_from(
+    policy = config.policy_from(
         services.settings, services.lang(services.settings.default_language), services.service_area
     )
-    return await reports.submit_report(services.db, reporter, Draft(**values), services.clock.now(), policy)
+    return await service.submit(services.db, reporter, Draft(**values), services.clock.now(), policy)
 
 
 async def count_rows(bed: TestBed, table: str) -> int:

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from bot.cases import reports
-from bot.cases.reports import Draft, Report
+from bot.cases import config, service
+from bot.cases.drafts import Draft
+from bot.cases.states import Report
 from bot.people import staff
 from bot.people.staff import Role
 from tests.support.driver import Person, TestBed, text_of
@@ -53,10 +54,10 @@ async def file_case(bed: TestBed, reporter: int, **changes: Any) -> Report:
         **changes,
     }
     services = bed.services
-    policy = reports.policy_from(
+    policy = config.policy_from(
         services.settings, services.lang(services.settings.default_language), services.service_area
     )
-    report = await reports.submit_report(services.db, reporter, Draft(**values), services.clock.now(), policy)
+    report = await service.submit(services.db, reporter, Draft(**values), services.clock.now(), policy)
     services.wake_outbox()
     return report
 
