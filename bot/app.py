@@ -23,7 +23,7 @@ from telegram.ext import (
 )
 from telegram.warnings import PTBUserWarning
 
-from bot.cases import digest, followups
+from bot.cases import digest
 from bot.cases.config import desk_from, policy_from
 from bot.cases.service import AfterCommit
 from bot.edge import calls as edge
@@ -36,6 +36,7 @@ from bot.platform.reminders import ReminderKinds, ReminderTimer
 from bot.platform.services import Services
 from bot.privacy import ensure_retention
 from bot.scheduled import Dispatcher
+from bot.vending import reminders as spot_reminders
 from bot.vending.spot_import import ensure_sample_spots
 from bot.web import MalformedUpdate, Metrics, WebServer, webhook_path
 from handlers import (
@@ -167,7 +168,7 @@ async def post_init(application: BotApplication) -> None:
     services.reminder_listeners.append(timer.changed)
     services.time_listeners.append(timer.catch_up)
     await digest.ensure_digest(services.db, application.bot_data["desk"], services.clock.now())
-    await followups.ensure_spot_reminders(services, services.clock.now())
+    await spot_reminders.ensure_spot_reminders(services, services.clock.now())
     await ensure_retention(services, services.clock.now())
     await timer.restore()
     log.info("bot started as @%s", application.bot.username)
@@ -224,7 +225,6 @@ def build_application(
     """The bot, ready to run by polling or webhook; `services` may be given to share a clock with a test, and
     `more_reminder_kinds` adds reminder kinds of a test's own."""
     services = services or Services(settings)
-    followups.install(settings)  # spot reminders on subscription, until they move to bot/vending
     application: BotApplication = (
         ApplicationBuilder()
         .token(settings.bot_token)

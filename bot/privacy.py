@@ -26,7 +26,6 @@ import aiosqlite
 from bot.cases.card_posts import anonymise_cards
 from bot.cases.config import Desk
 from bot.cases.drafts import draft_target
-from bot.cases.followups import spot_targets_of
 from bot.cases.states import FINAL_STATES
 from bot.people import staff
 from bot.platform import reminders
@@ -34,6 +33,7 @@ from bot.platform.clock import to_db
 from bot.platform.db import Database
 from bot.platform.reminders import Reminder
 from bot.platform.services import Services
+from bot.vending.reminders import spot_targets_of
 
 log = logging.getLogger(__name__)
 

@@ -17,13 +17,13 @@ from bot import privacy
 from bot.cases import (
     digest,
     drafts,
-    followups,  # TODO: bot.vending.reminders, once the spot reminders move there
     service,
     timers,
 )
 from bot.cases.config import Desk
 from bot.platform.reminders import Reminder, ReminderKinds
 from bot.platform.services import Services
+from bot.vending import reminders as spot_reminders
 
 log = logging.getLogger(__name__)
 
@@ -33,7 +33,7 @@ STALE_AFTER: dict[str, timedelta | None] = {
     drafts.DRAFT_NUDGE: timedelta(days=2),
     digest.DIGEST: digest.STALE_AFTER,
     privacy.RETENTION: None,
-    followups.SPOT_OPENS: None,
+    spot_reminders.SPOT_OPENS: None,
 }
 
 
@@ -76,7 +76,7 @@ async def fire(conn: aiosqlite.Connection, reminder: Reminder, now: datetime, se
             await digest.send_digest(conn, reminder, services.db, now, desk)
         case privacy.RETENTION:
             await privacy.run_retention(conn, reminder, now, services, desk)
-        case followups.SPOT_OPENS:
-            await followups.remind_spot_opening(conn, reminder, services, now)
+        case spot_reminders.SPOT_OPENS:
+            await spot_reminders.fire_spot_reminder(conn, reminder, services, now)
         case _:
             raise UnknownReminderKind(reminder.kind)

@@ -38,7 +38,7 @@ from bot.platform.text import (
     take_fitting,
     visible_len,
 )
-from bot.vending import spots
+from bot.vending import reminders, spots, subscriptions
 from bot.vending.spots import Nearby, NearbyResult, Spot, Window, ZoneHit
 from handlers.common import (
     MENU_LABELS,
@@ -750,7 +750,7 @@ async def show_my_spots(update: Update, context: BotContext) -> None:
     t = await lang_of(update, context)
     services = context.services
     now = services.clock.now()
-    found = await spots.subscriptions_of(services.db, update.effective_user.id, now, services.timezone)
+    found = await subscriptions.subscriptions_of(services.db, update.effective_user.id, now, services.timezone)
     if not found:
         await send(
             update,
@@ -827,7 +827,10 @@ async def subscribe_spot(update: Update, context: BotContext) -> None:
         )
         return
     services = context.services
-    await spots.subscribe(services.db, update.effective_user.id, detail.spot.id, t.code, services.clock.now())
+    timing = reminders.Timing.of(services.settings)
+    await subscriptions.subscribe(
+        services.db, update.effective_user.id, detail.spot.id, t.code, services.clock.now(), timing
+    )
     await query.answer(
         t._("🔔 Done. I will remind you before {name} opens and tell you at once if it closes or moves.", name=name),
         show_alert=True,
@@ -843,7 +846,7 @@ async def unsubscribe_spot(update: Update, context: BotContext) -> None:
     query = update.callback_query
     assert query is not None and update.effective_user is not None
     t = await lang_of(update, context)
-    await spots.unsubscribe(context.services.db, update.effective_user.id, detail.spot.id)
+    await subscriptions.unsubscribe(context.services.db, update.effective_user.id, detail.spot.id)
     name = clip(detail.spot.title(t.code), NAME_SHOWN)
     await query.answer(t._("🔕 Reminders for {name} are off.", name=name), show_alert=True)
     await _show_buttons(update, spot_page_keyboard(t, _with_subscribed(detail, False)))

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from bot.cases.followups import spot_target
 from bot.platform import reminders
-from bot.vending import spots
+from bot.vending import spots, subscriptions
+from bot.vending.reminders import Timing, spot_target
 from tests.support.driver import Person, TestBed, text_of
 
 
@@ -27,7 +27,9 @@ async def vendor_and_spot(bed: TestBed) -> tuple[Person, spots.Spot, spots.Openi
 async def test_a_vendor_is_reminded_before_each_opening(bed: TestBed) -> None:
     assert bed.services is not None
     vendor, spot, opening = await vendor_and_spot(bed)
-    assert await spots.subscribe(bed.db, vendor.id, spot.id, "en", bed.services.clock.now())
+    assert await subscriptions.subscribe(
+        bed.db, vendor.id, spot.id, "en", bed.services.clock.now(), Timing.of(bed.services.settings)
+    )
     [pending] = await reminders.pending(bed.db, spot_target(spot.id, vendor.id))
     assert pending.due_at == opening.opens_at - timedelta(minutes=30)
 
@@ -41,8 +43,10 @@ async def test_a_vendor_is_reminded_before_each_opening(bed: TestBed) -> None:
 async def test_unsubscribing_cancels_the_reminder(bed: TestBed) -> None:
     assert bed.services is not None
     vendor, spot, _ = await vendor_and_spot(bed)
-    await spots.subscribe(bed.db, vendor.id, spot.id, "en", bed.services.clock.now())
-    assert await spots.unsubscribe(bed.db, vendor.id, spot.id)
+    await subscriptions.subscribe(
+        bed.db, vendor.id, spot.id, "en", bed.services.clock.now(), Timing.of(bed.services.settings)
+    )
+    assert await subscriptions.unsubscribe(bed.db, vendor.id, spot.id)
     assert await reminders.pending(bed.db, spot_target(spot.id, vendor.id)) == []
 
 
@@ -50,7 +54,7 @@ async def test_a_spot_closed_for_the_day_sends_no_opening_reminder(bed: TestBed)
     assert bed.services is not None
     vendor, spot, opening = await vendor_and_spot(bed)
     now, tz = bed.services.clock.now(), bed.services.timezone
-    await spots.subscribe(bed.db, vendor.id, spot.id, "en", now)
+    await subscriptions.subscribe(bed.db, vendor.id, spot.id, "en", now, Timing.of(bed.services.settings))
     async with bed.db.transaction() as conn:
         await spots.close_spot(conn, spot.id, opening.closes_at, "road works", now, tz=tz)
     bed.services.wake_outbox()

@@ -14,11 +14,13 @@ import pytest
 from bot.platform.clock import to_db
 from bot.platform.db import Database
 from bot.platform.geo import haversine_m
-from bot.vending import spots
+from bot.vending import spots, subscriptions
+from bot.vending.reminders import Timing
 from bot.vending.spot_import import ImportBatch, SpotRecord, ZoneRecord, apply_batch
 from bot.vending.spots import ClosedDates, Spot, Window, parse_hours
 
 CITY = ZoneInfo("Asia/Shanghai")
+TIMING = Timing(CITY, timedelta(minutes=30))
 CENTRE = (30.50, 114.16)
 
 
@@ -379,14 +381,14 @@ async def test_search_by_name_and_district(db: Database) -> None:
 async def test_subscribe_and_unsubscribe(db: Database) -> None:
     ids = await load(db, record("a", *CENTRE))
     now = local(2026, 11, 23, 12)
-    assert await spots.subscribe(db, 4001, ids["a"], "en", now)
-    assert not await spots.subscribe(db, 4001, ids["a"], "en", now)  # once is enough
+    assert await subscriptions.subscribe(db, 4001, ids["a"], "en", now, TIMING)
+    assert not await subscriptions.subscribe(db, 4001, ids["a"], "en", now, TIMING)  # once is enough
     assert await spots.subscribers_of(db, ids["a"]) == [spots.Subscriber(4001, "en")]
-    assert [s.id for s in await spots.subscriptions_of(db, 4001, now, CITY)] == [ids["a"]]
-    assert await spots.unsubscribe(db, 4001, ids["a"])
-    assert not await spots.unsubscribe(db, 4001, ids["a"])
+    assert [s.id for s in await subscriptions.subscriptions_of(db, 4001, now, CITY)] == [ids["a"]]
+    assert await subscriptions.unsubscribe(db, 4001, ids["a"])
+    assert not await subscriptions.unsubscribe(db, 4001, ids["a"])
     with pytest.raises(spots.SpotNotFound):
-        await spots.subscribe(db, 4001, 9999, "en", now)
+        await subscriptions.subscribe(db, 4001, 9999, "en", now, TIMING)
 
 
 async def outbox(db: Database) -> list[tuple[int, str]]:
@@ -401,8 +403,8 @@ async def test_closing_a_spot_tells_each_subscriber_in_their_language_with_an_al
         record("b", *offset(400, 0), name="神龙大道"),
     )
     now = local(2026, 11, 23, 12)
-    await spots.subscribe(db, 4001, ids["a"], "zh_Hans", now)
-    await spots.subscribe(db, 4002, ids["a"], "en", now)
+    await subscriptions.subscribe(db, 4001, ids["a"], "zh_Hans", now, TIMING)
+    await subscriptions.subscribe(db, 4002, ids["a"], "en", now, TIMING)
     async with db.transaction() as conn:
         change = await spots.close_spot(conn, ids["a"], local(2026, 11, 30, 0), "<road works>", now, tz=CITY)
     assert change.notified == 2 and change.spot.status == spots.STATUS_CLOSED
@@ -452,7 +454,7 @@ async def test_a_closure_offers_the_spot_where_selling_could_start_soonest(
         *(record(name, *offset(meters, 0), hours, name=name) for name, meters, hours in others),
     )
     now = local(2026, 11, 23, 16, 0)
-    await spots.subscribe(db, 4001, ids["closing"], "zh_Hans", now)
+    await subscriptions.subscribe(db, 4001, ids["closing"], "zh_Hans", now, TIMING)
     async with db.transaction() as conn:
         await spots.close_spot(conn, ids["closing"], local(2026, 11, 25, 16), "道路施工", now, tz=CITY)
     ((_, text),) = await outbox(db)
@@ -467,7 +469,7 @@ async def test_relocation_moves_the_subscriptions_to_the_new_spot(db: Database) 
         record("new", *offset(0, 700), name="新市场", address="神龙大道128号"),
     )
     now = local(2026, 11, 23, 12)
-    await spots.subscribe(db, 4001, ids["old"], "zh_Hans", now)
+    await subscriptions.subscribe(db, 4001, ids["old"], "zh_Hans", now, TIMING)
     async with db.transaction() as conn:
         change = await spots.relocate_spot(conn, ids["old"], ids["new"], now, tz=CITY)
     assert change.notified == 1

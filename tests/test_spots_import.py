@@ -8,7 +8,7 @@ import sqlite3
 import subprocess
 import sys
 from contextlib import closing
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -18,7 +18,8 @@ import pytest
 from bot.__main__ import main
 from bot.platform.db import Database
 from bot.platform.geo import SAMPLE_CITY, load_service_area
-from bot.vending import spots
+from bot.vending import spots, subscriptions
+from bot.vending.reminders import Timing
 from bot.vending.spot_import import (
     SAMPLE_SPOTS,
     ImportFailed,
@@ -32,6 +33,7 @@ from tests.test_process import bot_env
 CITY = ZoneInfo("Asia/Shanghai")
 AREA = load_service_area(SAMPLE_CITY)
 NOW = datetime(2026, 11, 23, 4, 0, tzinfo=UTC)
+TIMING = Timing(CITY, timedelta(minutes=30))
 
 
 def spot_feature(**props: Any) -> dict[str, Any]:
@@ -199,7 +201,7 @@ async def test_reimport_updates_by_stable_id_and_keeps_subscriptions(db: Databas
     summary = await import_file(db, first, AREA, CITY, NOW)
     assert (summary.spots_created, summary.zones_created) == (1, 1)
     spot = await spots.find_spot(db, "t-1", NOW, CITY)
-    await spots.subscribe(db, 4001, spot.id, "zh_Hans", NOW)
+    await subscriptions.subscribe(db, 4001, spot.id, "zh_Hans", NOW, TIMING)
 
     second = write_geojson(
         tmp_path / "v2.geojson",

@@ -8,7 +8,8 @@ from datetime import timedelta
 
 import pytest
 
-from bot.vending import spots
+from bot.vending import spots, subscriptions
+from bot.vending.reminders import Timing
 from tests.support.driver import Person, TestBed, inline_buttons, text_of
 from tests.support.staff_steps import ADMIN_ID, STAFF_GROUP, card_of, enlist, file_case, next_with, staff_env
 from tests.test_vendor_journey import set_local_time
@@ -141,7 +142,9 @@ async def test_staff_close_reopen_and_move_spots_and_subscribers_hear_at_once(be
     await enlist(bed, dana, "dispatcher")
     vendor = bed.person(6302, "Vendor", "en")
     first, second = await services.db.fetchall("SELECT id FROM spots WHERE status = 'open' ORDER BY id LIMIT 2")
-    await spots.subscribe(services.db, vendor.id, first["id"], "en", services.clock.now())
+    await subscriptions.subscribe(
+        services.db, vendor.id, first["id"], "en", services.clock.now(), Timing.of(services.settings)
+    )
 
     await dana.send(f"/spot close {first['id']} 3h road works")
     reply = await dana.expect_message(contains="is closed until")
@@ -191,7 +194,9 @@ async def test_a_closure_tells_subscribers_where_selling_could_start_soonest(bed
     services = bed.services
     vendor = bed.person(6303, "摊主", "zh-hans")
     wh_001 = await spots.find_spot(services.db, "wh-001", services.clock.now(), services.timezone)
-    await spots.subscribe(services.db, vendor.id, wh_001.id, "zh_Hans", services.clock.now())
+    await subscriptions.subscribe(
+        services.db, vendor.id, wh_001.id, "zh_Hans", services.clock.now(), Timing.of(services.settings)
+    )
 
     await admin.send("/spot close wh-001 2d 道路施工")
     await admin.expect_message(contains="1 subscribed vendor has been told.")

@@ -16,7 +16,7 @@ import json
 import math
 import re
 import sqlite3
-from collections.abc import Awaitable, Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime, time, timedelta, tzinfo
 from functools import partial
@@ -996,37 +996,6 @@ async def is_subscribed(source: Reader, user_id: int, spot_id: int) -> bool:
     return bool(rows)
 
 
-# Parts of the core that follow subscriptions (bot/followups.py: "your spot opens in 30 minutes") register here at
-# start-up; they run inside the subscribing or unsubscribing transaction. Arguments: conn, user, spot, subscribed, now.
-SubscriptionHook = Callable[[aiosqlite.Connection, int, int, bool, datetime | None], Awaitable[None]]
-SUBSCRIPTION_HOOKS: dict[str, SubscriptionHook] = {}
-
-
-async def subscribe(db: Database, user_id: int, spot_id: int, language: str, now: datetime) -> bool:
-    """Subscribes the vendor to the spot's reminders and news; False if they already were."""
-    async with db.transaction() as conn:
-        rows = await _rows(conn, "SELECT status FROM spots WHERE id = ?", (spot_id,))
-        if not rows:
-            raise SpotNotFound(spot_id)
-        cursor = await conn.execute(
-            "INSERT INTO subscriptions (user_id, spot_id, language, created_at) VALUES (?, ?, ?, ?) "
-            "ON CONFLICT (user_id, spot_id) DO NOTHING",
-            (user_id, spot_id, language, to_db(now)),
-        )
-        for after_change in SUBSCRIPTION_HOOKS.values():
-            await after_change(conn, user_id, spot_id, True, now)
-        return cursor.rowcount > 0
-
-
-async def unsubscribe(db: Database, user_id: int, spot_id: int) -> bool:
-    """Removes the subscription; False if there was none."""
-    async with db.transaction() as conn:
-        cursor = await conn.execute("DELETE FROM subscriptions WHERE user_id = ? AND spot_id = ?", (user_id, spot_id))
-        for after_change in SUBSCRIPTION_HOOKS.values():
-            await after_change(conn, user_id, spot_id, False, None)
-        return cursor.rowcount > 0
-
-
 async def subscribers_of(source: Reader, spot_id: int) -> list[Subscriber]:
     """Who to tell about the spot, each in their chosen language (or the one they subscribed in)."""
     rows = await _rows(
@@ -1037,16 +1006,6 @@ async def subscribers_of(source: Reader, spot_id: int) -> list[Subscriber]:
         (spot_id,),
     )
     return [Subscriber(row["user_id"], row["language"]) for row in rows]
-
-
-async def subscriptions_of(source: Reader, user_id: int, now: datetime, tz: tzinfo) -> list[Spot]:
-    rows = await _rows(
-        source,
-        f"""SELECT {_SPOT_COLUMNS} FROM subscriptions sub JOIN spots s ON s.id = sub.spot_id
-            WHERE sub.user_id = :user ORDER BY s.name""",
-        {"user": user_id, "since": _since(now, tz)},
-    )
-    return [_spot_from_row(row) for row in rows]
 
 
 # ------------------------------------------------------------ rendering
