@@ -24,13 +24,14 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from telegram import Bot
 from telegram.error import RetryAfter
 
-from bot import followups  # noqa: F401  (registers the reminder kinds
 from bot.app import OVERALL_MESSAGES_PER_SECOND, build_application, start_polling, stop_polling
+from bot.cases.config import desk_from
 from bot.platform.clock import to_db
 from bot.platform.config import load_settings
 from bot.platform.db import Database
 from bot.platform.reminders import ReminderTimer, fire_due, pending
 from bot.platform.services import Services
+from bot.scheduled import Dispatcher
 from devtools.emulator import BotAPIEmulator
 
 TELEGRAM_LIMIT = 30  # messages per second
@@ -68,7 +69,8 @@ async def bench_restore(count: int) -> list[Row]:
         application = build_application(settings, services)
         started = time.perf_counter()
         await services.open()
-        timer = ReminderTimer(services, application.job_queue)
+        kinds = Dispatcher(services, desk_from(settings, services.service_area)).kinds()
+        timer = ReminderTimer(services, application.job_queue, kinds)
         await timer.restore()
         ours = time.perf_counter() - started
         assert len(application.job_queue.jobs()) == 1  # type: ignore[union-attr]
@@ -111,10 +113,11 @@ async def bench_fire(count: int) -> list[Row]:
         )
         services = Services(settings)
         await services.open()
+        kinds = Dispatcher(services, desk_from(settings, services.service_area)).kinds()
         started = time.perf_counter()
         fired = 0
         while True:
-            batch = await fire_due(services, now)
+            batch = await fire_due(services, kinds, now)
             fired += batch
             if batch == 0:
                 break

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 import pytest
 
 from bot.cases import config, moves, service
+from bot.cases.card import button_data
 from bot.cases.states import ReportState
 from bot.people import staff
 from bot.people.staff import Action
@@ -110,7 +111,7 @@ async def test_case_buttons_are_refused(bed: TestBed, attempt: Attempt, caplog: 
             bed.db, ADMIN_ID, Action.DISPATCH, report.id, ReportState.ACCEPTED, now, desk, officer_id=OFFICER
         )
     extra = (OFFICER,) if attempt.press == "to" else ()
-    data = card.button_data(attempt.press, report.id, state, *extra)
+    data = button_data(attempt.press, report.id, state, *extra)
     before = await snapshot(bed)
     with caplog.at_level(logging.WARNING):
         answer = await room.expect_answer(await room.press_data(card, data))

@@ -9,6 +9,7 @@ from typing import Any
 
 import pytest
 
+from bot.cases.card import button_data
 from bot.cases.states import ReportState
 from tests.support.driver import Person, TestBed, eventually, text_of
 from tests.support.staff_steps import STAFF_GROUP, enlist, file_case, labels, next_with, start_staff_bed
@@ -106,7 +107,7 @@ async def test_a_press_on_a_message_of_another_case_changes_nothing(bed: TestBed
     (card,) = await cards(bed, first.public_no, 1)
     (other,) = await cards(bed, second.public_no, 1)
     # A client can send any data for a message: here the second case's accept, pressed on the first case's card.
-    forged = card.button_data("accept", second.id, ReportState.SUBMITTED)
+    forged = button_data("accept", second.id, ReportState.SUBMITTED)
     await room.expect_answer(await room.press_data(card, forged))
     await room.expect_edit(other, "State: accepted")
     copies = await bed.db.fetchall("SELECT * FROM outbox WHERE dedupe_key LIKE 'copy:%'")

@@ -282,7 +282,7 @@ async def test_a_report_from_the_wizard_reaches_a_chinese_staff_group(chinese_be
     assert row["public_no"] in text_of(told)
 
     wang = bed.person(5011, "王芳", "zh-hans")  # a neighbour said "mine too": she hears each step in Chinese
-    await service.follow(bed.db, row["id"], wang.id, bed.services.clock.now())
+    await service.follow(bed.db, row["id"], wang.id, bed.services.clock.now(), bed.desk)
     await room.press(card, "退回")
     question = await next_with(room, "应由哪个部门或单位负责")
     await room.send("区水务局（排水管道属于他们）", reply_to=question)
