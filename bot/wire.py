@@ -32,18 +32,18 @@ _CODE = re.compile(r"[A-Za-z0-9_-]{1,32}")  # codes that come from data (distric
 LANGUAGE = "lang"
 # set:<mute|unmute>                                             handlers/followup.py (/settings)
 SETTINGS = "set"
-# fu:<report id>:<fixed|partly|not_fixed>                       bot/followups.py → handlers/followup.py
+# fu:<report id>:<fixed|partly|not_fixed>                       bot/cases/timers.py → handlers/followup.py
 FOLLOWUP_ANSWER = "fu"
-# fs:<report id>:<1..5>                                         bot/followups.py → handlers/followup.py
+# fs:<report id>:<1..5>                                         bot/cases/timers.py → handlers/followup.py
 FOLLOWUP_SATISFACTION = "fs"
 # rpt:<cat|dist|same|edit>:<value>, rpt:<new|skip|done|name|submit|cancel|resume|restart|discard>
-#                                                               handlers/report.py (+ bot/followups.py's draft nudge)
+#                                                               handlers/report.py (+ bot/cases/drafts.py's nudge)
 REPORT = "rpt"
 # mine:page:<offset>, mine:<show|withdraw|withdrawn>:<report id>:<offset>, mine:info:<report id>, mine:cancel
 #                                                               handlers/my_reports.py
 MY_REPORTS = "mine"
 # case:<action>:<report id>:<state it was made for>, case:to:<report id>:<state>:<officer id>
-#                                                               bot/cases/casework.py → handlers/case_cards.py
+#                                                               bot/cases/card.py → handlers/case_cards.py
 CASE = "case"
 # staff:list, staff:<show|remove|removed>:<user id>, staff:role:<user id>:<role>    handlers/team.py (/staff)
 STAFF = "staff"
@@ -89,7 +89,7 @@ REPORT_FIELDS = ("category", "place", "description", "photos")  # rpt:edit:<fiel
 RESUME_DRAFT = f"{REPORT}:resume"  # the draft nudge's buttons, queued by the core
 DISCARD_DRAFT = f"{REPORT}:discard"
 MINE_WITH_OFFSET = ("show", "withdraw", "withdrawn")
-# The moves a case card offers (bot.cases.casework.TARGET; a test keeps the two equal) and the officer list's two.
+# The moves a case card offers (bot.cases.moves.TARGET; a test keeps the two equal) and the officer list's two.
 CASE_MOVES = ("accept", "reject", "duplicate", "return", "dispatch", "start", "resolve", "close")
 CASE_ACTIONS = (*CASE_MOVES, "to", "back")
 STAFF_ACTIONS = ("list", "show", "role", "remove", "removed")
