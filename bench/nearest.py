@@ -5,7 +5,7 @@
 
 Synthetic spots crowd around a city centre (Wuhan's development zone) with real-looking hours (night markets
 across midnight, mornings, days, evenings), some closed or relocated and some date exceptions. Each query asks
-from a random place at a random moment of the week through bot.vending.spots.nearest_open_spots (the bot's own code,
+from a random place at a random moment of the week through bot.vending.search.nearest_open_spots (the bot's own code,
 over aiosqlite, on a file database), and the same question is answered by a brute-force haversine scan of
 every row in the same run; the answers must agree. Distances are checked against the WGS84 geodesic
 (geographiclib when installed, else Vincenty's formula) at the city's latitude.
@@ -32,16 +32,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from bot.platform.clock import to_db
 from bot.platform.db import Database
 from bot.platform.geo import haversine_m
-from bot.vending.spots import (
-    _SPOT_COLUMNS,
-    _since,
-    _spot_from_row,
-    hour_masks,
-    is_open,
-    nearest_open_spots,
-    parse_hours,
-    week_text,
-)
+from bot.vending.hours import hour_masks, parse_hours, week_text
+from bot.vending.search import DensityHint, nearest_open_spots
+from bot.vending.spots import SPOT_COLUMNS, exceptions_since, is_open, spot_from_row
 
 CITY = ZoneInfo("Asia/Shanghai")
 CENTRE = (30.48, 114.15)
@@ -74,7 +67,7 @@ def random_point(rng: random.Random) -> tuple[float, float]:
 async def build(path: Path, count: int, rng: random.Random) -> Database:
     """A fresh database file with ``count`` synthetic spots."""
     db = await Database.open(path)
-    windows = [(parse_hours(text), weight) for text, weight in HOURS]  # stored as bot.vending.spots.store_hours does
+    windows = [(parse_hours(text), weight) for text, weight in HOURS]  # stored as bot.vending.hours.store_hours does
     now = to_db(datetime.now(UTC))
     spots, hours, exceptions, relocations = [], [], [], []
     for spot_id in range(1, count + 1):
@@ -141,10 +134,11 @@ async def brute_force(db: Database, lat: float, lon: float, now: datetime, limit
     nearest = heapq.nsmallest(limit * 4, distances)
     for distance, spot_id in nearest + sorted(distances)[len(nearest) :]:  # sorting all only if ever needed
         row = await db.fetchone(
-            f"SELECT {_SPOT_COLUMNS} FROM spots s WHERE s.id = :id", {"id": spot_id, "since": _since(now, CITY)}
+            f"SELECT {SPOT_COLUMNS} FROM spots s WHERE s.id = :id",
+            {"id": spot_id, "since": exceptions_since(now, CITY)},
         )
         assert row is not None
-        if is_open(_spot_from_row(row), now, CITY):
+        if is_open(spot_from_row(row), now, CITY):
             found.append((distance, spot_id))
         if len(found) == limit:
             break
@@ -233,9 +227,10 @@ async def measure(count: int, queries: int, scans: int, rng: random.Random, fold
             lat, lon = random_point(rng)
             asks.append((lat, lon, (WEEK_START + timedelta(minutes=rng.randrange(7 * 1440))).astimezone(UTC)))
         index_times, soonest = [], 0
+        hint = DensityHint()  # held by the searcher, as the bot's handlers hold theirs
         for number, (lat, lon, now) in enumerate(asks):
             began = time.perf_counter()
-            result = await nearest_open_spots(db, lat, lon, now, CITY, limit=3)
+            result = await nearest_open_spots(db, lat, lon, now, CITY, limit=3, hint=hint)
             if number >= WARM_UP:  # a running bot is warm: the first queries fill the caches
                 index_times.append(time.perf_counter() - began)
                 soonest += result.soonest
@@ -244,7 +239,7 @@ async def measure(count: int, queries: int, scans: int, rng: random.Random, fold
             began = time.perf_counter()
             expected = await brute_force(db, lat, lon, now, 3)
             scan_times.append(time.perf_counter() - began)
-            got = await nearest_open_spots(db, lat, lon, now, CITY, limit=3)
+            got = await nearest_open_spots(db, lat, lon, now, CITY, limit=3, hint=hint)
             if not got.soonest and [n.spot.id for n in got.spots] != [spot_id for _, spot_id in expected]:
                 mismatches += 1
             elif got.soonest and expected:
@@ -286,7 +281,7 @@ async def main(argv: list[str]) -> int:
                 file=sys.stderr,
             )
 
-    print("\n3 nearest open spots (bot.vending.spots.nearest_open_spots over aiosqlite) vs brute-force haversine scan")
+    print("\n3 nearest open spots (bot.vending.search.nearest_open_spots over aiosqlite) vs brute-force haversine scan")
     print(
         f"{'spots':>10} {'index p50':>10} {'index p99':>10} {'scan p50':>10} {'scan p99':>10} "
         f"{'scan/index':>11} {'p99 growth':>11} {'none open':>10} {'wrong':>6}"

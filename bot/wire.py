@@ -18,7 +18,8 @@ from functools import partial
 from bot.cases.states import CATEGORY_BY_CODE, ReportState
 from bot.people.staff import Role
 from bot.platform.config import SUPPORTED_LANGUAGES
-from bot.vending.spots import GOODS, PERIODS
+from bot.vending.hours import PERIODS
+from bot.vending.spots import GOODS
 
 MAX_BYTES = 64  # Telegram refuses longer callback data
 ID_MAX = 2**63 - 1  # SQLite's INTEGER: a larger id raises OverflowError in the driver

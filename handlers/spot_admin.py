@@ -13,12 +13,12 @@ from telegram.ext import (
     CommandHandler,
 )
 
-from bot.people import staff
 from bot.people.staff import NotAllowed
 from bot.platform import dates
 from bot.platform.i18n import N_, Lang
 from bot.platform.text import TITLE_SHOWN, escape
-from bot.vending import spots
+from bot.vending import spots, staff_actions
+from bot.vending.reminders import Timing
 from handlers.case_cards import refusal
 from handlers.common import BotContext, lang_of
 
@@ -46,22 +46,25 @@ async def manage_spot(update: Update, context: BotContext) -> None:
         return
     services = context.services
     now, tz, admin_ids = services.clock.now(), services.timezone, services.settings.admin_ids
+    timing = Timing.of(services.settings)
     try:
         if verb == "close":
-            until = staff.parse_until(args[2], now, tz) if len(args) > 2 else None
+            until = staff_actions.parse_until(args[2], now, tz) if len(args) > 2 else None
             reason = " ".join(args[3:] if until is not None else args[2:])[:300]
-            change = await staff.close_spot(services.db, user.id, args[1], until, reason, now, tz, admin_ids)
+            change = await staff_actions.close_by_staff(
+                services.db, user.id, args[1], until, reason, now, timing, admin_ids
+            )
             name = escape(change.spot.title(t.code), TITLE_SHOWN)
             if until is not None:
                 headline = t._("🚫 Spot {name} is closed until {until}.", name=name, until=t.date_time(until))
             else:
                 headline = t._("🚫 Spot {name} is closed until further notice.", name=name)
         elif verb == "open":
-            change = await staff.reopen_spot(services.db, user.id, args[1], now, tz, admin_ids)
+            change = await staff_actions.reopen_by_staff(services.db, user.id, args[1], now, timing, admin_ids)
             headline = t._("✅ Spot {name} is open again.", name=escape(change.spot.title(t.code), TITLE_SHOWN))
         else:
-            change, other = await staff.relocate_spot(
-                services.db, user.id, args[1], args[2], " ".join(args[3:])[:300], now, tz, admin_ids
+            change, other = await staff_actions.relocate_by_staff(
+                services.db, user.id, args[1], args[2], " ".join(args[3:])[:300], now, timing, admin_ids
             )
             headline = t._(
                 "📍 Spot {name} has moved to {other}.",
@@ -77,7 +80,7 @@ async def manage_spot(update: Update, context: BotContext) -> None:
     except spots.SpotNotFound:
         await message.reply_text(t._("There is no vending spot with that number or id."))
         return
-    except staff.SpotRefused as error:
+    except staff_actions.SpotRefused as error:
         await message.reply_text(spot_problem(t, error))
         return
     except spots.SpotError:
@@ -90,7 +93,7 @@ async def manage_spot(update: Update, context: BotContext) -> None:
     services.wake_outbox()
 
 
-def spot_problem(t: Lang, error: staff.SpotRefused) -> str:
+def spot_problem(t: Lang, error: staff_actions.SpotRefused) -> str:
     if error.kind == "relocated":
         return t._("This spot has moved to another place; change the spot it moved to instead.")
     if error.kind == "past":

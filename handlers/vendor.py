@@ -38,8 +38,11 @@ from bot.platform.text import (
     take_fitting,
     visible_len,
 )
-from bot.vending import reminders, spots, subscriptions
-from bot.vending.spots import Nearby, NearbyResult, Spot, Window, ZoneHit
+from bot.vending import hours, reminders, search, spots, staff_actions, subscriptions, zones
+from bot.vending.hours import Window
+from bot.vending.search import Nearby, NearbyResult
+from bot.vending.spots import Spot
+from bot.vending.zones import ZoneHit
 from handlers.common import (
     MENU_LABELS,
     MENU_SELL,
@@ -264,20 +267,20 @@ def week_hours_lines(t: Lang, windows: tuple[Window, ...]) -> list[str]:
     monday = datetime(2024, 1, 1, tzinfo=t.timezone)  # a Monday
     lines = []
     for day in range(7):
-        found = spots.windows_on(windows, day)
+        found = hours.windows_on(windows, day)
         if found:
             spans = []
             for window in found:
                 opens = monday + timedelta(minutes=window.start_m)
                 spans.append(
                     spots.opening_text(
-                        t, spots.Opening(opens, opens + timedelta(minutes=window.end_m - window.start_m))
+                        t, hours.Opening(opens, opens + timedelta(minutes=window.end_m - window.start_m))
                     )
                 )
-            hours = t.list_text(spans)
+            day_hours = t.list_text(spans)
         else:
-            hours = t._("not open")
-        lines.append(t._("{day}: {hours}", day=names[day], hours=hours))
+            day_hours = t._("not open")
+        lines.append(t._("{day}: {hours}", day=names[day], hours=day_hours))
     return lines
 
 
@@ -288,7 +291,7 @@ def zone_hours_text(t: Lang, windows: tuple[Window, ...]) -> str:
     groups: dict[str, list[int]] = {}
     for window in windows:
         opens = monday + timedelta(minutes=window.start_m)
-        span = spots.opening_text(t, spots.Opening(opens, opens + timedelta(minutes=window.end_m - window.start_m)))
+        span = spots.opening_text(t, hours.Opening(opens, opens + timedelta(minutes=window.end_m - window.start_m)))
         groups.setdefault(span, []).append(window.weekday)
     parts = []
     for span, days in groups.items():
@@ -312,7 +315,7 @@ def zone_text(t: Lang, hits: list[ZoneHit]) -> str:
     if active:
         lines = []
         for hit in active:
-            label, why = spots.ZONE_KINDS.get(hit.zone.kind, spots.ZONE_KINDS["other"])
+            label, why = zones.ZONE_KINDS.get(hit.zone.kind, zones.ZONE_KINDS["other"])
             lines.append(
                 t._(
                     "🚫 Sorry, this place is in a no-vending zone: <b>{zone}</b> ({kind}).",
@@ -335,7 +338,7 @@ def zone_text(t: Lang, hits: list[ZoneHit]) -> str:
         return fit("\n".join(lines))
     if hits:
         hit = hits[0]
-        label, _why = spots.ZONE_KINDS.get(hit.zone.kind, spots.ZONE_KINDS["other"])
+        label, _why = zones.ZONE_KINDS.get(hit.zone.kind, zones.ZONE_KINDS["other"])
         return t._(
             "ℹ️ This place is in <b>{zone}</b> ({kind}), where vending is banned {hours}. The ban is not in force "
             "right now, but street vending is allowed only at the designated spots. Here are those near you:",
@@ -349,7 +352,7 @@ def zone_text(t: Lang, hits: list[ZoneHit]) -> str:
     )
 
 
-def spot_page_text(t: Lang, detail: spots.SpotDetail, now: datetime, alternative: str = "") -> str:
+def spot_page_text(t: Lang, detail: search.SpotDetail, now: datetime, alternative: str = "") -> str:
     """A spot's page; ``alternative`` names another spot when this one is closed."""
     spot = detail.spot
     lines = [t._("<b>{name}</b> (No. {number})", name=escape(spot.title(t.code), TITLE_SHOWN), number=spot.id)]
@@ -421,7 +424,7 @@ def spot_page_text(t: Lang, detail: spots.SpotDetail, now: datetime, alternative
     return fit("\n".join(lines + after))
 
 
-def spot_page_keyboard(t: Lang, detail: spots.SpotDetail) -> InlineKeyboardMarkup:
+def spot_page_keyboard(t: Lang, detail: search.SpotDetail) -> InlineKeyboardMarkup:
     spot = detail.spot
     if spot.status == spots.STATUS_RELOCATED and detail.relocated_to is not None:
         data = wire.make(wire.VENDOR_SPOT, detail.relocated_to.id)
@@ -531,7 +534,7 @@ async def receive_location(update: Update, context: BotContext) -> int:
     t = await lang_of(update, context)
     if mode == "here":
         services = context.services
-        hits = await spots.zones_at(services.db, lat, lon, services.clock.now(), services.timezone)
+        hits = await zones.zones_at(services.db, lat, lon, services.clock.now(), services.timezone)
         await send(update, context, zone_text(t, hits), main_menu(t))
     else:
         await send(update, context, t._("Looking for spots near you…"), main_menu(t))
@@ -567,7 +570,7 @@ async def show_nearby(
     services = context.services
     now = services.clock.now()
     t = await lang_of(update, context)
-    result = await spots.nearest_open_spots(
+    result = await search.nearest_open_spots(
         services.db,
         lat,
         lon,
@@ -631,7 +634,7 @@ async def search_by_name(update: Update, context: BotContext) -> int:
         return SEARCH_TEXT
     services = context.services
     now = services.clock.now()
-    found = await spots.search_spots(services.db, text, now, services.timezone, limit=LIST_SIZE)
+    found = await search.search_spots(services.db, text, now, services.timezone, limit=LIST_SIZE)
     if not found:
         await send(
             update,
@@ -728,7 +731,7 @@ async def list_district(update: Update, context: BotContext) -> None:
     services = context.services
     now = services.clock.now()
     page = pressed.page
-    found, more = await spots.spots_in_district(
+    found, more = await search.spots_in_district(
         services.db, district.code, now, services.timezone, limit=LIST_SIZE, offset=page * LIST_SIZE
     )
     if not found:
@@ -765,7 +768,7 @@ async def show_my_spots(update: Update, context: BotContext) -> None:
     )
 
 
-async def _detail_or_refuse(update: Update, context: BotContext, prefix: str) -> spots.SpotDetail | None:
+async def _detail_or_refuse(update: Update, context: BotContext, prefix: str) -> search.SpotDetail | None:
     """The spot a button names, or None after telling the user the button is stale or the spot is gone."""
     query = update.callback_query
     assert query is not None and update.effective_user is not None
@@ -775,7 +778,7 @@ async def _detail_or_refuse(update: Update, context: BotContext, prefix: str) ->
         return None
     services = context.services
     try:
-        return await spots.spot_detail(
+        return await search.spot_detail(
             services.db, spot_id, update.effective_user.id, services.clock.now(), services.timezone
         )
     except spots.SpotNotFound:
@@ -804,7 +807,7 @@ async def show_spot(update: Update, context: BotContext) -> None:
     now = services.clock.now()
     alternative = ""
     if spot.status == spots.STATUS_CLOSED and (spot.closed_until is None or spot.closed_until > now):
-        alternative = (await spots.alternative_for(services.db, spot, now, services.timezone))(t)
+        alternative = (await staff_actions.alternative_for(services.db, spot, now, services.timezone))(t)
     await send(update, context, spot_page_text(t, detail, now, alternative), spot_page_keyboard(t, detail))
 
 
@@ -858,7 +861,7 @@ async def _show_buttons(update: Update, markup: InlineKeyboardMarkup) -> None:
     await edge.edit_buttons(update.callback_query, markup)
 
 
-def _with_subscribed(detail: spots.SpotDetail, subscribed: bool) -> spots.SpotDetail:
+def _with_subscribed(detail: search.SpotDetail, subscribed: bool) -> search.SpotDetail:
     return replace(detail, subscribed=subscribed)
 
 

@@ -19,7 +19,7 @@ from bot.platform.db import Database
 from bot.platform.geo import load_service_area
 from bot.platform.i18n import get_lang
 from bot.platform.worktime import WorkCalendar
-from bot.vending import spots
+from bot.vending import search
 
 NOW = datetime(2026, 11, 23, 2, 0, tzinfo=UTC)  # Monday 10:00 in the city
 SHANGHAI = ZoneInfo("Asia/Shanghai")
@@ -221,7 +221,7 @@ async def test_a_stall_case_lists_legal_spots(office: Database) -> None:
     await ensure_sample_spots(office, NOW)
     await file(office, category="stall", photos=[], voice_file_id=None)
     card = str((await outbox(office, "report_card:%"))[0][2]["text"])
-    nearest = await spots.nearest_open_spots(office, 30.48, 114.15, NOW, SHANGHAI, limit=SPOTS_SHOWN)
+    nearest = await search.nearest_open_spots(office, 30.48, 114.15, NOW, SHANGHAI, limit=SPOTS_SHOWN)
     assert nearest.spots, "the sample city has spots near the sample report"
     assert "🛒 Legal vending spots to offer the vendor:" in card
     for offer in nearest.spots:

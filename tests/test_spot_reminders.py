@@ -5,12 +5,12 @@ from __future__ import annotations
 from datetime import timedelta
 
 from bot.platform import reminders
-from bot.vending import spots, subscriptions
+from bot.vending import hours, spots, staff_actions, subscriptions
 from bot.vending.reminders import Timing, spot_target
 from tests.support.driver import Person, TestBed, text_of
 
 
-async def vendor_and_spot(bed: TestBed) -> tuple[Person, spots.Spot, spots.Opening]:
+async def vendor_and_spot(bed: TestBed) -> tuple[Person, spots.Spot, hours.Opening]:
     assert bed.services is not None
     vendor = bed.person(8101, "Li", "en")
     await vendor.send("/start")
@@ -53,10 +53,10 @@ async def test_unsubscribing_cancels_the_reminder(bed: TestBed) -> None:
 async def test_a_spot_closed_for_the_day_sends_no_opening_reminder(bed: TestBed) -> None:
     assert bed.services is not None
     vendor, spot, opening = await vendor_and_spot(bed)
-    now, tz = bed.services.clock.now(), bed.services.timezone
-    await subscriptions.subscribe(bed.db, vendor.id, spot.id, "en", now, Timing.of(bed.services.settings))
+    now, timing = bed.services.clock.now(), Timing.of(bed.services.settings)
+    await subscriptions.subscribe(bed.db, vendor.id, spot.id, "en", now, timing)
     async with bed.db.transaction() as conn:
-        await spots.close_spot(conn, spot.id, opening.closes_at, "road works", now, tz=tz)
+        await staff_actions.close_spot(conn, spot.id, opening.closes_at, "road works", now, timing=timing)
     bed.services.wake_outbox()
     await vendor.expect_message(contains="road works")  # the closure news, at once
     [pending] = await reminders.pending(bed.db, spot_target(spot.id, vendor.id))

@@ -14,10 +14,11 @@ import pytest
 from bot.platform.clock import to_db
 from bot.platform.db import Database
 from bot.platform.geo import haversine_m
-from bot.vending import spots, subscriptions
+from bot.vending import hours, search, spots, staff_actions, subscriptions, zones
+from bot.vending.hours import ClosedDates, Window, parse_hours
 from bot.vending.reminders import Timing
 from bot.vending.spot_import import ImportBatch, SpotRecord, ZoneRecord, apply_batch
-from bot.vending.spots import ClosedDates, Spot, Window, parse_hours
+from bot.vending.spots import Spot
 
 CITY = ZoneInfo("Asia/Shanghai")
 TIMING = Timing(CITY, timedelta(minutes=30))
@@ -59,7 +60,7 @@ def spot(hours: str, **changes: object) -> Spot:
 )
 def test_parse_hours(text: str, expected: list[tuple[int, int]]) -> None:
     assert [tuple(w) for w in parse_hours(text)] == expected
-    assert parse_hours(spots.format_hours(parse_hours(text))) == parse_hours(text)  # written back the same
+    assert parse_hours(hours.format_hours(parse_hours(text))) == parse_hours(text)  # written back the same
 
 
 @pytest.mark.parametrize(
@@ -75,7 +76,7 @@ def test_parse_hours(text: str, expected: list[tuple[int, int]]) -> None:
     ],
 )
 def test_parse_hours_refuses_bad_text(text: str, hint: str) -> None:
-    with pytest.raises(spots.HoursError, match=hint):
+    with pytest.raises(hours.HoursError, match=hint):
         parse_hours(text)
 
 
@@ -92,7 +93,7 @@ def test_window_across_the_end_of_the_week() -> None:
     sunday_night = spot("Su 22:00-04:00")
     assert spots.is_open(sunday_night, local(2026, 11, 30, 1, 0), CITY)  # Monday 01:00
     assert not spots.is_open(sunday_night, local(2026, 11, 30, 5, 0), CITY)
-    assert spots.next_opening(sunday_night, local(2026, 11, 30, 5, 0), CITY) == spots.Opening(
+    assert spots.next_opening(sunday_night, local(2026, 11, 30, 5, 0), CITY) == hours.Opening(
         local(2026, 12, 6, 22, 0), local(2026, 12, 7, 4, 0)
     )
 
@@ -151,23 +152,23 @@ def test_fast_open_check_agrees_with_the_calendar() -> None:
         exception = ClosedDates(first, first + timedelta(days=rng.randrange(3)), "x") if rng.random() < 0.5 else None
         candidate = spot(rng.choice(choices), exceptions=(exception,) if exception else ())
         moment = local(2026, 11, 23, 0, 0) + timedelta(minutes=rng.randrange(14 * 1440))
-        window = spots._open_window(
-            candidate, moment, spots.minute_of_week(moment, CITY), moment.astimezone(CITY).date()
+        window = spots.open_window(
+            candidate, moment, hours.minute_of_week(moment, CITY), moment.astimezone(CITY).date()
         )
         assert (window is not None) == spots.is_open(candidate, moment, CITY)
         if window is not None:
-            assert spots._opening_of(*window, CITY) == spots.current_opening(candidate, moment, CITY)
+            assert spots.opening_of(*window, CITY) == spots.current_opening(candidate, moment, CITY)
 
 
 def test_periods_tonight_and_tomorrow_morning() -> None:
     afternoon = local(2026, 11, 23, 14, 0)
-    assert spots.period_for("tonight", afternoon, CITY) == spots.Period(
+    assert hours.period_for("tonight", afternoon, CITY) == hours.Period(
         "tonight", local(2026, 11, 23, 18, 0), local(2026, 11, 24, 4, 0)
     )
-    assert spots.period_for("morning", afternoon, CITY).start == local(2026, 11, 24, 5, 0)
+    assert hours.period_for("morning", afternoon, CITY).start == local(2026, 11, 24, 5, 0)
     small_hours = local(2026, 11, 24, 2, 0)  # still "tonight"; the coming morning is "tomorrow morning"
-    assert spots.period_for("tonight", small_hours, CITY).start == small_hours
-    assert spots.period_for("morning", small_hours, CITY).start == local(2026, 11, 24, 5, 0)
+    assert hours.period_for("tonight", small_hours, CITY).start == small_hours
+    assert hours.period_for("morning", small_hours, CITY).start == local(2026, 11, 24, 5, 0)
 
 
 # ---------------------------------------------------------- the database
@@ -205,12 +206,12 @@ async def test_nearest_open_spots_in_order_with_distances(db: Database) -> None:
         record("far", *offset(-2000, 0), "00:00-24:00"),
         record("farther", *offset(0, -5000), "00:00-24:00"),
     )
-    result = await spots.nearest_open_spots(db, *CENTRE, local(2026, 11, 23, 23, 0), CITY)
+    result = await search.nearest_open_spots(db, *CENTRE, local(2026, 11, 23, 23, 0), CITY)
     assert [n.spot.id for n in result.spots] == [ids["near"], ids["middle"], ids["far"]]
     assert [round(n.distance_m) for n in result.spots] == [200, 600, 2000]
     assert all(n.open_now for n in result.spots) and not result.soonest and result.more
-    assert result.spots[0].opening == spots.Opening(local(2026, 11, 23, 22, 0), local(2026, 11, 24, 4, 0))
-    second = await spots.nearest_open_spots(db, *CENTRE, local(2026, 11, 23, 23, 0), CITY, offset=3)
+    assert result.spots[0].opening == hours.Opening(local(2026, 11, 23, 22, 0), local(2026, 11, 24, 4, 0))
+    second = await search.nearest_open_spots(db, *CENTRE, local(2026, 11, 23, 23, 0), CITY, offset=3)
     assert [n.spot.id for n in second.spots] == [ids["farther"]] and not second.more
 
 
@@ -222,7 +223,7 @@ async def test_when_nothing_is_open_the_soonest_to_open(db: Database) -> None:
         record("closed", *offset(50, 0), "06:00-08:30", status=spots.STATUS_CLOSED),
     )
     now = local(2026, 11, 23, 5, 20)
-    result = await spots.nearest_open_spots(db, *CENTRE, now, CITY)
+    result = await search.nearest_open_spots(db, *CENTRE, now, CITY)
     assert result.soonest
     assert [n.spot.id for n in result.spots] == [ids["opens-at-six"], ids["opens-at-seven"]]
     assert result.spots[0].opening is not None and result.spots[0].opening.opens_at - now == timedelta(minutes=40)
@@ -238,7 +239,7 @@ async def test_soonest_means_when_the_vendor_could_be_selling_there_walk_include
         record("too-far-today", *offset(0, -15_000), "06:00-07:00"),  # closed again by 08:20: tomorrow
     )
     now = local(2026, 11, 23, 5, 0)
-    result = await spots.nearest_open_spots(db, *CENTRE, now, CITY, limit=4)
+    result = await search.nearest_open_spots(db, *CENTRE, now, CITY, limit=4)
     assert result.soonest
     assert [n.spot.id for n in result.spots] == [
         ids["nearer-same"],
@@ -251,14 +252,14 @@ async def test_soonest_means_when_the_vendor_could_be_selling_there_walk_include
     assert far_early.selling_from is not None
     assert far_early.selling_from.astimezone(CITY).strftime("%H:%M") == "07:41"
     tomorrow = result.spots[3]
-    assert tomorrow.opening == spots.Opening(local(2026, 11, 24, 6, 0), local(2026, 11, 24, 7, 0))
+    assert tomorrow.opening == hours.Opening(local(2026, 11, 24, 6, 0), local(2026, 11, 24, 7, 0))
     assert tomorrow.selling_from == local(2026, 11, 24, 6, 0)
 
 
 async def test_soonest_looks_past_the_nearest_few_for_a_spot_that_opens_much_earlier(db: Database) -> None:
     crowd = [record(f"late-{n}", *offset(100 * n, 0), "10:00-12:00") for n in range(1, 13)]
     ids = await load(db, *crowd, record("early", *offset(0, 2_500), "06:00-08:00"))
-    result = await spots.nearest_open_spots(db, *CENTRE, local(2026, 11, 23, 5, 0), CITY)
+    result = await search.nearest_open_spots(db, *CENTRE, local(2026, 11, 23, 5, 0), CITY)
     assert result.soonest and result.spots[0].spot.id == ids["early"]  # the 13th nearest, selling from 06:00
     assert [n.spot.id for n in result.spots[1:]] == [ids["late-1"], ids["late-2"]]
 
@@ -284,7 +285,7 @@ async def test_soonest_selling_equals_a_brute_force_ranking(db: Database) -> Non
             opening = spots.selling_opening(candidate, now, arrival, CITY)
             if opening is not None:
                 expected.append((max(arrival, opening.opens_at), distance, candidate.id))
-        got = await spots.soonest_selling(db, lat, lon, now, CITY, start=now, wanted=5)
+        got = await search.soonest_selling(db, lat, lon, now, CITY, start=now, wanted=5)
         assert [n.spot.id for n in got[:5]] == [spot_id for _, _, spot_id in sorted(expected)[:5]]
 
 
@@ -296,9 +297,9 @@ async def test_goods_and_time_filters(db: Database) -> None:
         record("fruit-morning", *offset(300, 0), "06:00-08:30", goods=("fruit",)),
     )
     afternoon = local(2026, 11, 23, 14, 0)
-    tonight = await spots.nearest_open_spots(db, *CENTRE, afternoon, CITY, when="tonight")
+    tonight = await search.nearest_open_spots(db, *CENTRE, afternoon, CITY, when="tonight")
     assert [n.spot.id for n in tonight.spots] == [ids["fruit-night"]] and not tonight.spots[0].open_now
-    morning = await spots.nearest_open_spots(db, *CENTRE, afternoon, CITY, when="morning", goods="fruit")
+    morning = await search.nearest_open_spots(db, *CENTRE, afternoon, CITY, when="morning", goods="fruit")
     assert [n.spot.id for n in morning.spots] == [ids["fruit-morning"]]
     assert morning.spots[0].opening is not None and morning.spots[0].opening.opens_at == local(2026, 11, 24, 6, 0)
 
@@ -310,7 +311,7 @@ async def test_temporarily_closed_and_relocated_spots_are_not_offered(db: Databa
         record("moved", *offset(60, 0), status=spots.STATUS_RELOCATED, relocated_to="open"),
         record("open", *offset(500, 0)),
     )
-    result = await spots.nearest_open_spots(db, *CENTRE, local(2026, 11, 23, 12, 0), CITY)
+    result = await search.nearest_open_spots(db, *CENTRE, local(2026, 11, 23, 12, 0), CITY)
     assert [n.spot.id for n in result.spots] == [ids["open"]]
 
 
@@ -331,7 +332,7 @@ async def test_nearest_through_the_index_equals_a_brute_force_scan(db: Database)
         lat, lon = offset(rng.gauss(0, 4000), rng.gauss(0, 4000))
         now = local(2026, 11, 23, 0) + timedelta(minutes=rng.randrange(7 * 1440))
         scan = sorted((haversine_m(lat, lon, s.lat, s.lon), s.id) for s in everything if spots.is_open(s, now, CITY))
-        result = await spots.nearest_open_spots(db, lat, lon, now, CITY, limit=5)
+        result = await search.nearest_open_spots(db, lat, lon, now, CITY, limit=5)
         if scan:
             assert [n.spot.id for n in result.spots] == [spot_id for _, spot_id in scan[:5]]
         else:
@@ -356,12 +357,12 @@ async def test_zones_with_hours_and_without(db: Database) -> None:
     )
     hospital = ZoneRecord("z2", "hospital", "医院", "hospital_entrance", square, (30.499, 30.501, 114.159, 114.161))
     await load(db, zones=(school, hospital))
-    weekday_morning = await spots.zones_at(db, 30.5, 114.16, local(2026, 11, 23, 9, 0), CITY)
+    weekday_morning = await zones.zones_at(db, 30.5, 114.16, local(2026, 11, 23, 9, 0), CITY)
     assert [(hit.zone.external_id, hit.active) for hit in weekday_morning] == [("hospital", True), ("school", True)]
     assert weekday_morning[1].until == local(2026, 11, 23, 17, 0)
-    evening = await spots.zones_at(db, 30.5, 114.16, local(2026, 11, 23, 19, 0), CITY)
+    evening = await zones.zones_at(db, 30.5, 114.16, local(2026, 11, 23, 19, 0), CITY)
     assert [(hit.zone.external_id, hit.active) for hit in evening] == [("hospital", True), ("school", False)]
-    assert await spots.zones_at(db, 30.51, 114.16, local(2026, 11, 23, 9, 0), CITY) == []
+    assert await zones.zones_at(db, 30.51, 114.16, local(2026, 11, 23, 9, 0), CITY) == []
 
 
 async def test_search_by_name_and_district(db: Database) -> None:
@@ -371,10 +372,10 @@ async def test_search_by_name_and_district(db: Database) -> None:
         record("b", *offset(10, 0), name="100% fruit_corner", address="东风大道"),
     )
     now = local(2026, 11, 23, 12)
-    assert [s.name for s in await spots.search_spots(db, "沌阳", now, CITY)] == ["沌口夜市"]
-    assert [s.name for s in await spots.search_spots(db, "100%", now, CITY)] == ["100% fruit_corner"]
-    assert await spots.search_spots(db, "沌%市", now, CITY) == []  # LIKE wildcards are taken literally
-    listed, more = await spots.spots_in_district(db, "wuhan-edz", now, CITY, limit=1)
+    assert [s.name for s in await search.search_spots(db, "沌阳", now, CITY)] == ["沌口夜市"]
+    assert [s.name for s in await search.search_spots(db, "100%", now, CITY)] == ["100% fruit_corner"]
+    assert await search.search_spots(db, "沌%市", now, CITY) == []  # LIKE wildcards are taken literally
+    listed, more = await search.spots_in_district(db, "wuhan-edz", now, CITY, limit=1)
     assert len(listed) == 1 and more
 
 
@@ -383,7 +384,7 @@ async def test_subscribe_and_unsubscribe(db: Database) -> None:
     now = local(2026, 11, 23, 12)
     assert await subscriptions.subscribe(db, 4001, ids["a"], "en", now, TIMING)
     assert not await subscriptions.subscribe(db, 4001, ids["a"], "en", now, TIMING)  # once is enough
-    assert await spots.subscribers_of(db, ids["a"]) == [spots.Subscriber(4001, "en")]
+    assert await subscriptions.subscribers_of(db, ids["a"]) == [subscriptions.Subscriber(4001, "en")]
     assert [s.id for s in await subscriptions.subscriptions_of(db, 4001, now, CITY)] == [ids["a"]]
     assert await subscriptions.unsubscribe(db, 4001, ids["a"])
     assert not await subscriptions.unsubscribe(db, 4001, ids["a"])
@@ -406,7 +407,9 @@ async def test_closing_a_spot_tells_each_subscriber_in_their_language_with_an_al
     await subscriptions.subscribe(db, 4001, ids["a"], "zh_Hans", now, TIMING)
     await subscriptions.subscribe(db, 4002, ids["a"], "en", now, TIMING)
     async with db.transaction() as conn:
-        change = await spots.close_spot(conn, ids["a"], local(2026, 11, 30, 0), "<road works>", now, tz=CITY)
+        change = await staff_actions.close_spot(
+            conn, ids["a"], local(2026, 11, 30, 0), "<road works>", now, timing=TIMING
+        )
     assert change.notified == 2 and change.spot.status == spots.STATUS_CLOSED
     (chinese_id, chinese), (english_id, english) = await outbox(db)
     assert chinese_id == 4001 and "沌口夜市暂停开放" in chinese and "原因：&lt;road works&gt;" in chinese
@@ -420,7 +423,7 @@ async def test_closing_a_spot_tells_each_subscriber_in_their_language_with_an_al
     )
 
     async with db.transaction() as conn:
-        reopened = await spots.reopen_spot(conn, ids["a"], now + timedelta(hours=1), tz=CITY)
+        reopened = await staff_actions.reopen_spot(conn, ids["a"], now + timedelta(hours=1), timing=TIMING)
     assert reopened.notified == 2
     assert "open again" in (await outbox(db))[-1][1]
 
@@ -456,7 +459,7 @@ async def test_a_closure_offers_the_spot_where_selling_could_start_soonest(
     now = local(2026, 11, 23, 16, 0)
     await subscriptions.subscribe(db, 4001, ids["closing"], "zh_Hans", now, TIMING)
     async with db.transaction() as conn:
-        await spots.close_spot(conn, ids["closing"], local(2026, 11, 25, 16), "道路施工", now, tz=CITY)
+        await staff_actions.close_spot(conn, ids["closing"], local(2026, 11, 25, 16), "道路施工", now, timing=TIMING)
     ((_, text),) = await outbox(db)
     assert f"附近最快能摆上摊的地方：{offered}，{says}" in text, text
     assert "最近" not in text  # a spot is called nearest only when it is
@@ -471,21 +474,21 @@ async def test_relocation_moves_the_subscriptions_to_the_new_spot(db: Database) 
     now = local(2026, 11, 23, 12)
     await subscriptions.subscribe(db, 4001, ids["old"], "zh_Hans", now, TIMING)
     async with db.transaction() as conn:
-        change = await spots.relocate_spot(conn, ids["old"], ids["new"], now, tz=CITY)
+        change = await staff_actions.relocate_spot(conn, ids["old"], ids["new"], now, timing=TIMING)
     assert change.notified == 1
     ((_, text),) = await outbox(db)
     assert "老市场已搬到新市场（神龙大道128号），离原来的地方700米" in text
-    assert await spots.subscribers_of(db, ids["old"]) == []
-    assert await spots.subscribers_of(db, ids["new"]) == [spots.Subscriber(4001, "zh_Hans")]
+    assert await subscriptions.subscribers_of(db, ids["old"]) == []
+    assert await subscriptions.subscribers_of(db, ids["new"]) == [subscriptions.Subscriber(4001, "zh_Hans")]
 
 
 async def test_staff_actions_refuse_what_makes_no_sense_and_change_nothing(db: Database) -> None:
     ids = await load(db, record("a", *CENTRE), record("b", *offset(100, 0)))
     now = local(2026, 11, 23, 12)
     for action in (
-        lambda conn: spots.relocate_spot(conn, ids["a"], ids["a"], now, tz=CITY),
-        lambda conn: spots.close_spot(conn, ids["a"], now - timedelta(hours=1), "", now, tz=CITY),
-        lambda conn: spots.close_spot(conn, 9999, None, "", now, tz=CITY),
+        lambda conn: staff_actions.relocate_spot(conn, ids["a"], ids["a"], now, timing=TIMING),
+        lambda conn: staff_actions.close_spot(conn, ids["a"], now - timedelta(hours=1), "", now, timing=TIMING),
+        lambda conn: staff_actions.close_spot(conn, 9999, None, "", now, timing=TIMING),
     ):
         with pytest.raises(spots.SpotError):
             async with db.transaction() as conn:
@@ -508,6 +511,6 @@ async def test_hours_are_kept_in_step_with_their_copies(db: Database) -> None:
     ids = await load(db, record("a", *CENTRE, "Mo 06:00-08:30; Su 22:00-04:00"))
     row = await db.fetchone("SELECT week, week_mask0, week_mask1, week_mask2 FROM spots WHERE id = ?", (ids["a"],))
     windows = [Window(r["start_m"], r["end_m"]) for r in await db.fetchall("SELECT * FROM spot_hours ORDER BY start_m")]
-    assert row["week"] == spots.week_text(windows)
-    assert (row["week_mask0"], row["week_mask1"], row["week_mask2"]) == spots.hour_masks(windows)
+    assert row["week"] == hours.week_text(windows)
+    assert (row["week_mask0"], row["week_mask1"], row["week_mask2"]) == hours.hour_masks(windows)
     assert row["week_mask0"] & (1 << 6) and row["week_mask0"] & (1 << 3)  # Monday 06:00 and (Sunday's) 03:00

@@ -18,7 +18,7 @@ import pytest
 from bot.__main__ import main
 from bot.platform.db import Database
 from bot.platform.geo import SAMPLE_CITY, load_service_area
-from bot.vending import spots, subscriptions
+from bot.vending import hours, spots, subscriptions
 from bot.vending.reminders import Timing
 from bot.vending.spot_import import (
     SAMPLE_SPOTS,
@@ -215,12 +215,12 @@ async def test_reimport_updates_by_stable_id_and_keeps_subscriptions(db: Databas
     assert again.id == spot.id and again.name == "新名字"
     assert again.hours == parse("Mo-Fr 06:00-08:30")
     assert again.exceptions[0].reason == "维修"
-    assert await spots.subscribers_of(db, spot.id) == [spots.Subscriber(4001, "zh_Hans")]
+    assert await subscriptions.subscribers_of(db, spot.id) == [subscriptions.Subscriber(4001, "zh_Hans")]
     assert await counts(db) == (2, 1, 5 + 7)
 
 
-def parse(text: str) -> tuple[spots.Window, ...]:
-    return spots.parse_hours(text)
+def parse(text: str) -> tuple[hours.Window, ...]:
+    return hours.parse_hours(text)
 
 
 CSV_HEADER = "id,name,lat,lon,hours,goods,fee,capacity,free_stalls,closed\n"

@@ -8,7 +8,7 @@ from datetime import timedelta
 
 import pytest
 
-from bot.vending import spots, subscriptions
+from bot.vending import search, spots, subscriptions
 from bot.vending.reminders import Timing
 from tests.support.driver import Person, TestBed, inline_buttons, text_of
 from tests.support.staff_steps import ADMIN_ID, STAFF_GROUP, card_of, enlist, file_case, next_with, staff_env
@@ -213,7 +213,7 @@ async def test_a_stall_card_offers_the_nearest_legal_spots(bed: TestBed, admin: 
     room = admin.in_group(bed.emulator.chats[STAFF_GROUP])
     report = await file_case(bed, 6401, category="stall", description="A fruit stall blocks the crossing")
     card = await card_of(room, report)
-    nearest = await spots.nearest_open_spots(
+    nearest = await search.nearest_open_spots(
         services.db, 30.48, 114.15, services.clock.now(), services.timezone, limit=3
     )
     text = text_of(card)

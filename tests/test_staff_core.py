@@ -13,6 +13,7 @@ from bot.people.staff import Action, CannotChange, InviteInvalid, NotAllowed, Ro
 from bot.platform.clock import to_db
 from bot.platform.dates import DateOutOfRange
 from bot.platform.db import Database
+from bot.vending import staff_actions
 
 NOW = datetime(2026, 11, 23, 2, 0, tzinfo=UTC)  # Monday 10:00 in the city
 SHANGHAI = ZoneInfo("Asia/Shanghai")
@@ -150,10 +151,10 @@ async def test_officers_of_the_district_come_first(db: Database) -> None:
     ],
 )
 def test_closure_times_as_staff_type_them(text: str, expected: datetime | None) -> None:
-    assert staff.parse_until(text, NOW, SHANGHAI) == expected
+    assert staff_actions.parse_until(text, NOW, SHANGHAI) == expected
 
 
 @pytest.mark.parametrize("text", ["9999-12-31", "9999-12-31T23:59", "0001-01-01", "0001-01-01T00:00", "2101-01-01"])
 def test_closure_dates_out_of_range_are_refused_before_any_arithmetic(text: str) -> None:
     with pytest.raises(DateOutOfRange):
-        staff.parse_until(text, NOW, SHANGHAI)
+        staff_actions.parse_until(text, NOW, SHANGHAI)

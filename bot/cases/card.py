@@ -33,7 +33,7 @@ from bot.platform.text import (
     take_fitting,
     visible_len,
 )
-from bot.vending import spots
+from bot.vending import hours, search, spots
 
 HISTORY_SHOWN = 10
 HISTORY_NOTE_MAX = 200  # UTF-16 units of a step's note on the card
@@ -81,7 +81,7 @@ class SpotOffer:
 
     spot: spots.Spot
     distance_m: float | None
-    opening: spots.Opening | None
+    opening: hours.Opening | None
     open_now: bool
 
 
@@ -142,10 +142,10 @@ async def first_name(conn: aiosqlite.Connection, telegram_id: int | None) -> str
 
 async def _spot_offers(conn: aiosqlite.Connection, report: Report, now: datetime, tz: tzinfo) -> tuple[SpotOffer, ...]:
     if report.lat is not None and report.lon is not None:
-        found = await spots.nearest_open_spots(conn, report.lat, report.lon, now, tz, limit=SPOTS_SHOWN)
+        found = await search.nearest_open_spots(conn, report.lat, report.lon, now, tz, limit=SPOTS_SHOWN)
         return tuple(SpotOffer(n.spot, n.distance_m, n.opening, n.open_now) for n in found.spots)
     if report.district:
-        in_district, _ = await spots.spots_in_district(conn, report.district, now, tz, limit=SPOTS_SHOWN)
+        in_district, _ = await search.spots_in_district(conn, report.district, now, tz, limit=SPOTS_SHOWN)
         return tuple(
             SpotOffer(
                 s, None, spots.current_opening(s, now, tz) or spots.next_opening(s, now, tz), spots.is_open(s, now, tz)

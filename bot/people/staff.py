@@ -11,17 +11,15 @@ import logging
 import re
 import secrets
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, time, timedelta, tzinfo
+from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Any
 
 import aiosqlite
 
-from bot.platform import dates
 from bot.platform.clock import from_db, to_db
 from bot.platform.db import Database
 from bot.platform.i18n import N_
-from bot.vending import spots
 
 log = logging.getLogger(__name__)
 
@@ -322,105 +320,3 @@ async def remove_member(db: Database, actor_id: int, target_id: int, now: dateti
         )
         await conn.execute("DELETE FROM staff_districts WHERE telegram_id = ?", (target_id,))
     log.info("user %s removed %s from the staff", actor_id, target_id)
-
-
-# ------------------------------------------------------------------ spots from the staff side
-class SpotRefused(StaffError):
-    """The spot cannot change as asked (``kind``): relocated, past, self, other_relocated."""
-
-    def __init__(self, kind: str, spot: spots.Spot | None = None) -> None:
-        super().__init__(kind)
-        self.kind, self.spot = kind, spot
-
-
-_DURATION = re.compile(r"([0-9]{1,4})([mhd])")
-_DAY = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
-_DAY_TIME = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{1,2}:[0-9]{2}")
-_CLOCK = re.compile(r"[0-9]{1,2}:[0-9]{2}")
-
-
-def parse_until(text: str, now: datetime, tz: tzinfo) -> datetime | None:
-    """When a closure ends, as staff type it: ``3h``/``2d``/``90m``, ``18:00`` (next), ``2026-12-01`` (through
-    that day), ``2026-12-01T08:00``; None when the text is none of these (it is then the reason).
-
-    A real date outside the range the bot computes with raises dates.DateOutOfRange (checked before any
-    arithmetic, which would overflow near year 9999)."""
-    word = text.strip()
-    if match := _DURATION.fullmatch(word):
-        unit = {"m": "minutes", "h": "hours", "d": "days"}[match.group(2)]
-        return now + timedelta(**{unit: int(match.group(1))})
-    local = now.astimezone(tz)
-    try:
-        if _DAY_TIME.fullmatch(word):
-            moment = datetime.strptime(word, "%Y-%m-%dT%H:%M")
-            dates.check_day(moment.date())
-            return moment.replace(tzinfo=tz).astimezone(UTC)
-        if _DAY.fullmatch(word):
-            day = dates.check_day(date.fromisoformat(word)) + timedelta(days=1)
-            return datetime.combine(day, time(0), tz).astimezone(UTC)
-        if _CLOCK.fullmatch(word):
-            hour, minute = (int(part) for part in word.split(":"))
-            moment = datetime.combine(local.date(), time(hour, minute), tz)
-            if moment <= local:
-                moment += timedelta(days=1)
-            return moment.astimezone(UTC)
-    except dates.DateOutOfRange:
-        raise  # a real date, just too far: said as such, not taken as the reason
-    except ValueError:
-        return None
-    return None
-
-
-async def close_spot(
-    db: Database,
-    actor_id: int,
-    ref: str,
-    until: datetime | None,
-    reason: str,
-    now: datetime,
-    tz: tzinfo,
-    admin_ids: frozenset[int],
-) -> spots.SpotChange:
-    """A staff member closes a vending spot for now; its subscribers are told (through the outbox)."""
-    async with db.transaction() as conn:
-        await authorize(conn, actor_id, Action.MANAGE_SPOTS, admin_ids)
-        spot = await spots.find_spot(conn, ref, now, tz)
-        if spot.status == spots.STATUS_RELOCATED:
-            raise SpotRefused("relocated", spot)
-        if until is not None and until <= now:
-            raise SpotRefused("past", spot)
-        return await spots.close_spot(conn, spot.id, until, reason, now, tz=tz)
-
-
-async def reopen_spot(
-    db: Database, actor_id: int, ref: str, now: datetime, tz: tzinfo, admin_ids: frozenset[int]
-) -> spots.SpotChange:
-    """A staff member opens a closed spot again; its subscribers are told."""
-    async with db.transaction() as conn:
-        await authorize(conn, actor_id, Action.MANAGE_SPOTS, admin_ids)
-        spot = await spots.find_spot(conn, ref, now, tz)
-        if spot.status == spots.STATUS_RELOCATED:
-            raise SpotRefused("relocated", spot)
-        return await spots.reopen_spot(conn, spot.id, now, tz=tz)
-
-
-async def relocate_spot(
-    db: Database,
-    actor_id: int,
-    ref: str,
-    other_ref: str,
-    reason: str,
-    now: datetime,
-    tz: tzinfo,
-    admin_ids: frozenset[int],
-) -> tuple[spots.SpotChange, spots.Spot]:
-    """A staff member moves a spot to another; subscribers are told and follow the new spot."""
-    async with db.transaction() as conn:
-        await authorize(conn, actor_id, Action.MANAGE_SPOTS, admin_ids)
-        spot = await spots.find_spot(conn, ref, now, tz)
-        other = await spots.find_spot(conn, other_ref, now, tz)
-        if spot.id == other.id:
-            raise SpotRefused("self", spot)
-        if other.status == spots.STATUS_RELOCATED:
-            raise SpotRefused("other_relocated", other)
-        return await spots.relocate_spot(conn, spot.id, other.id, now, tz=tz, reason=reason), other

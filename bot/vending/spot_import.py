@@ -36,22 +36,9 @@ from bot.platform.geo import (
     rings_from_geojson,
     valid_coordinates,
 )
-from bot.vending.spots import (
-    GOODS,
-    STATUS_CLOSED,
-    STATUS_OPEN,
-    STATUS_RELOCATED,
-    STATUSES,
-    ZONE_KINDS,
-    ClosedDates,
-    HoursError,
-    Window,
-    count_spots,
-    format_hours,
-    get_spot,
-    parse_hours,
-    store_hours,
-)
+from bot.vending.hours import ClosedDates, HoursError, Window, format_hours, parse_hours, store_hours
+from bot.vending.spots import GOODS, STATUS_CLOSED, STATUS_OPEN, STATUS_RELOCATED, STATUSES, count_spots, get_spot
+from bot.vending.zones import ZONE_KINDS
 
 log = logging.getLogger(__name__)
 

@@ -2,12 +2,36 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime, tzinfo
 
 from bot.platform.clock import to_db
 from bot.platform.db import Database
 from bot.vending import reminders
-from bot.vending.spots import _SPOT_COLUMNS, Reader, Spot, SpotNotFound, _rows, _since, _spot_from_row
+from bot.vending.spots import SPOT_COLUMNS, Reader, Spot, SpotNotFound, exceptions_since, read_rows, spot_from_row
+
+
+@dataclass(frozen=True)
+class Subscriber:
+    user_id: int
+    language: str
+
+
+async def is_subscribed(source: Reader, user_id: int, spot_id: int) -> bool:
+    rows = await read_rows(source, "SELECT 1 FROM subscriptions WHERE user_id = ? AND spot_id = ?", (user_id, spot_id))
+    return bool(rows)
+
+
+async def subscribers_of(source: Reader, spot_id: int) -> list[Subscriber]:
+    """Who to tell about the spot, each in their chosen language (or the one they subscribed in)."""
+    rows = await read_rows(
+        source,
+        """SELECT s.user_id, COALESCE(u.language, s.language) AS language FROM subscriptions s
+           LEFT JOIN users u ON u.telegram_id = s.user_id
+           WHERE s.spot_id = ? AND COALESCE(u.blocked_bot, 0) = 0 ORDER BY s.user_id""",
+        (spot_id,),
+    )
+    return [Subscriber(row["user_id"], row["language"]) for row in rows]
 
 
 async def subscribe(
@@ -15,7 +39,7 @@ async def subscribe(
 ) -> bool:
     """Subscribes the vendor to the spot's reminders and news; False if they already were."""
     async with db.transaction() as conn:
-        rows = await _rows(conn, "SELECT status FROM spots WHERE id = ?", (spot_id,))
+        rows = await read_rows(conn, "SELECT status FROM spots WHERE id = ?", (spot_id,))
         if not rows:
             raise SpotNotFound(spot_id)
         cursor = await conn.execute(
@@ -36,10 +60,10 @@ async def unsubscribe(db: Database, user_id: int, spot_id: int) -> bool:
 
 
 async def subscriptions_of(source: Reader, user_id: int, now: datetime, tz: tzinfo) -> list[Spot]:
-    rows = await _rows(
+    rows = await read_rows(
         source,
-        f"""SELECT {_SPOT_COLUMNS} FROM subscriptions sub JOIN spots s ON s.id = sub.spot_id
+        f"""SELECT {SPOT_COLUMNS} FROM subscriptions sub JOIN spots s ON s.id = sub.spot_id
             WHERE sub.user_id = :user ORDER BY s.name""",
-        {"user": user_id, "since": _since(now, tz)},
+        {"user": user_id, "since": exceptions_since(now, tz)},
     )
-    return [_spot_from_row(row) for row in rows]
+    return [spot_from_row(row) for row in rows]
