@@ -1,8 +1,9 @@
 """Case cards in the staff group and officers' chats: their buttons, and the questions asked with ForceReply.
 
-Who may do what is decided by the core (bot.people.staff, bot.cases.moves, bot.cases.service) from the
-person's role at that moment; these handlers only parse, call and answer. A question (a reason, a note, a case number) is kept in the database keyed
-by the chat and the question's message, so a staff member may have several open at once, a restart forgets none,
+Who may do what is decided by the core (bot.people.staff, bot.cases.moves, bot.cases.service) from the person's
+role at that moment; these handlers only parse, call and answer: one small function per kind of press (PRESSES).
+A question (a reason, a note, a case number) is kept in the database keyed by the chat and the question's message,
+so a staff member may have several open at once, a restart forgets none,
 and only the reply of the person who pressed the button, to that very question, answers it. That is why this
 journey is a set of handlers around a table rather than a ConversationHandler, whose one state per person could
 hold only one question.
