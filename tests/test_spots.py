@@ -17,7 +17,8 @@ from bot.platform.geo import haversine_m
 from bot.vending import hours, search, spots, staff_actions, subscriptions, zones
 from bot.vending.hours import ClosedDates, Window, parse_hours
 from bot.vending.reminders import Timing
-from bot.vending.spot_import import ImportBatch, SpotRecord, ZoneRecord, apply_batch
+from bot.vending.spot_features import ImportBatch, SpotRecord, ZoneRecord
+from bot.vending.spot_import import apply_batch
 from bot.vending.spots import Spot
 
 CITY = ZoneInfo("Asia/Shanghai")

@@ -20,11 +20,11 @@ from bot.platform.db import Database
 from bot.platform.geo import SAMPLE_CITY, load_service_area
 from bot.vending import hours, spots, subscriptions
 from bot.vending.reminders import Timing
+from bot.vending.spot_export import export_geojson
 from bot.vending.spot_import import (
     SAMPLE_SPOTS,
     ImportFailed,
     ensure_sample_spots,
-    export_geojson,
     import_file,
     read_file,
 )
