@@ -13,7 +13,7 @@ from typing import Any
 from telegram import InputFile, Update
 from telegram.ext import BaseHandler, CommandHandler
 
-from bot.cases import insight
+from bot.cases import insight, insight_chart, insight_csv
 from bot.people import staff
 from bot.platform import dates
 from bot.platform.i18n import N_, Lang
@@ -76,7 +76,7 @@ async def show_stats(update: Update, context: BotContext) -> None:
         return
     services = context.services
     stats = await insight.gather_stats(services.db, period, services.clock.now(), context.policy.calendar)
-    png = await asyncio.to_thread(insight.render_chart, t, stats)  # a few hundred ms: not on the event loop
+    png = await asyncio.to_thread(insight_chart.render_chart, t, stats)  # a few hundred ms: not on the event loop
     summary = "\n".join(insight.summary_lines(t, stats))
     filename = f"stats-{period.first_day.isoformat()}-{period.last_day.isoformat()}.png"
     if visible_len(summary) <= CAPTION_LIMIT:
@@ -101,7 +101,7 @@ async def export_cases(update: Update, context: BotContext) -> None:
     if period is None:
         return
     services = context.services
-    data, count = await insight.cases_csv(services.db, period, services.clock.now(), t, services.service_area)
+    data, count = await insight_csv.cases_csv(services.db, period, services.clock.now(), t, services.service_area)
     filename = f"cases-{period.first_day.isoformat()}-{period.last_day.isoformat()}.csv"
     caption = t.n_(
         "{count} case filed {period}.", "{count} cases filed {period}.", count, period=insight.period_text(t, period)

@@ -11,7 +11,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from bot.cases import config, insight, service, states
+from bot.cases import config, insight, insight_chart, insight_csv, service, states
 from bot.cases.drafts import Draft
 from bot.cases.states import ReportState, transition
 from bot.platform.db import Database
@@ -163,7 +163,7 @@ def png_size(data: bytes) -> tuple[int, int]:
 def test_a_cjk_font_is_found_and_has_the_words() -> None:
     from matplotlib.ft2font import FT2Font
 
-    font = insight.cjk_font_path()  # raises ChartFontMissing (and fails this test) when there is none
+    font = insight_chart.cjk_font_path()  # raises ChartFontMissing (and fails this test) when there is none
     face = FT2Font(font.path, face_index=font.face_index)
     assert all(face.get_char_index(ord(char)) for char in "案件统计结案率超期满意度占道经营暴露垃圾")
 
@@ -174,7 +174,7 @@ async def test_the_chart_is_a_phone_sized_png_with_every_glyph(db: Database, lan
     stats = await insight.gather_stats(db, insight.parse_period("week", NOW, CITY), NOW, CALENDAR)
     with warnings.catch_warnings():
         warnings.simplefilter("error")  # matplotlib warns "Glyph … missing from font": that fails the test
-        png = insight.render_chart(get_lang(language, CITY), stats)
+        png = insight_chart.render_chart(get_lang(language, CITY), stats)
     width, height = png_size(png)
     assert width == 1080 and 1000 < height < 3000
     assert len(png) > 30_000  # drawn, not blank
@@ -200,7 +200,7 @@ def test_the_chart_says_filed_in_one_language_and_counts_whole_cases(language: s
         insight.CategoryStats("stall", counts, (), 4, False, 0),
         insight.CategoryStats("garbage", counts, (), 4, False, 0),
     )
-    figure = insight.chart_figure(get_lang(language, CITY), insight.Stats(period, categories, 0, ()))
+    figure = insight_chart.chart_figure(get_lang(language, CITY), insight.Stats(period, categories, 0, ()))
     figure.canvas.draw()
     words = " ".join(text.get_text() for text in figure.findobj(Text))
     low, high = figure.axes[0].get_xlim()
@@ -215,7 +215,7 @@ def test_the_chart_says_filed_in_one_language_and_counts_whole_cases(language: s
 
 def test_the_chart_of_an_empty_period() -> None:
     period = insight.parse_period("today", NOW, CITY)
-    png = insight.render_chart(get_lang("zh_Hans", CITY), insight.Stats(period, (), 0, ()))
+    png = insight_chart.render_chart(get_lang("zh_Hans", CITY), insight.Stats(period, (), 0, ()))
     assert png_size(png)[0] == 1080
 
 
@@ -234,12 +234,12 @@ async def test_csv_has_the_documented_columns_and_no_personal_data_of_anonymous_
     )
     cases = await a_week_of_cases(db)
     period = insight.parse_period("week", NOW, CITY)
-    data, count = await insight.cases_csv(db, period, NOW, get_lang("zh_Hans", CITY))
+    data, count = await insight_csv.cases_csv(db, period, NOW, get_lang("zh_Hans", CITY))
 
     assert data.startswith("\ufeff".encode())  # the BOM: Excel then reads UTF-8 Chinese correctly
     rows = list(csv.DictReader(io.StringIO(data.decode("utf-8-sig"))))
     assert count == len(rows) == 4
-    assert tuple(rows[0]) == insight.CSV_COLUMNS
+    assert tuple(rows[0]) == insight_csv.CSV_COLUMNS
     by_number = {row["number"]: row for row in rows}
     quick = by_number[cases["quick"].public_no]
     assert quick["state"] == "closed" and quick["state_name"] == "已结案"

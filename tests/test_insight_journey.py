@@ -9,7 +9,7 @@ from collections.abc import AsyncIterator
 
 import pytest
 
-from bot.cases import insight
+from bot.cases import insight_csv
 from tests.support.driver import TestBed, text_of
 from tests.support.staff_steps import ADMIN_ID, STAFF_GROUP, enlist, file_case, start_staff_bed
 
@@ -81,7 +81,7 @@ async def test_the_csv_export_of_the_month(bed: TestBed) -> None:
     data = sent_file(bed, document, "document")
     assert data.startswith("\ufeff".encode())
     rows = list(csv.DictReader(io.StringIO(data.decode("utf-8-sig"))))
-    assert tuple(rows[0]) == insight.CSV_COLUMNS
+    assert tuple(rows[0]) == insight_csv.CSV_COLUMNS
     assert rows[0]["number"] == case.public_no and rows[0]["reporter_name"] == ""
     assert "9401" not in data.decode("utf-8-sig")
 
@@ -150,4 +150,4 @@ async def test_the_csv_export_cannot_carry_a_formula_into_a_spreadsheet(bed: Tes
     for row in rows:
         for column, cell in row.items():
             assert not cell.startswith(("=", "+", "@", "\t", "\r")), column
-            assert not cell.startswith("-") or column in insight.NUMBER_COLUMNS, column
+            assert not cell.startswith("-") or column in insight_csv.NUMBER_COLUMNS, column
