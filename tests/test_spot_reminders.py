@@ -75,3 +75,30 @@ async def test_reminders_are_restored_for_subscriptions_at_start(bed: TestBed) -
     assert await reminders.pending(bed.db, spot_target(spot.id, vendor.id)) == []
     await bed.restart()
     assert len(await reminders.pending(bed.db, spot_target(spot.id, vendor.id))) == 1
+
+
+async def test_a_moved_spot_hands_its_reminders_to_the_new_spot_and_a_reopened_one_plans_them_again(
+    bed: TestBed,
+) -> None:
+    assert bed.services is not None
+    vendor, spot, _ = await vendor_and_spot(bed)
+    now, timing = bed.services.clock.now(), Timing.of(bed.services.settings)
+    other_id = next(
+        row["id"] for row in await bed.db.fetchall("SELECT id FROM spots WHERE status = 'open' AND id <> ?", (spot.id,))
+    )
+    await subscriptions.subscribe(bed.db, vendor.id, other_id, "en", now, timing)
+    async with bed.db.transaction() as conn:  # closed until reopened: its reminder finds no opening
+        await staff_actions.close_spot(conn, other_id, None, "", now, timing=timing)
+        await conn.execute("DELETE FROM reminders WHERE target = ?", (spot_target(other_id, vendor.id),))
+    async with bed.db.transaction() as conn:
+        await staff_actions.reopen_spot(conn, other_id, now, timing=timing)
+    assert len(await reminders.pending(bed.db, spot_target(other_id, vendor.id))) == 1
+
+    await subscriptions.subscribe(bed.db, vendor.id, spot.id, "en", now, timing)
+    async with bed.db.transaction() as conn:
+        await staff_actions.relocate_spot(conn, spot.id, other_id, now, timing=timing)
+    assert await reminders.pending(bed.db, spot_target(spot.id, vendor.id)) == []
+    [following] = await reminders.pending(bed.db, spot_target(other_id, vendor.id))
+    other = await spots.get_spot(bed.db, other_id, now, timing.tz)
+    opening = spots.next_opening(other, now + timing.before, timing.tz)
+    assert opening is not None and following.due_at == opening.opens_at - timing.before
