@@ -52,7 +52,7 @@ from handlers import (
     team,
     vendor,
 )
-from handlers.common import BotContext
+from handlers.common import BotContext, lang_of
 
 log = logging.getLogger(__name__)
 
@@ -94,7 +94,7 @@ async def guard(update: Update, context: BotContext) -> None:
         raise ApplicationHandlerStop  # an edit of something already answered: nothing new to do
     verdict = context.application.bot_data["flood"].check(user.id, time.monotonic())
     if not verdict.allowed:
-        t = await context.services.lang_for(user.id, user.language_code)
+        t = await lang_of(update, context)
         slow_down = t._("You are sending messages very fast. Please wait a moment.")
         if update.callback_query is not None:
             # Answer the dropped press, or the person's button keeps spinning.

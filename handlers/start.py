@@ -16,7 +16,7 @@ from bot import wire
 from bot.edge import calls as edge
 from bot.people.staff import is_invite_code
 from bot.platform.config import SUPPORTED_LANGUAGES
-from bot.platform.i18n import Lang, get_lang
+from bot.platform.i18n import Lang
 from bot.platform.text import NAME_SHOWN, escape
 from handlers.common import (
     MENU_HELP,
@@ -97,7 +97,7 @@ async def set_language(update: Update, context: BotContext) -> None:
         return
     services = context.services
     await services.users.set_language(update.effective_user.id, code, services.clock.now())
-    t = get_lang(code, services.timezone)
+    t = await lang_of(update, context)  # the choice just stored
     await edge.answer(query)
     if not await edge.edit_text(query, t._("Language set: {language}.", language=LANGUAGE_NAMES[code])):
         return  # pressed again (a double tap): it already says so, and the menu is already there

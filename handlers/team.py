@@ -18,7 +18,6 @@ from telegram.ext import (
 )
 
 from bot import wire
-from bot.cases.config import lang_of_user
 from bot.edge import calls as edge
 from bot.people import staff
 from bot.people.staff import Action, NotAllowed, Role
@@ -158,8 +157,8 @@ async def join_team(update: Update, context: BotContext, code: str) -> None:
         )
     )
     await message.reply_text("\n".join(lines))
+    inviter_t = await services.lang_for(invite.created_by)
     async with services.db.transaction() as conn:
-        inviter_t = await lang_of_user(conn, invite.created_by, context.desk)
         await enqueue_text(
             conn,
             invite.created_by,

@@ -13,12 +13,11 @@ import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
-from typing import Any
 
 import aiosqlite
 
 from bot.platform.clock import from_db, to_db
-from bot.platform.db import Database
+from bot.platform.db import Database, Reader, read_rows
 from bot.platform.i18n import N_
 
 log = logging.getLogger(__name__)
@@ -130,28 +129,18 @@ class Invite:
 
 
 # ------------------------------------------------------------------ reading
-Source = Database | aiosqlite.Connection
-
-
-async def _rows(source: Source, sql: str, params: tuple[Any, ...] = ()) -> list[Any]:
-    if isinstance(source, Database):
-        return await source.fetchall(sql, params)
-    async with source.execute(sql, params) as cursor:
-        return list(await cursor.fetchall())
-
-
-async def role_of(source: Source, telegram_id: int, admin_ids: frozenset[int]) -> Role | None:
+async def role_of(source: Reader, telegram_id: int, admin_ids: frozenset[int]) -> Role | None:
     """The person's staff role now (a fresh read, never a cache), or None for everybody else."""
     if telegram_id in admin_ids:
         return Role.ADMIN
-    rows = await _rows(source, "SELECT role FROM users WHERE telegram_id = ?", (telegram_id,))
+    rows = await read_rows(source, "SELECT role FROM users WHERE telegram_id = ?", (telegram_id,))
     if not rows or rows[0]["role"] not in _ROLE_VALUES:
         return None
     return Role(rows[0]["role"])
 
 
 async def authorize(
-    source: Source,
+    source: Reader,
     actor_id: int,
     action: Action,
     admin_ids: frozenset[int],
@@ -178,26 +167,26 @@ async def authorize(
     raise NotAllowed(actor_id, action, role, reason)
 
 
-async def _districts(source: Source, telegram_id: int) -> tuple[str, ...]:
-    rows = await _rows(
+async def _districts(source: Reader, telegram_id: int) -> tuple[str, ...]:
+    rows = await read_rows(
         source, "SELECT district FROM staff_districts WHERE telegram_id = ? ORDER BY district", (telegram_id,)
     )
     return tuple(row["district"] for row in rows)
 
 
-async def get_member(source: Source, telegram_id: int, admin_ids: frozenset[int]) -> StaffMember | None:
+async def get_member(source: Reader, telegram_id: int, admin_ids: frozenset[int]) -> StaffMember | None:
     role = await role_of(source, telegram_id, admin_ids)
     if role is None:
         return None
-    rows = await _rows(source, "SELECT first_name FROM users WHERE telegram_id = ?", (telegram_id,))
+    rows = await read_rows(source, "SELECT first_name FROM users WHERE telegram_id = ?", (telegram_id,))
     name = rows[0]["first_name"] if rows and rows[0]["first_name"] else str(telegram_id)
     return StaffMember(telegram_id, name, role, await _districts(source, telegram_id), telegram_id in admin_ids)
 
 
-async def list_staff(source: Source, admin_ids: frozenset[int]) -> list[StaffMember]:
+async def list_staff(source: Reader, admin_ids: frozenset[int]) -> list[StaffMember]:
     """Everyone with a staff role, the configured admins included; admins first, then by role and name."""
     roles = tuple(role.value for role in Role)
-    rows = await _rows(
+    rows = await read_rows(
         source,
         f"SELECT telegram_id FROM users WHERE role IN ({', '.join('?' for _ in roles)})",
         roles,
@@ -208,9 +197,9 @@ async def list_staff(source: Source, admin_ids: frozenset[int]) -> list[StaffMem
     return sorted(members, key=lambda m: (rank.index(m.role), m.name, m.telegram_id))
 
 
-async def officers(source: Source, district: str | None = None) -> list[StaffMember]:
+async def officers(source: Reader, district: str | None = None) -> list[StaffMember]:
     """Field officers, those of ``district`` first, then by name."""
-    rows = await _rows(
+    rows = await read_rows(
         source,
         "SELECT telegram_id, first_name FROM users WHERE role = ? ORDER BY first_name, telegram_id",
         (Role.OFFICER.value,),
@@ -255,7 +244,7 @@ async def redeem_invite(
 ) -> tuple[StaffMember, Invite]:
     """Joins the staff with a code, once; raises InviteInvalid("unknown" / "expired" / "used")."""
     async with db.transaction() as conn:
-        rows = await _rows(conn, "SELECT * FROM staff_invites WHERE code = ?", (code.strip(),))
+        rows = await read_rows(conn, "SELECT * FROM staff_invites WHERE code = ?", (code.strip(),))
         if not rows:
             raise InviteInvalid("unknown")
         row = rows[0]

@@ -136,6 +136,16 @@ class Database:
         return str(row[0]) if row else "no answer"
 
 
+Reader = Database | aiosqlite.Connection
+
+
+async def read_rows(source: Reader, sql: str, params: Iterable[Any] | dict[str, Any] = ()) -> list[sqlite3.Row]:
+    """The one read helper: rows through the Database, or through the connection of a caller's transaction."""
+    if isinstance(source, Database):
+        return await source.fetchall(sql, params)
+    return list(await source.execute_fetchall(sql, params))
+
+
 def split_sql(script: str) -> list[str]:
     """Splits a migration script into complete statements (sqlite3.complete_statement knows about triggers)."""
     statements: list[str] = []

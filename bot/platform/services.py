@@ -11,8 +11,8 @@ from bot.platform.clock import Clock
 from bot.platform.config import Settings
 from bot.platform.db import Database
 from bot.platform.geo import SAMPLE_CITY, ServiceArea, load_service_area
-from bot.platform.i18n import Lang, get_lang, resolve_language
-from bot.platform.users import UserDirectory
+from bot.platform.i18n import Lang, get_lang
+from bot.platform.users import UserDirectory, answer_lang
 
 # Called, in order, after the clock jumps (the playground's time control); e.g. to send reminders now due.
 TimeListener = Callable[[], Awaitable[None]]
@@ -85,15 +85,9 @@ class Services:
         return self.settings.timezone
 
     async def lang_for(self, telegram_id: int | None, telegram_code: str | None = None) -> Lang:
-        """The user's language: stored choice, then Telegram's language_code, then the default."""
-        stored = None
-        if telegram_id is not None:
-            record = await self.users.get(telegram_id)
-            if record is not None:
-                stored = record.language
-                telegram_code = telegram_code or record.telegram_language
-        code = resolve_language(stored, telegram_code, self.settings.default_language)
-        return get_lang(code, self.settings.timezone)
+        """The language to answer this person in (see users.answer_lang), from the cached users row."""
+        record = await self.users.get(telegram_id) if telegram_id is not None else None
+        return answer_lang(record, telegram_code, self.settings.default_language, self.settings.timezone)
 
     def lang(self, code: str) -> Lang:
         return get_lang(code, self.settings.timezone)

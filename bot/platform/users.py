@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import sqlite3
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, tzinfo
 
 from bot.platform.clock import to_db
 from bot.platform.config import SUPPORTED_LANGUAGES
-from bot.platform.db import Database
+from bot.platform.db import Database, Reader, read_rows
+from bot.platform.i18n import Lang, get_lang, resolve_language
+
+_RECORD_COLUMNS = "telegram_id, first_name, language, telegram_language, role, blocked_bot"
 
 
 @dataclass(frozen=True)
@@ -18,6 +22,31 @@ class UserRecord:
     telegram_language: str | None
     role: str
     blocked_bot: bool
+
+
+def record_of(row: sqlite3.Row) -> UserRecord:
+    return UserRecord(
+        row["telegram_id"],
+        row["first_name"],
+        row["language"],
+        row["telegram_language"],
+        row["role"],
+        bool(row["blocked_bot"]),
+    )
+
+
+def answer_lang(record: UserRecord | None, telegram_code: str | None, default: str, timezone: tzinfo) -> Lang:
+    """The language to answer a person in — their stored choice, then their Telegram app's language (as this update
+    says, else as last seen), then the bot's default. Every way to a person's language ends here."""
+    stored = record.language if record is not None else None
+    telegram_code = telegram_code or (record.telegram_language if record is not None else None)
+    return get_lang(resolve_language(stored, telegram_code, default), timezone)
+
+
+async def lang_for(source: Reader, telegram_id: int, default: str, timezone: tzinfo) -> Lang:
+    """:func:`answer_lang` from a fresh read of the person's row, for code inside a transaction (pushes, outbox)."""
+    rows = await read_rows(source, f"SELECT {_RECORD_COLUMNS} FROM users WHERE telegram_id = ?", (telegram_id,))
+    return answer_lang(record_of(rows[0]) if rows else None, None, default, timezone)
 
 
 class UnknownLanguage(ValueError):
@@ -34,21 +63,10 @@ class UserDirectory:
     async def get(self, telegram_id: int) -> UserRecord | None:
         if telegram_id in self._cache:
             return self._cache[telegram_id]
-        row = await self.db.fetchone(
-            "SELECT telegram_id, first_name, language, telegram_language, role, blocked_bot FROM users "
-            "WHERE telegram_id = ?",
-            (telegram_id,),
-        )
+        row = await self.db.fetchone(f"SELECT {_RECORD_COLUMNS} FROM users WHERE telegram_id = ?", (telegram_id,))
         if row is None:
             return None
-        record = UserRecord(
-            row["telegram_id"],
-            row["first_name"],
-            row["language"],
-            row["telegram_language"],
-            row["role"],
-            bool(row["blocked_bot"]),
-        )
+        record = record_of(row)
         self._cache[telegram_id] = record
         return record
 
