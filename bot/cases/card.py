@@ -16,10 +16,11 @@ import aiosqlite
 from bot import wire
 from bot.cases.config import Desk
 from bot.cases.drafts import Draft
-from bot.cases.states import STATE_NAMES, Report, ReportState, category_of, fetch_rows, get_report
+from bot.cases.states import STATE_NAMES, Report, ReportState, category_of, get_report
 from bot.people import staff
 from bot.people.staff import Action
 from bot.platform.clock import from_db
+from bot.platform.db import read_rows
 from bot.platform.geo import ServiceArea
 from bot.platform.i18n import N_, Lang
 from bot.platform.text import (
@@ -136,7 +137,7 @@ def keyboard(t: Lang, report: Report, layout: dict[ReportState, tuple[tuple[Acti
 async def first_name(conn: aiosqlite.Connection, telegram_id: int | None) -> str | None:
     if telegram_id is None:
         return None
-    rows = await fetch_rows(conn, "SELECT first_name FROM users WHERE telegram_id = ?", (telegram_id,))
+    rows = await read_rows(conn, "SELECT first_name FROM users WHERE telegram_id = ?", (telegram_id,))
     return rows[0]["first_name"] or None if rows else None
 
 
@@ -161,10 +162,10 @@ async def load_view(
     """Everything the card shows; ``report`` when the caller has just read or moved it (not read again)."""
     if report is None or report.id != report_id:
         report = await get_report(conn, report_id)
-    photos = await fetch_rows(
+    photos = await read_rows(
         conn, "SELECT COUNT(*) AS n FROM report_photos WHERE report_id = ? AND kind = 'report'", (report_id,)
     )
-    events = await fetch_rows(
+    events = await read_rows(
         conn,
         """SELECT e.at, e.to_state, e.actor_role, e.note, u.first_name FROM report_events e
            LEFT JOIN users u ON u.telegram_id = e.actor_id

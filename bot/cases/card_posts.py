@@ -14,15 +14,15 @@ import aiosqlite
 
 from bot.cases.card import GROUP_BUTTONS, OFFICER_BUTTONS, CaseView, card_text, keyboard, load_view
 from bot.cases.config import Desk, lang_of_user
-from bot.cases.states import Report, Transition, category_of, fetch_rows
-from bot.platform.db import Database
+from bot.cases.states import Report, Transition, category_of
+from bot.platform.db import Database, read_rows
 from bot.platform.i18n import Lang
 from bot.platform.outbox import card_ref, copies, enqueue, enqueue_text, record_copy
 
 
 # ------------------------------------------------------------------ queuing cards
 async def _report_photos(conn: aiosqlite.Connection, report_id: int) -> list[str]:
-    rows = await fetch_rows(
+    rows = await read_rows(
         conn, "SELECT file_id FROM report_photos WHERE report_id = ? AND kind = 'report' ORDER BY id", (report_id,)
     )
     return [row["file_id"] for row in rows]
@@ -124,7 +124,7 @@ def officer_card_ref(report_id: int) -> str:
 
 
 async def card_row(conn: aiosqlite.Connection, ref: str, chat_id: int) -> Any | None:
-    rows = await fetch_rows(
+    rows = await read_rows(
         conn,
         "SELECT id, state, result_message_id, params FROM outbox WHERE ref = ? AND chat_id = ? "
         "AND state IN ('pending', 'sent') ORDER BY id DESC LIMIT 1",
@@ -138,7 +138,7 @@ async def refresh_copies(
 ) -> bool:
     """Brings a card up to date: rewrites it while it waits to be sent, and edits every copy the chat is known to
     hold (one, or two when a slow send was tried again and someone pressed the copy whose answer was lost)."""
-    waiting = await fetch_rows(
+    waiting = await read_rows(
         conn, "SELECT id, params FROM outbox WHERE ref = ? AND chat_id = ? AND state = 'pending'", (ref, chat_id)
     )
     for row in waiting:
@@ -192,7 +192,7 @@ async def keep_copy(
     again): from now on that copy is edited with the others. Only the group's card or the assigned officer's own
     copy is kept; True when the copy was new."""
     async with db.transaction() as conn:
-        rows = await fetch_rows(conn, "SELECT assignee FROM reports WHERE id = ?", (report_id,))
+        rows = await read_rows(conn, "SELECT assignee FROM reports WHERE id = ?", (report_id,))
         if not rows:
             return False
         if desk.staff_chat_id is not None and chat_id == desk.staff_chat_id:
@@ -211,7 +211,7 @@ async def anonymise_cards(conn: aiosqlite.Connection, report_id: int, now: datet
     view = await load_view(conn, report_id, now, desk)
     for ref, for_officer in ((card_ref(report_id), False), (officer_card_ref(report_id), True)):
         refs = (ref, f"{ref}:edit")
-        for row in await fetch_rows(conn, "SELECT DISTINCT chat_id FROM outbox WHERE ref IN (?, ?)", refs):
+        for row in await read_rows(conn, "SELECT DISTINCT chat_id FROM outbox WHERE ref IN (?, ?)", refs):
             chat_id = int(row["chat_id"])
             t = await lang_of_user(conn, chat_id, desk) if for_officer else desk.staff_lang
             text = card_text(t, view, now, for_officer=for_officer)

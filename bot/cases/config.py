@@ -7,9 +7,10 @@ from datetime import datetime, time, timedelta, tzinfo
 
 import aiosqlite
 
+from bot.platform import users
 from bot.platform.config import Settings
 from bot.platform.geo import ServiceArea
-from bot.platform.i18n import Lang, get_lang, resolve_language
+from bot.platform.i18n import Lang, get_lang
 from bot.platform.worktime import WorkCalendar
 
 
@@ -96,13 +97,8 @@ def desk_for(policy: ReportPolicy) -> Desk:
 
 
 async def lang_of_user(conn: aiosqlite.Connection, telegram_id: int, desk: Desk) -> Lang:
-    """The person's language for a push: stored choice, then their Telegram language, then the default."""
-    async with conn.execute(
-        "SELECT language, telegram_language FROM users WHERE telegram_id = ?", (telegram_id,)
-    ) as cursor:
-        row = await cursor.fetchone()
-    stored, telegram = (row["language"], row["telegram_language"]) if row else (None, None)
-    return get_lang(resolve_language(stored, telegram, desk.default_language), desk.timezone)
+    """The person's language for a push, by the one rule every path uses (bot.platform.users.answer_lang)."""
+    return await users.lang_for(conn, telegram_id, desk.default_language, desk.timezone)
 
 
 def next_daily(at: time, zone: tzinfo, now: datetime) -> datetime:

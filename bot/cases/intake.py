@@ -17,12 +17,11 @@ from bot.cases.states import (
     add_event,
     category_of,
     deadline_for,
-    fetch_rows,
     get_report,
     report_of,
 )
 from bot.platform.clock import from_db, to_db
-from bot.platform.db import Database
+from bot.platform.db import Database, read_rows
 from bot.platform.worktime import WorkCalendar
 
 
@@ -34,7 +33,7 @@ async def check_limits(
         ("hour", timedelta(hours=1), policy.per_hour),
         ("day", timedelta(days=1), policy.per_day),
     ):
-        rows = await fetch_rows(
+        rows = await read_rows(
             db,
             "SELECT created_at FROM reports WHERE reporter_id = ? AND created_at > ? ORDER BY created_at",
             (telegram_id, to_db(now - span)),

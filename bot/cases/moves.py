@@ -20,13 +20,12 @@ from bot.cases.states import (
     StateChanged,
     Transition,
     can_move,
-    fetch_rows,
     get_report,
 )
 from bot.people import staff
 from bot.people.staff import Action, StaffMember
 from bot.platform.clock import from_db, to_db
-from bot.platform.db import Database
+from bot.platform.db import Database, read_rows
 
 NOTE_MIN = 2
 NOTE_MAX = 500
@@ -188,7 +187,7 @@ async def find_original(conn: aiosqlite.Connection, number: str, report: Report)
     wanted = number.strip().upper()
     if not _PUBLIC_NO.match(wanted):
         raise UnknownCase(number.strip())
-    rows = await fetch_rows(conn, "SELECT id FROM reports WHERE public_no = ?", (wanted,))
+    rows = await read_rows(conn, "SELECT id FROM reports WHERE public_no = ?", (wanted,))
     if not rows:
         raise UnknownCase(wanted)
     if rows[0]["id"] == report.id:

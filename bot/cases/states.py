@@ -15,7 +15,7 @@ from typing import Any
 import aiosqlite
 
 from bot.platform.clock import from_db, to_db
-from bot.platform.db import Database
+from bot.platform.db import Database, read_rows
 from bot.platform.i18n import N_
 from bot.platform.worktime import WorkCalendar
 
@@ -302,7 +302,7 @@ async def get_report_by_no(db: Database, public_no: str) -> Report:
 
 async def followers_of(db: Database | aiosqlite.Connection, report_id: int) -> list[int]:
     """Telegram ids to tell about the report's public steps (the reporter first)."""
-    rows = await fetch_rows(
+    rows = await read_rows(
         db,
         """SELECT f.telegram_id FROM report_followers f JOIN reports r ON r.id = f.report_id
            WHERE f.report_id = ? ORDER BY f.telegram_id != r.reporter_id, f.created_at""",
@@ -312,22 +312,15 @@ async def followers_of(db: Database | aiosqlite.Connection, report_id: int) -> l
 
 
 # ------------------------------------------------------------------ rows
-async def fetch_rows(db: Database | aiosqlite.Connection, sql: str, params: tuple[Any, ...]) -> list[Any]:
-    if isinstance(db, Database):
-        return await db.fetchall(sql, params)
-    async with db.execute(sql, params) as cursor:
-        return list(await cursor.fetchall())
-
-
 async def _get(db: Database | aiosqlite.Connection, report_id: int) -> Report:
-    rows = await fetch_rows(db, "SELECT * FROM reports WHERE id = ?", (report_id,))
+    rows = await read_rows(db, "SELECT * FROM reports WHERE id = ?", (report_id,))
     if not rows:
         raise ReportNotFound(report_id)
     return report_of(rows[0])
 
 
 async def visible_report(db: Database | aiosqlite.Connection, report_id: int, telegram_id: int) -> Report:
-    rows = await fetch_rows(
+    rows = await read_rows(
         db,
         """SELECT r.* FROM reports r JOIN report_followers f ON f.report_id = r.id
            WHERE r.id = ? AND f.telegram_id = ?""",

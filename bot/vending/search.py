@@ -15,6 +15,7 @@ from functools import partial
 from typing import Any
 
 from bot.platform.clock import to_db
+from bot.platform.db import Reader, read_rows
 from bot.platform.geo import (
     EARTH_RADIUS_M,
     bounding_box,
@@ -26,7 +27,6 @@ from bot.vending.spots import (
     EXCEPTIONS_COLUMN,
     ROW_COLUMNS,
     SPOT_COLUMNS,
-    Reader,
     Spot,
     current_opening,
     exceptions_since,
@@ -36,7 +36,6 @@ from bot.vending.spots import (
     open_window,
     opening_of,
     openings_in,
-    read_rows,
     selling_opening,
     spot_from_row,
 )

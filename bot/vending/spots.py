@@ -12,12 +12,9 @@ import sqlite3
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta, tzinfo
-from typing import Any
-
-import aiosqlite
 
 from bot.platform.clock import from_db
-from bot.platform.db import Database
+from bot.platform.db import Database, Reader, read_rows
 from bot.platform.i18n import N_, Lang
 from bot.vending.hours import (
     MINUTES_PER_DAY,
@@ -143,17 +140,6 @@ def openings_on_day(spot: Spot, day: date, tz: tzinfo) -> list[Opening]:
     start = datetime.combine(day, time(0), tzinfo=tz).astimezone(UTC)
     found = openings(spot, start, start + timedelta(days=1), tz)
     return [o for o in found if o.opens_at.astimezone(tz).date() == day]
-
-
-Reader = Database | aiosqlite.Connection
-
-
-async def read_rows(source: Reader, sql: str, params: Sequence[Any] | dict[str, Any] = ()) -> list[sqlite3.Row]:
-    """Reads through the Database, or through a connection inside a caller's transaction."""
-    if isinstance(source, Database):
-        return await source.fetchall(sql, params)
-    async with source.execute(sql, params) as cursor:
-        return list(await cursor.fetchall())
 
 
 ROW_COLUMNS = """s.id AS id, s.external_id, s.name, s.name_en, s.district, s.lat, s.lon, s.address, s.address_en,

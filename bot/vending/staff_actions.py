@@ -17,7 +17,7 @@ from bot.people import staff
 from bot.people.staff import Action
 from bot.platform import dates
 from bot.platform.clock import to_db
-from bot.platform.db import Database
+from bot.platform.db import Database, Reader
 from bot.platform.geo import (
     haversine_m,
     walking_minutes,
@@ -32,7 +32,6 @@ from bot.vending.spots import (
     STATUS_CLOSED,
     STATUS_OPEN,
     STATUS_RELOCATED,
-    Reader,
     Spot,
     SpotError,
     current_opening,

@@ -6,9 +6,9 @@ from dataclasses import dataclass
 from datetime import datetime, tzinfo
 
 from bot.platform.clock import to_db
-from bot.platform.db import Database
+from bot.platform.db import Database, Reader, read_rows
 from bot.vending import reminders
-from bot.vending.spots import SPOT_COLUMNS, Reader, Spot, SpotNotFound, exceptions_since, read_rows, spot_from_row
+from bot.vending.spots import SPOT_COLUMNS, Spot, SpotNotFound, exceptions_since, spot_from_row
 
 
 @dataclass(frozen=True)

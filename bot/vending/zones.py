@@ -7,13 +7,13 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta, tzinfo
 from typing import Any
 
+from bot.platform.db import Reader, read_rows
 from bot.platform.geo import (
     point_in_polygon,
     rings_from_geojson,
 )
 from bot.platform.i18n import N_
 from bot.vending.hours import Opening, Window, weekly_openings
-from bot.vending.spots import Reader, read_rows
 
 # Kinds of no-vending zone, with the label and the reason a vendor is told.
 ZONE_KINDS = {
