@@ -6,6 +6,7 @@ import logging
 from typing import Any
 
 from telegram import (
+    CallbackQuery,
     InlineKeyboardButton,
     InlineKeyboardMarkup,
     Update,
@@ -240,61 +241,30 @@ def member_view(t: Lang, context: BotContext, member: staff.StaffMember) -> tupl
 
 
 async def press_staff_button(update: Update, context: BotContext) -> None:
-    """Shows a staff member, changes their role or removes them (admins only, checked now)."""
+    """Reads a /staff button, checks the presser is an admin now, and does what the button names."""
     query = update.callback_query
     user = update.effective_user
     assert query is not None and user is not None
     t = await lang_of(update, context)
     services = context.services
-    admin_ids = services.settings.admin_ids
     pressed = wire.staff_button(query.data)
     if pressed is None:
         await stale_button(update, context)
         return
-    action, target = pressed.action, pressed.user_id or 0  # no user id: staff:list
-    now = services.clock.now()
+    target = pressed.user_id or 0  # no user id: staff:list
     try:
-        await staff.authorize(services.db, user.id, Action.MANAGE_STAFF, admin_ids)
-        if action == "role":
-            role = Role(pressed.role)
-            member = await staff.set_role(services.db, user.id, target, role, now, admin_ids)
-            services.users.forget_cached(member.telegram_id)
-            name, role_name = clip(member.name, NAME_SHOWN), t._(staff.ROLE_NAMES[role])
-            await query.answer(t._("{name} is now {role}.", name=name, role=role_name))
-        elif action == "remove":
-            leaving = await staff.get_member(services.db, target, admin_ids)
-            if leaving is None:
-                raise staff.UnknownMember(target)
-            confirm = InlineKeyboardMarkup(
-                [
-                    [staff_button(t._("Yes, remove {name}", name=leaving.name), "removed", leaving.telegram_id)],
-                    [staff_button(t._("◀️ Back"), "show", leaving.telegram_id)],
-                ]
-            )
-            await edge.edit_text(
-                query,
-                t._(
-                    "Remove {name} from the staff? They keep using the bot as a resident.",
-                    name=escape(leaving.name, NAME_SHOWN),
-                ),
-                confirm,
-            )
-            await edge.answer(query)
-            return
-        elif action == "removed":
-            await staff.remove_member(services.db, user.id, target, now, admin_ids)
-            services.users.forget_cached(target)
-            await query.answer(t._("Removed from the staff."))
-        if action in {"list", "removed"}:
-            text, markup = await staff_list_view(context, t)
-        else:
-            shown = await staff.get_member(services.db, target, admin_ids)
-            if shown is None:
-                raise staff.UnknownMember(target)
-            text, markup = member_view(t, context, shown)
-        await edge.edit_text(query, text, markup)
-        if action in {"list", "show"}:
-            await edge.answer(query)
+        await staff.authorize(services.db, user.id, Action.MANAGE_STAFF, services.settings.admin_ids)
+        match pressed.action:
+            case "list":
+                await show_staff_list(query, context, t)
+            case "show":
+                await show_member(query, context, t, target)
+            case "role":
+                await change_role(query, context, t, user.id, target, Role(pressed.role))
+            case "remove":
+                await ask_removal(query, context, t, target)
+            case "removed":
+                await remove_member(query, context, t, user.id, target)
     except NotAllowed as error:
         await query.answer(refusal(t, error), show_alert=True)
     except staff.CannotChange as error:
@@ -305,6 +275,67 @@ async def press_staff_button(update: Update, context: BotContext) -> None:
         await query.answer(reply, show_alert=True)
     except staff.UnknownMember:
         await query.answer(t._("This person is no longer on the staff."), show_alert=True)
+
+
+async def show_staff_list(query: CallbackQuery, context: BotContext, t: Lang) -> None:
+    """Shows the staff list again."""
+    text, markup = await staff_list_view(context, t)
+    await edge.edit_text(query, text, markup)
+    await edge.answer(query)
+
+
+async def show_member(query: CallbackQuery, context: BotContext, t: Lang, target: int) -> None:
+    """Shows one staff member with their role buttons."""
+    shown = await staff.get_member(context.services.db, target, context.services.settings.admin_ids)
+    if shown is None:
+        raise staff.UnknownMember(target)
+    text, markup = member_view(t, context, shown)
+    await edge.edit_text(query, text, markup)
+    await edge.answer(query)
+
+
+async def change_role(
+    query: CallbackQuery, context: BotContext, t: Lang, admin_id: int, target: int, role: Role
+) -> None:
+    """Gives a staff member another role, says so, and shows them again."""
+    services = context.services
+    now = services.clock.now()
+    member = await staff.set_role(services.db, admin_id, target, role, now, services.settings.admin_ids)
+    services.users.forget_cached(member.telegram_id)
+    name, role_name = clip(member.name, NAME_SHOWN), t._(staff.ROLE_NAMES[role])
+    await query.answer(t._("{name} is now {role}.", name=name, role=role_name))
+    shown = await staff.get_member(services.db, target, services.settings.admin_ids)
+    if shown is None:
+        raise staff.UnknownMember(target)
+    await edge.edit_text(query, *member_view(t, context, shown))
+
+
+async def ask_removal(query: CallbackQuery, context: BotContext, t: Lang, target: int) -> None:
+    """Asks the admin to confirm taking someone off the staff."""
+    leaving = await staff.get_member(context.services.db, target, context.services.settings.admin_ids)
+    if leaving is None:
+        raise staff.UnknownMember(target)
+    confirm = InlineKeyboardMarkup(
+        [
+            [staff_button(t._("Yes, remove {name}", name=leaving.name), "removed", leaving.telegram_id)],
+            [staff_button(t._("◀️ Back"), "show", leaving.telegram_id)],
+        ]
+    )
+    text = t._(
+        "Remove {name} from the staff? They keep using the bot as a resident.", name=escape(leaving.name, NAME_SHOWN)
+    )
+    await edge.edit_text(query, text, confirm)
+    await edge.answer(query)
+
+
+async def remove_member(query: CallbackQuery, context: BotContext, t: Lang, admin_id: int, target: int) -> None:
+    """Takes someone off the staff (they stay a resident) and shows the list again."""
+    services = context.services
+    await staff.remove_member(services.db, admin_id, target, services.clock.now(), services.settings.admin_ids)
+    services.users.forget_cached(target)
+    await query.answer(t._("Removed from the staff."))
+    text, markup = await staff_list_view(context, t)
+    await edge.edit_text(query, text, markup)
 
 
 # ------------------------------------------------------------------ wiring
