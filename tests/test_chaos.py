@@ -146,7 +146,7 @@ async def test_two_hundred_conversations_survive_sigkill_and_restart(emulator: B
             for actor in actors:
                 out.write(f"== {actor.journal.name} {actor.person.id}\n" + "\n".join(actor.journal.history) + "\n")
 
-    logs = bot.platform.logs()
+    logs = bot.logs()
     assert "Traceback" not in logs, logs[logs.index("Traceback") - 2000 : logs.index("Traceback") + 3000]
     print(
         f"chaos seed {SEED}: {len(journals)} conversations + {len(accepted)} staff actions in "
