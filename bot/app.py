@@ -94,13 +94,15 @@ async def guard(update: Update, context: BotContext) -> None:
         raise ApplicationHandlerStop  # an edit of something already answered: nothing new to do
     verdict = context.application.bot_data["flood"].check(user.id, time.monotonic())
     if not verdict.allowed:
-        t = await lang_of(update, context)
-        slow_down = t._("You are sending messages very fast. Please wait a moment.")
-        if update.callback_query is not None:
-            # Answer the dropped press, or the person's button keeps spinning.
-            await edge.answer(update.callback_query, slow_down)
-        elif verdict.warn and update.effective_chat is not None and update.effective_chat.type == "private":
-            await context.bot.send_message(update.effective_chat.id, slow_down)
+        chat, pressed = update.effective_chat, update.callback_query
+        warn_here = verdict.warn and chat is not None and chat.type == "private"
+        # Most dropped messages get no answer: look up the language only for the ones that do.
+        if pressed is not None or warn_here:
+            slow_down = (await lang_of(update, context))._("You are sending messages very fast. Please wait a moment.")
+            if pressed is not None:
+                await edge.answer(pressed, slow_down)  # or the person's button keeps spinning
+            elif chat is not None:
+                await context.bot.send_message(chat.id, slow_down)
         raise ApplicationHandlerStop
     await context.services.users.seen(user.id, user.first_name, user.language_code, context.services.clock.now())
 
