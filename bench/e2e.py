@@ -1,14 +1,17 @@
 """End-to-end benchmark: the whole bot as a process (python -m bot, SQLite, i18n) against a bare
 python-telegram-bot echo bot, both polling the same kind of Bot API emulator on 127.0.0.1.
 
-    python bench/e2e.py            # 200 report conversations, latency at 10 and 100 users, 10,000 drafts
-    python bench/e2e.py --quick    # 40 conversations, 10 and 50 users, 2,000 drafts (a smoke run)
+    python bench/e2e.py            # 200 report conversations, 10,000 drafts
+    python bench/e2e.py --quick    # 40 conversations, 2,000 drafts (a smoke run)
 
-Measured side by side in one run, printed as one table:
-- throughput: updates/s through complete report conversations (/report, category, location, description, skip,
-  submit) against the echo bot answering the same number of updates; with and without PTB's AIORateLimiter on the
-  echo bot (the full bot keeps Telegram's 30 messages/s, so every reply waits its turn);
-- latency p50/p99 from a user's message reaching the emulator to the bot's reply, at 10 and 100 users at once;
+Measured side by side in one run, printed one row per line (label, measured, target, met/missed):
+- latency p99 from a person's message reaching the emulator to the bot's reply, with 10 and with 50 people writing
+  at once (the bot's own pacing on);
+- code efficiency: updates/s through complete report conversations (/report, category, location, "mine is
+  different", description, skip, submit) against a bare echo bot answering text messages, both with pacing lifted,
+  so the ratio is what the code costs, not what Telegram's limits allow; each is measured three times,
+  alternately, and the best run of each counts (the machine is shared);
+- throughput of report conversations with the pacing on;
 - RSS of the bot process with 10,000 people mid-conversation (their drafts and wizard steps restored at start);
 - cold start: from spawning the process to the reply to /start.
 """
@@ -55,6 +58,15 @@ app = builder.build()
 app.add_handler(MessageHandler(filters.ALL, echo))
 app.add_handler(CallbackQueryHandler(echo))
 app.run_polling(allowed_updates=Update.ALL_TYPES)
+"""
+# The full bot with its pacing lifted (whatever limiter the composition root hands the builder is dropped), to
+# measure what the code costs per update rather than what Telegram's limits allow.
+UNPACED_BOT = """
+import sys
+from telegram.ext import ApplicationBuilder
+ApplicationBuilder.rate_limiter = lambda builder, limiter: builder
+from bot.__main__ import main
+sys.exit(main())
 """
 
 
@@ -207,11 +219,47 @@ async def seed_drafts(database: Path, count: int) -> None:
     await db.close()
 
 
-async def run(quick: bool) -> list[tuple[str, str, str, str]]:
+Row = tuple[str, str, str, str]  # label, measured, target, met / missed
+
+
+def verdict(met: bool) -> str:
+    return "met" if met else "missed"
+
+
+async def answering(emulator: BotAPIEmulator, process: asyncio.subprocess.Process) -> asyncio.subprocess.Process:
+    """Waits until the bot answers /start, so what is measured next is the bot at work, not its start."""
+    probe = person(emulator)
+    await probe.send("/start")
+    await probe.expect_message(timeout=120)
+    return process
+
+
+async def unpaced_rates(work: Path, conversations: int) -> tuple[float, float]:
+    """Updates/s of report conversations through the full bot and of the echo bot, both with pacing lifted, each on
+    an emulator of its own; measured three times, alternately, and the best run of each counts."""
+    full_emulator, echo_emulator = BotAPIEmulator(), BotAPIEmulator()
+    await full_emulator.start()
+    await echo_emulator.start()
+    full_env = env_for(full_emulator, work / "unpaced.sqlite3")
+    full = await answering(full_emulator, await spawn([sys.executable, "-c", UNPACED_BOT], full_env, work))
+    echo_args = [sys.executable, "-c", ECHO_BOT, echo_emulator.token, echo_emulator.base_url, "unlimited"]
+    echo = await answering(echo_emulator, await spawn(echo_args, os.environ.copy(), work))
+    await throughput(full_emulator, 5, report_conversation)  # warm: the first report, its imports and caches
+    full_rate = echo_rate = 0.0
+    for _ in range(3):
+        full_rate = max(full_rate, await throughput(full_emulator, conversations, report_conversation))
+        echo_rate = max(echo_rate, await throughput(echo_emulator, conversations, echo_conversation))
+    for process in (full, echo):
+        await stop(process)
+    await full_emulator.stop()
+    await echo_emulator.stop()
+    return full_rate, echo_rate
+
+
+async def run(quick: bool) -> list[Row]:
     conversations = 40 if quick else 200
-    crowd = 50 if quick else 100
     drafts = 2_000 if quick else 10_000
-    rows: list[tuple[str, str, str, str]] = []
+    rows: list[Row] = []
     with tempfile.TemporaryDirectory() as tmp:
         work = Path(tmp)
         emulator = BotAPIEmulator()
@@ -220,67 +268,42 @@ async def run(quick: bool) -> list[tuple[str, str, str, str]]:
 
         # Cold start: spawn → the reply to /start.
         started = time.perf_counter()
-        bot = await spawn([sys.executable, "-m", "bot"], env_for(emulator, database), work)
-        first = person(emulator)
-        await first.send("/start")
-        await first.expect_message(contains="Hello", timeout=60)
+        bot = await answering(emulator, await spawn([sys.executable, "-m", "bot"], env_for(emulator, database), work))
         cold = time.perf_counter() - started
-        rows.append(("cold start to first answer", f"{cold:.2f} s", "≤ 2 s", "met" if cold <= 2 else "missed"))
 
-        for users in (10, crowd):
-            p50, p99 = await latency(emulator, users)
+        for users, target_ms in ((10, 100), (50, 1_200)):
+            _p50, p99 = await latency(emulator, users)
             rows.append(
-                (f"latency p50 / p99, {users} users at once", f"{p50 * 1000:.0f} / {p99 * 1000:.0f} ms", "", "")
+                (
+                    f"latency p99, {users} people at once",
+                    f"{p99 * 1000:,.0f} ms",
+                    f"≤ {target_ms:,} ms",
+                    verdict(p99 * 1000 <= target_ms),
+                )
             )
-
-        full = await throughput(emulator, conversations, report_conversation)
+        paced = await throughput(emulator, conversations, report_conversation)
         await stop(bot)
 
         # Memory: the same database with thousands of people mid-wizard, restored at start.
         await seed_drafts(database, drafts)
-        bot = await spawn([sys.executable, "-m", "bot"], env_for(emulator, database), work)
-        probe = person(emulator)
-        await probe.send("/start")
-        await probe.expect_message(contains="Hello", timeout=120)
+        bot = await answering(emulator, await spawn([sys.executable, "-m", "bot"], env_for(emulator, database), work))
         resumed = Person(emulator, emulator.add_user(5_000_000, "Person 0", "en"), emulator.chats[5_000_000])
         await resumed.send("Broken bench at the bus stop since Monday")
         await resumed.expect_message(contains="A photo helps", timeout=60)  # restored at its step
         memory = rss_mb(bot.pid)
         await stop(bot)
-        rows.append(
-            (
-                f"RSS with {drafts:,} people mid-conversation",
-                f"{memory:.0f} MB",
-                "≤ 150 MB",
-                "met" if memory <= 150 else "missed",
-            )
-        )
         await emulator.stop()
 
-        # The bare echo bot, unlimited and with the same 29 messages/s pace, on emulators of their own.
-        echo_rates = {}
-        for mode in ("unlimited", "limited"):
-            echo_emulator = BotAPIEmulator()
-            await echo_emulator.start()
-            echo = await spawn(
-                [sys.executable, "-c", ECHO_BOT, echo_emulator.token, echo_emulator.base_url, mode],
-                os.environ.copy(),
-                work,
-            )
-            warm = person(echo_emulator)
-            await warm.send("hello")
-            await warm.expect_message(timeout=60)
-            echo_rates[mode] = await throughput(echo_emulator, conversations, echo_conversation)
-            await stop(echo)
-            await echo_emulator.stop()
-        rows.insert(0, ("throughput, full bot (report conversations)", f"{full:.1f} updates/s", "", ""))
-        for mode, rate in echo_rates.items():
-            ratio = full / rate
-            label = "bare echo bot" if mode == "unlimited" else "echo bot at Telegram's 29 msg/s"
-            rows.insert(
-                1 if mode == "unlimited" else 2,
-                (label, f"{rate:.1f} updates/s", f"ratio {ratio:.2f}", "met" if ratio >= 0.5 else "missed"),
-            )
+        full, echo = await unpaced_rates(work, conversations)
+        ratio = full / echo
+        rows.append(("code efficiency vs bare PTB (pacing lifted)", f"{ratio:.2f}", "≥ 0.5", verdict(ratio >= 0.5)))
+        rows.append(("report conversations, full bot, pacing lifted", f"{full:.1f} updates/s", "", ""))
+        rows.append(("bare PTB echo bot, pacing lifted", f"{echo:.1f} updates/s", "", ""))
+        rows.append(("report conversations, full bot, paced", f"{paced:.1f} updates/s", "", ""))
+        rows.append(("cold start to first answer", f"{cold:.2f} s", "≤ 2 s", verdict(cold <= 2)))
+        rows.append(
+            (f"RSS with {drafts:,} people mid-conversation", f"{memory:.0f} MB", "≤ 150 MB", verdict(memory <= 150))
+        )
     return rows
 
 
@@ -290,7 +313,7 @@ def main() -> None:
     args = parser.parse_args()
     rows = asyncio.run(run(args.quick))
     widths = [max(len(row[i]) for row in rows) for i in range(4)]
-    for row in [("measure", "value", "target / ratio", ""), *rows]:
+    for row in [("measure", "measured", "target", ""), *rows]:
         print("  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)))
 
 
