@@ -9,10 +9,9 @@ import warnings
 from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
 
-from telegram import BotCommand, BotCommandScopeAllPrivateChats, Update
+from telegram import BotCommand, BotCommandScopeAllPrivateChats, MenuButtonWebApp, Update, WebAppInfo
 from telegram.constants import ParseMode
 from telegram.ext import (
-    AIORateLimiter,
     Application,
     ApplicationBuilder,
     ApplicationHandlerStop,
@@ -25,9 +24,11 @@ from telegram.warnings import PTBUserWarning
 
 from bot.cases import digest
 from bot.cases.config import desk_from, policy_from
+from bot.cases.intake_open311 import Open311Intake
 from bot.cases.service import AfterCommit
 from bot.edge import calls as edge
 from bot.edge.courier import Notifier
+from bot.edge.pacing import Pacer
 from bot.edge.persistence import SQLitePersistence
 from bot.platform.config import SUPPORTED_LANGUAGES, Settings
 from bot.platform.i18n import N_, get_lang
@@ -51,8 +52,9 @@ from handlers import (
     start,
     team,
     vendor,
+    webapp,
 )
-from handlers.common import BotContext, lang_of
+from handlers.common import MAP_OPEN, BotContext, lang_of
 
 log = logging.getLogger(__name__)
 
@@ -104,7 +106,9 @@ async def guard(update: Update, context: BotContext) -> None:
             elif chat is not None:
                 await context.bot.send_message(chat.id, slow_down)
         raise ApplicationHandlerStop
-    await context.services.users.seen(user.id, user.first_name, user.language_code, context.services.clock.now())
+    await context.services.users.seen(
+        user.id, user.first_name, user.language_code, context.services.clock.now(), user.username
+    )
 
 
 class PerChatUpdateProcessor(BaseUpdateProcessor):
@@ -147,6 +151,10 @@ async def publish_commands(application: BotApplication) -> None:
         )
         if code == services.settings.default_language:
             await application.bot.set_my_commands(commands, scope=BotCommandScopeAllPrivateChats())
+    url = services.settings.webapp_url
+    if url is not None:  # the chat's menu button opens the map; without WEBAPP_URL it stays Telegram's default
+        t = get_lang(services.settings.default_language, services.timezone)
+        await application.bot.set_chat_menu_button(menu_button=MenuButtonWebApp(t._(MAP_OPEN), WebAppInfo(url)))
 
 
 async def post_init(application: BotApplication) -> None:
@@ -191,11 +199,6 @@ async def post_shutdown(application: BotApplication) -> None:
     await services.close()
 
 
-# Telegram allows about 30 messages a second overall. A token bucket of 30 would send a burst of 30 and then 30 a
-# second, so any one second could see nearly 60; one message per 1/29 s never puts more than 30 in one second.
-OVERALL_MESSAGES_PER_SECOND = 29
-
-
 class MeteredApplication(Application[Any, BotContext, Any, Any, Any, Any]):
     """The Application, counting each update it handles and how long that took (for /metrics and /healthz)."""
 
@@ -208,17 +211,6 @@ class MeteredApplication(Application[Any, BotContext, Any, Any, Any, Any]):
             if metrics is not None:
                 services: Services = self.bot_data["services"]
                 metrics.observe_update(time.perf_counter() - started, services.clock.now())
-
-
-def rate_limiter() -> AIORateLimiter:
-    """PTB's limiter: a steady overall pace, 20 messages a minute per group, RetryAfter retried three times."""
-    return AIORateLimiter(
-        overall_max_rate=1,
-        overall_time_period=1 / OVERALL_MESSAGES_PER_SECOND,
-        group_max_rate=20,
-        group_time_period=60,
-        max_retries=3,
-    )
 
 
 def build_application(
@@ -235,7 +227,7 @@ def build_application(
         .defaults(Defaults(parse_mode=ParseMode.HTML, tzinfo=settings.timezone))
         .context_types(ContextTypes(context=BotContext))
         .persistence(SQLitePersistence(services.open, update_interval=settings.persistence_interval))
-        .rate_limiter(rate_limiter())
+        .rate_limiter(Pacer())  # Telegram's limits per scope, replies first: see bot/edge/pacing.py
         .concurrent_updates(PerChatUpdateProcessor())
         .application_class(MeteredApplication)
         .post_init(post_init)
@@ -250,6 +242,10 @@ def build_application(
     )
     application.bot_data["desk"] = desk_from(settings, services.service_area)
     application.bot_data["after_commit"] = AfterCommit(services.wake_outbox, services.reminders_changed)
+    # POST /open311/v2/requests.json files cases with the same policy, waking this bot's courier and timer.
+    application.bot_data["open311_intake"] = Open311Intake(
+        application.bot_data["policy"], settings.open311_api_keys, application.bot_data["after_commit"]
+    )
     if more_reminder_kinds is not None:
         application.bot_data["more_reminder_kinds"] = more_reminder_kinds
     application.bot_data["metrics"] = Metrics()
@@ -271,6 +267,8 @@ def build_application(
     # Answers to the bot's questions are claimed ahead of every journey.
     application.add_handler(case_cards.build_answer_handler(), case_cards.ANSWER_GROUP)
     for handler in [*insight.build_handlers(), *privacy.build_handlers()]:
+        application.add_handler(handler)
+    for handler in webapp.build_handlers():  # what the map Mini App sends ("report here" is the wizard's)
         application.add_handler(handler)
     for handler in start.build_catch_alls():
         application.add_handler(handler)
@@ -330,6 +328,7 @@ async def start_webhook(application: BotApplication, settings: Settings) -> WebS
         webhook_path=webhook_path(settings.webhook_url),
         webhook_secret=settings.webhook_secret,
         feed=feed,
+        intake=application.bot_data["open311_intake"],
     )
     await server.start(settings.webhook_listen, settings.webhook_port)
     application.bot_data["web"] = server

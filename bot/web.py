@@ -25,9 +25,10 @@ from prometheus_client.exposition import CONTENT_TYPE_LATEST
 from tornado.httpserver import HTTPServer
 from tornado.netutil import bind_sockets
 
-from bot.cases import open311
+from bot.cases import intake_open311, open311
 from bot.cases.states import ReportState
 from bot.platform.services import Services
+from bot.webapp.routes import webapp_routes
 
 log = logging.getLogger(__name__)
 
@@ -185,8 +186,10 @@ class _Open311Handler(_Base):
         now = services.clock.now()
         params = {name: self.get_argument(name) for name in self.request.query_arguments}
         try:
-            if resource == "services":
-                payload: Any = open311.services(t)
+            if resource == "services" and number:
+                payload: Any = intake_open311.service_definition(number)
+            elif resource == "services":
+                payload = open311.services(t)
             elif number:
                 payload = await open311.request(services.db, number, now, t, agency)
             else:
@@ -194,6 +197,33 @@ class _Open311Handler(_Base):
         except open311.Open311Error as error:
             self.write_json(error.status, error.as_json())
             return
+        self.write_json(200, payload)
+
+    async def post(self, resource: str, number: str | None, extension: str) -> None:
+        """POST requests.json: another channel files a case (form-encoded, api_key in the form or the query)."""
+        if resource != "requests" or number:
+            self.write_json(405, [{"code": 405, "description": "only requests.json takes a POST"}])
+            return
+        if extension != "json":
+            self.write_json(400, [{"code": 400, "description": "only the json format is served"}])
+            return
+        services = self.server.services
+        intake = self.server.intake
+        try:
+            params = {name: self.get_argument(name) for name in self.request.arguments}
+        except tornado.web.HTTPError:  # e.g. a field that is not UTF-8
+            self.write_json(400, [{"code": 400, "description": "the form could not be read (UTF-8 expected)"}])
+            return
+        try:
+            if intake is None:
+                raise open311.Open311Error(403, "this server takes no service requests")
+            t = services.lang(services.settings.default_language)
+            payload = await intake_open311.file_request(services.db, intake, params, services.clock.now(), t)
+        except open311.Open311Error as error:
+            log.info("open311: refused a service request (%s)", error.status)
+            self.write_json(error.status, error.as_json())
+            return
+        log.info("open311: filed %s", payload[0]["service_request_id"])
         self.write_json(200, payload)
 
 
@@ -209,6 +239,7 @@ class WebServer:
         webhook_path: str | None = None,
         webhook_secret: str | None = None,
         feed: Feed | None = None,
+        intake: intake_open311.Open311Intake | None = None,
     ) -> None:
         if webhook_path is not None and (not webhook_secret or feed is None):
             raise ValueError("a webhook needs its secret token and somewhere to feed the updates")
@@ -217,6 +248,7 @@ class WebServer:
         self.webhook_path = webhook_path
         self.webhook_secret = webhook_secret
         self.feed = feed
+        self.intake = intake  # None: POST requests.json is refused (403)
         self.port = 0
         self._server: HTTPServer | None = None
 
@@ -226,8 +258,10 @@ class WebServer:
             (r"/healthz", _HealthHandler, target),
             (r"/metrics", _MetricsHandler, target),
             (r"/open311/v2/(services)()\.(\w+)", _Open311Handler, target),
+            (r"/open311/v2/(services)/([A-Za-z0-9_-]+)\.(\w+)", _Open311Handler, target),
             (r"/open311/v2/(requests)()\.(\w+)", _Open311Handler, target),
             (r"/open311/v2/(requests)/([A-Za-z0-9-]+)\.(\w+)", _Open311Handler, target),
+            *webapp_routes(self.services),
         ]
         if self.webhook_path is not None:
             routes.insert(0, (tornado.routing.PathMatches(self.webhook_path + "$"), _WebhookHandler, target))

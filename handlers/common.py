@@ -6,7 +6,7 @@ import logging
 from datetime import UTC
 from typing import Any
 
-from telegram import KeyboardButton, ReplyKeyboardMarkup, Update
+from telegram import InlineKeyboardButton, KeyboardButton, ReplyKeyboardMarkup, Update, WebAppInfo
 from telegram.ext import CallbackContext, ExtBot, filters
 
 from bot.cases.config import Desk, ReportPolicy
@@ -21,6 +21,8 @@ MENU_MY_REPORTS = N_("📋 My reports")
 MENU_LANGUAGE = N_("🌐 Language")
 MENU_HELP = N_("❓ Help")
 MENU_LABELS = (MENU_REPORT, MENU_SELL, MENU_MY_REPORTS, MENU_LANGUAGE, MENU_HELP)
+MAP_OPEN = N_("🗺 Open the map")
+MAP_CHOOSE = N_("🗺 Choose on the map")
 STALE_BUTTON = N_("This button is no longer active. Please start again from the menu.")
 
 log = logging.getLogger(__name__)
@@ -90,6 +92,17 @@ def main_menu(t: Lang) -> ReplyKeyboardMarkup:
         resize_keyboard=True,
         is_persistent=True,
     )
+
+
+def map_keyboard_rows(t: Lang, url: str | None) -> list[list[KeyboardButton]]:
+    """A reply-keyboard row opening the map Mini App (its sendData reaches the chat only from such a button);
+    none without WEBAPP_URL."""
+    return [[KeyboardButton(t._(MAP_CHOOSE), web_app=WebAppInfo(url))]] if url else []
+
+
+def map_inline_rows(t: Lang, url: str | None) -> list[list[InlineKeyboardButton]]:
+    """An inline row opening the map Mini App; none without WEBAPP_URL."""
+    return [[InlineKeyboardButton(t._(MAP_OPEN), web_app=WebAppInfo(url))]] if url else []
 
 
 async def stale_button(update: Update, context: BotContext) -> None:

@@ -30,7 +30,6 @@ from bot import wire
 from bot.cases import drafts, intake, service, states
 from bot.cases.drafts import Draft
 from bot.platform.config import Settings
-from bot.platform.i18n import Lang
 from bot.platform.text import ADDRESS_SHOWN, escape
 from handlers.common import (
     MENU_REPORT,
@@ -75,12 +74,14 @@ from handlers.report_steps import (
     choice,
     limit_reached,
     load,
+    outside_area,
     photos_prompt,
     pressed,
     send,
     settle,
     store,
 )
+from handlers.webapp import MAP_REPORT, report_from_map
 
 log = logging.getLogger(__name__)
 
@@ -180,15 +181,6 @@ async def receive_location(update: Update, context: BotContext) -> int:
         reply_markup=ReplyKeyboardRemove(),
     )
     return await after_step(update, context, draft, DUPLICATES)
-
-
-def outside_area(t: Lang, context: BotContext) -> str:
-    names = t.list_text(d.name(t.code) for d in context.services.service_area.districts)
-    return t._(
-        "Sorry, this place is outside the area we serve ({districts}). "
-        "Please share a place inside it, or type the address.",
-        districts=escape(names),
-    )
 
 
 async def receive_address(update: Update, context: BotContext) -> int:
@@ -381,6 +373,7 @@ def build_handler(settings: Settings) -> ConversationHandler[Any]:
             CallbackQueryHandler(discard_from_reminder, pattern=rpt + "discard$"),
             # The card's Submit counts even when the wizard's step was lost in a crash: the draft is the truth.
             CallbackQueryHandler(submit, pattern=rpt + "submit$"),
+            MessageHandler(MAP_REPORT, report_from_map),  # "report here" on the map Mini App
         ],
         states={
             RESUME: [
@@ -424,6 +417,7 @@ def build_handler(settings: Settings) -> ConversationHandler[Any]:
             MessageHandler(filters.ChatType.PRIVATE & filters.Text(translations_of(CANCEL)), cancel_report),
             CommandHandler("report", repeat_step),
             MessageHandler(menu_button(MENU_REPORT), repeat_step),
+            MessageHandler(MAP_REPORT, report_from_map),
             MessageHandler(filters.ChatType.PRIVATE & ~NOT_MENU, pause_for_menu),
             # The draft reminder's buttons work at any step (it may arrive while the wizard still waits).
             CallbackQueryHandler(resume_draft, pattern=rpt + "resume$"),

@@ -29,12 +29,14 @@ from bot.cases.drafts import Draft
 from bot.cases.duplicates import NearbyReport
 from bot.edge import calls as edge
 from bot.platform.i18n import N_, Lang
-from bot.platform.text import fit
+from bot.platform.text import escape, fit
 from handlers.common import (
     MENU_LABELS,
     BotContext,
     lang_of,
     main_menu,
+    map_inline_rows,
+    map_keyboard_rows,
     translations_of,
 )
 
@@ -83,15 +85,19 @@ def cancel_row(t: Lang) -> list[InlineKeyboardButton]:
 
 
 # ------------------------------------------------------------------ the prompts of each step
-def category_prompt(t: Lang) -> tuple[str, InlineKeyboardMarkup]:
+def category_prompt(t: Lang, map_url: str | None = None) -> tuple[str, InlineKeyboardMarkup]:
     rows = [[button(t._(category.name), "cat", category.code)] for category in states.CATEGORIES]
     text = t._("📝 What kind of problem is it? Choose a category:")
-    return text, InlineKeyboardMarkup([*rows, cancel_row(t)])
+    return text, InlineKeyboardMarkup([*rows, *map_inline_rows(t, map_url), cancel_row(t)])
 
 
-def location_prompt(t: Lang) -> tuple[str, ReplyKeyboardMarkup]:
+def location_prompt(t: Lang, map_url: str | None = None) -> tuple[str, ReplyKeyboardMarkup]:
     keyboard = ReplyKeyboardMarkup(
-        [[KeyboardButton(t._(SEND_LOCATION), request_location=True)], [KeyboardButton(t._(CANCEL))]],
+        [
+            [KeyboardButton(t._(SEND_LOCATION), request_location=True)],
+            *map_keyboard_rows(t, map_url),
+            [KeyboardButton(t._(CANCEL))],
+        ],
         resize_keyboard=True,
     )
     text = t._(
@@ -99,6 +105,15 @@ def location_prompt(t: Lang) -> tuple[str, ReplyKeyboardMarkup]:
         "or type the address (street and number, or a landmark nearby)."
     )
     return text, keyboard
+
+
+def outside_area(t: Lang, context: BotContext) -> str:
+    names = t.list_text(d.name(t.code) for d in context.services.service_area.districts)
+    return t._(
+        "Sorry, this place is outside the area we serve ({districts}). "
+        "Please share a place inside it, or type the address.",
+        districts=escape(names),
+    )
 
 
 def district_prompt(t: Lang, context: BotContext) -> tuple[str, InlineKeyboardMarkup]:
@@ -213,9 +228,9 @@ async def ask(update: Update, context: BotContext, state: int, draft: Draft) -> 
         draft.offered = [item.report.id for item in nearby]
         prompt = duplicates_prompt(t, nearby, context.services.clock.now())
     elif state == CATEGORY:
-        prompt = category_prompt(t)
+        prompt = category_prompt(t, context.services.settings.webapp_url)
     elif state == LOCATION:
-        prompt = location_prompt(t)
+        prompt = location_prompt(t, context.services.settings.webapp_url)
     elif state == DISTRICT:
         prompt = district_prompt(t, context)
     elif state == DESCRIPTION:

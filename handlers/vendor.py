@@ -75,7 +75,7 @@ async def show_choices(update: Update, context: BotContext) -> int:
             "🛒 Where and when may you sell? Choose below.\n"
             "You can also send your location right away, or type part of a spot's name or a street."
         ),
-        choices_keyboard(t),
+        choices_keyboard(t, context.services.settings.webapp_url),
     )
     return CHOICE
 
@@ -97,14 +97,14 @@ async def choose_mode(update: Update, context: BotContext) -> int | None:
             "Please share your location with the button below, and I will show the nearest spots open now.\n"
             "No GPS? Type a street or a spot's name instead."
         )
-        await send(update, context, text, location_keyboard(t))
+        await send(update, context, text, location_keyboard(t, context.services.settings.webapp_url))
         return LOCATION
     if mode == "here":
         text = t._(
             "Please share your location with the button below. I will tell you whether vending is allowed there "
             "and show the legal spots near you."
         )
-        await send(update, context, text, location_keyboard(t))
+        await send(update, context, text, location_keyboard(t, context.services.settings.webapp_url))
         return LOCATION
     if mode == "district":
         await send(update, context, t._("Which district?"), districts_keyboard(t, context))

@@ -34,6 +34,8 @@ from bot.vending.spots import Spot
 from bot.vending.zones import ZoneHit
 from handlers.common import (
     BotContext,
+    map_inline_rows,
+    map_keyboard_rows,
 )
 
 SEND_LOCATION = N_("📍 Share my location")
@@ -51,15 +53,19 @@ async def send(update: Update, context: BotContext, text: str, markup: object = 
     return await context.bot.send_message(update.effective_chat.id, text, reply_markup=markup)  # type: ignore[arg-type]
 
 
-def location_keyboard(t: Lang) -> ReplyKeyboardMarkup:
+def location_keyboard(t: Lang, map_url: str | None = None) -> ReplyKeyboardMarkup:
     return ReplyKeyboardMarkup(
-        [[KeyboardButton(t._(SEND_LOCATION), request_location=True)], [KeyboardButton(t._(BACK))]],
+        [
+            [KeyboardButton(t._(SEND_LOCATION), request_location=True)],
+            *map_keyboard_rows(t, map_url),
+            [KeyboardButton(t._(BACK))],
+        ],
         resize_keyboard=True,
         one_time_keyboard=True,
     )
 
 
-def choices_keyboard(t: Lang) -> InlineKeyboardMarkup:
+def choices_keyboard(t: Lang, map_url: str | None = None) -> InlineKeyboardMarkup:
     def button(label: str, mode: str) -> list[InlineKeyboardButton]:
         return [InlineKeyboardButton(label, callback_data=wire.make(wire.VENDOR_MODE, mode))]
 
@@ -70,6 +76,7 @@ def choices_keyboard(t: Lang) -> InlineKeyboardMarkup:
             button(t._("🏘 Spots by district"), "district"),
             button(t._("🔎 Find a spot by name or street"), "name"),
             button(t._("⭐ My spots"), "mine"),
+            *map_inline_rows(t, map_url),
         ]
     )
 

@@ -22,6 +22,10 @@ _TOKEN = re.compile(r"^\d{3,}:[A-Za-z0-9_-]{20,}$")
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([smhd]?)\s*$")
 _UNIT_SECONDS = {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86400}
 _LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
+DEFAULT_MAP_TILE_URL = "https://tile.openstreetmap.org/{z}/{x}/{y}.png"
+DEFAULT_MAP_ATTRIBUTION = "© OpenStreetMap contributors"
+AUTO_DISPATCH_MODES = ("off", "suggest", "on")  # what a case's grid officer gets: nothing, first place, the case
+MAP_CRS = ("wgs84", "gcj02")  # the coordinates the tiles are drawn in: WGS-84, or China's GCJ-02
 
 T = TypeVar("T")
 
@@ -105,6 +109,45 @@ def _parse_existing_file(text: str) -> Path:
     return path
 
 
+def _parse_https_url(text: str) -> str:
+    url = text.strip()
+    if not re.fullmatch(r"https://[^\s/?#]+(/[^\s#]*)?", url):
+        raise ValueError(f"{url!r} is not an https:// address (Telegram opens Mini Apps over HTTPS only)")
+    return url
+
+
+def _parse_tile_url(text: str) -> str:
+    url = text.strip()
+    if not re.fullmatch(r"https?://\S+", url) or not all(part in url for part in ("{x}", "{y}", "{z}")):
+        raise ValueError(f"{url!r} is not a tile address with {{x}}, {{y}} and {{z}}")
+    return url
+
+
+def _parse_map_crs(text: str) -> str:
+    crs = text.strip().lower().replace("-", "")
+    if crs not in MAP_CRS:
+        raise ValueError(f"{text!r} is not a map coordinate system; use {' or '.join(MAP_CRS)}")
+    return crs
+
+
+def _parse_auto_dispatch(text: str) -> str:
+    mode = text.strip().lower()
+    if mode not in AUTO_DISPATCH_MODES:
+        raise ValueError(f"{text!r} is not a dispatch mode; use off, suggest or on")
+    return mode
+
+
+def _parse_api_keys(text: str) -> frozenset[str]:
+    """OPEN311_API_KEYS: comma-separated keys, each 16-128 characters of A-Z, a-z, 0-9, _ . ~ -."""
+    keys = frozenset(part.strip() for part in text.split(",") if part.strip())
+    for key in keys:
+        if not re.fullmatch(r"[A-Za-z0-9_.~-]{16,128}", key):
+            raise ValueError(
+                "each key must be 16-128 characters of A-Z, a-z, 0-9, _ . ~ - (e.g. from `openssl rand -hex 24`)"
+            )
+    return keys
+
+
 def _parse_log_level(text: str) -> str:
     if text.strip().upper() not in _LOG_LEVELS:
         raise ValueError(f"{text!r} is not a log level; use one of {', '.join(_LOG_LEVELS)}")
@@ -144,6 +187,12 @@ class Settings:
     http_port: int | None = None  # /healthz, /metrics and Open311 beside polling; `serve` falls back to 8081
     retention_days: int = 365
     agency_name: str = "城市管理局"
+    open311_api_keys: frozenset[str] = frozenset()  # who may POST requests.json; none: the intake refuses all
+    auto_dispatch: str = "suggest"  # AUTO_DISPATCH: off, suggest (the grid's officer first) or on (sent at accept)
+    webapp_url: str | None = None  # the public HTTPS address of /app/: Mini App buttons and the menu button
+    map_tile_url: str = DEFAULT_MAP_TILE_URL
+    map_tile_attribution: str = DEFAULT_MAP_ATTRIBUTION
+    map_tile_crs: str = "wgs84"  # gcj02: the tiles are a Chinese provider's, positions are shifted to match
 
     @property
     def use_webhook(self) -> bool:
@@ -229,4 +278,10 @@ def load_settings(environ: Mapping[str, str] | None = None, env_file: Path | Non
         http_port=read.get("HTTP_PORT", _parse_port, None),
         retention_days=read.get("RETENTION_DAYS", _parse_positive_int, 365),
         agency_name=read.get("AGENCY_NAME", str.strip, "城市管理局"),
+        open311_api_keys=read.get("OPEN311_API_KEYS", _parse_api_keys, frozenset()),
+        auto_dispatch=read.get("AUTO_DISPATCH", _parse_auto_dispatch, "suggest"),
+        webapp_url=read.get("WEBAPP_URL", _parse_https_url, None),
+        map_tile_url=read.get("MAP_TILE_URL", _parse_tile_url, DEFAULT_MAP_TILE_URL),
+        map_tile_attribution=read.get("MAP_TILE_ATTRIBUTION", str.strip, DEFAULT_MAP_ATTRIBUTION),
+        map_tile_crs=read.get("MAP_TILE_CRS", _parse_map_crs, "wgs84"),
     )

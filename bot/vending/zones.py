@@ -64,31 +64,39 @@ def zone_active(zone: Zone, moment: datetime, tz: tzinfo) -> Opening | None:
     return next((span for span in spans if span.contains(moment)), None)
 
 
+ZONE_COLUMNS = """z.id, z.external_id, z.name, z.name_en, z.kind, z.geometry, z.note,
+    (SELECT group_concat(h.start_m || '-' || h.end_m) FROM zone_hours h WHERE h.zone_id = z.id) AS week"""
+
+
+def zone_from_row(row: Any) -> Zone:
+    """A zone from a row selected with ZONE_COLUMNS."""
+    hours: tuple[Window, ...] = ()
+    if row["week"]:
+        hours = tuple(sorted(Window(*map(int, part.split("-"))) for part in row["week"].split(",")))
+    return Zone(
+        id=row["id"],
+        external_id=row["external_id"],
+        name=row["name"],
+        name_en=row["name_en"],
+        kind=row["kind"],
+        geometry=json.loads(row["geometry"]),
+        note=row["note"],
+        hours=hours,
+    )
+
+
 async def zones_at(source: Reader, lat: float, lon: float, moment: datetime, tz: tzinfo) -> list[ZoneHit]:
     """The no-vending zones containing the point, the ones in force at ``moment`` first."""
     rows = await read_rows(
         source,
-        """SELECT z.id, z.external_id, z.name, z.name_en, z.kind, z.geometry, z.note,
-                  (SELECT group_concat(h.start_m || '-' || h.end_m) FROM zone_hours h WHERE h.zone_id = z.id) AS week
+        f"""SELECT {ZONE_COLUMNS}
            FROM zones_rtree r JOIN zones z ON z.id = r.id
            WHERE r.min_lat <= :lat AND r.max_lat >= :lat AND r.min_lon <= :lon AND r.max_lon >= :lon""",
         {"lat": lat, "lon": lon},
     )
     hits = []
     for row in rows:
-        hours: tuple[Window, ...] = ()
-        if row["week"]:
-            hours = tuple(sorted(Window(*map(int, part.split("-"))) for part in row["week"].split(",")))
-        zone = Zone(
-            id=row["id"],
-            external_id=row["external_id"],
-            name=row["name"],
-            name_en=row["name_en"],
-            kind=row["kind"],
-            geometry=json.loads(row["geometry"]),
-            note=row["note"],
-            hours=hours,
-        )
+        zone = zone_from_row(row)
         if not zone.contains(lat, lon):
             continue
         span = zone_active(zone, moment, tz)

@@ -106,6 +106,10 @@ class Person:
     async def share_location(self, latitude: float, longitude: float) -> dict[str, Any]:
         return await self._send_message({"location": {"latitude": latitude, "longitude": longitude}})
 
+    async def send_web_app_data(self, data: str, button_text: str = "🗺") -> dict[str, Any]:
+        """What Telegram posts when a Mini App opened from a keyboard button calls ``Telegram.WebApp.sendData``."""
+        return await self._send_message({"web_app_data": {"data": data, "button_text": button_text}})
+
     async def share_contact(self, phone: str = "+8613800000000") -> dict[str, Any]:
         contact = {"phone_number": phone, "first_name": self.user["first_name"], "user_id": self.id}
         return await self._send_message({"contact": contact})
