@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 import math
 from collections.abc import Sequence
@@ -70,6 +71,26 @@ def point_in_polygon(lat: float, lon: float, rings: Sequence[Sequence[Point]]) -
     if not rings or not point_in_ring(lat, lon, rings[0]):
         return False
     return not any(point_in_ring(lat, lon, hole) for hole in rings[1:])
+
+
+def distance_to_polygons_m(lat: float, lon: float, polygons: Sequence[Sequence[Sequence[Point]]]) -> float:
+    """Metres from a point to the nearest edge of the polygons (0 inside one): a flat projection around the point,
+    close enough for the few hundred metres it is asked about."""
+    if any(point_in_polygon(lat, lon, rings) for rings in polygons):
+        return 0.0
+    metres_per_degree = math.radians(1) * EARTH_RADIUS_M
+    x_scale = metres_per_degree * math.cos(math.radians(lat))
+    nearest = math.inf
+    for rings in polygons:
+        for ring in rings:
+            for (lat_a, lon_a), (lat_b, lon_b) in itertools.pairwise(ring):
+                ax, ay = (lon_a - lon) * x_scale, (lat_a - lat) * metres_per_degree
+                bx, by = (lon_b - lon) * x_scale, (lat_b - lat) * metres_per_degree
+                dx, dy = bx - ax, by - ay
+                length = dx * dx + dy * dy
+                along = 0.0 if length == 0 else max(0.0, min(1.0, -(ax * dx + ay * dy) / length))
+                nearest = min(nearest, math.hypot(ax + along * dx, ay + along * dy))
+    return nearest
 
 
 def rings_from_geojson(geometry: dict[str, Any]) -> list[list[list[Point]]]:

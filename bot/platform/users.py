@@ -11,7 +11,7 @@ from bot.platform.config import SUPPORTED_LANGUAGES
 from bot.platform.db import Database, Reader, read_rows
 from bot.platform.i18n import Lang, get_lang, resolve_language
 
-_RECORD_COLUMNS = "telegram_id, first_name, language, telegram_language, role, blocked_bot"
+_RECORD_COLUMNS = "telegram_id, first_name, language, telegram_language, role, blocked_bot, username"
 
 
 @dataclass(frozen=True)
@@ -22,6 +22,7 @@ class UserRecord:
     telegram_language: str | None
     role: str
     blocked_bot: bool
+    username: str | None = None
 
 
 def record_of(row: sqlite3.Row) -> UserRecord:
@@ -32,6 +33,7 @@ def record_of(row: sqlite3.Row) -> UserRecord:
         row["telegram_language"],
         row["role"],
         bool(row["blocked_bot"]),
+        row["username"],
     )
 
 
@@ -70,24 +72,33 @@ class UserDirectory:
         self._cache[telegram_id] = record
         return record
 
-    async def seen(self, telegram_id: int, first_name: str, telegram_language: str | None, now: datetime) -> UserRecord:
-        """Records that the user wrote; writing again also means pushes reach them again."""
+    async def seen(
+        self,
+        telegram_id: int,
+        first_name: str,
+        telegram_language: str | None,
+        now: datetime,
+        username: str | None = None,
+    ) -> UserRecord:
+        """Records that the user wrote (and their @username, by which a grids file may name an officer); writing
+        again also means pushes reach them again."""
         known = await self.get(telegram_id)
         if (
             known is not None
             and not known.blocked_bot
             and known.first_name == first_name
             and known.telegram_language == telegram_language
+            and known.username == username
         ):
             return known
         async with self.db.transaction() as conn:
             await conn.execute(
-                """INSERT INTO users (telegram_id, first_name, telegram_language, created_at, updated_at)
-                   VALUES (?, ?, ?, ?, ?)
+                """INSERT INTO users (telegram_id, first_name, telegram_language, username, created_at, updated_at)
+                   VALUES (?, ?, ?, ?, ?, ?)
                    ON CONFLICT (telegram_id) DO UPDATE
                    SET first_name = excluded.first_name, telegram_language = excluded.telegram_language,
-                       blocked_bot = 0, updated_at = excluded.updated_at""",
-                (telegram_id, first_name, telegram_language, to_db(now), to_db(now)),
+                       username = excluded.username, blocked_bot = 0, updated_at = excluded.updated_at""",
+                (telegram_id, first_name, telegram_language, username, to_db(now), to_db(now)),
             )
         self._cache.pop(telegram_id, None)
         record = await self.get(telegram_id)
