@@ -13,11 +13,11 @@ from typing import Any
 from telegram import InputFile, Update
 from telegram.ext import BaseHandler, CommandHandler
 
-from bot.cases import insight, insight_chart, insight_csv
+from bot.cases import insight, insight_chart, insight_csv, insight_grids
 from bot.people import staff
 from bot.platform import dates
 from bot.platform.i18n import N_, Lang
-from bot.platform.text import CAPTION_LIMIT, visible_len
+from bot.platform.text import CAPTION_LIMIT, fit, visible_len
 from handlers.common import BotContext, lang_of
 
 log = logging.getLogger(__name__)
@@ -25,7 +25,8 @@ log = logging.getLogger(__name__)
 STATS_USAGE = N_(
     "How to use /stats:\n"
     "/stats today · /stats week (since Monday) · /stats month (since the 1st)\n"
-    "/stats 2026-11-01..2026-11-30 (at most 366 days)"
+    "/stats 2026-11-01..2026-11-30 (at most 366 days)\n"
+    "/stats week wuhan-edz: one district (its code or name), grid by grid"
 )
 EXPORT_USAGE = N_(
     "How to use /export:\n"
@@ -71,19 +72,25 @@ async def show_stats(update: Update, context: BotContext) -> None:
     assert message is not None
     if not await staff_only(update, context, t):
         return
-    period = await read_period(update, context, t, list(context.args or []), STATS_USAGE)
+    services = context.services
+    words, district = insight_grids.split_district(list(context.args or []), services.service_area)
+    period = await read_period(update, context, t, words, STATS_USAGE)
     if period is None:
         return
-    services = context.services
-    stats = await insight.gather_stats(services.db, period, services.clock.now(), context.policy.calendar)
+    now, code = services.clock.now(), district.code if district else None
+    stats = await insight.gather_stats(services.db, period, now, context.policy.calendar, code)
     png = await asyncio.to_thread(insight_chart.render_chart, t, stats)  # a few hundred ms: not on the event loop
-    summary = "\n".join(insight.summary_lines(t, stats))
+    lines = insight.summary_lines(t, stats)
+    if district is not None:
+        breakdown = await insight_grids.grid_breakdown(services.db, period, district.code, now)
+        lines += ["", *insight_grids.grid_lines(t, district, breakdown)]
+    summary = "\n".join(lines)
     filename = f"stats-{period.first_day.isoformat()}-{period.last_day.isoformat()}.png"
     if visible_len(summary) <= CAPTION_LIMIT:
         await message.reply_photo(InputFile(png, filename=filename), caption=summary)
     else:
         await message.reply_photo(InputFile(png, filename=filename))
-        await message.reply_text(summary)
+        await message.reply_text(fit(summary))  # a district of many grids: the lines that fit
 
 
 async def export_cases(update: Update, context: BotContext) -> None:

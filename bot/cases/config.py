@@ -49,6 +49,7 @@ class Desk:
     default_language: str
     calendar: WorkCalendar | None = None
     timing: Timing = field(default_factory=Timing)
+    auto_dispatch: str = "suggest"  # AUTO_DISPATCH: what the officer of a case's grid gets (bot/cases/grids.py)
 
     @property
     def timezone(self) -> tzinfo:
@@ -87,6 +88,7 @@ def desk_from(settings: Settings, area: ServiceArea | None) -> Desk:
         default_language=settings.default_language,
         calendar=WorkCalendar(settings.timezone, settings.work_hours),
         timing=timing_from(settings),
+        auto_dispatch=settings.auto_dispatch,
     )
 
 

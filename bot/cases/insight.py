@@ -170,16 +170,19 @@ def working_hours_between(calendar: WorkCalendar, start: datetime, end: datetime
     return seconds / 3600
 
 
-async def gather_stats(db: Database, period: Period, now: datetime, calendar: WorkCalendar) -> Stats:
-    """The cases filed in the period: per category by state, time to close, overdue now, satisfaction."""
+async def gather_stats(
+    db: Database, period: Period, now: datetime, calendar: WorkCalendar, district: str | None = None
+) -> Stats:
+    """The cases filed in the period (in ``district`` only, when given): per category by state, time to close,
+    overdue now, satisfaction."""
     rows = await db.fetchall(
         """SELECT r.id, r.category, r.state, r.due_at, r.created_at,
                   (SELECT MAX(e.at) FROM report_events e WHERE e.report_id = r.id AND e.to_state = 'closed')
                       AS closed_at,
                   (SELECT MIN(e.at) FROM report_events e WHERE e.report_id = r.id AND e.to_state = 'resolved')
                       AS resolved_at
-           FROM reports r WHERE r.created_at >= ? AND r.created_at < ?""",
-        (to_db(period.start), to_db(period.end)),
+           FROM reports r WHERE r.created_at >= ? AND r.created_at < ? AND (? IS NULL OR r.district = ?)""",
+        (to_db(period.start), to_db(period.end), district, district),
     )
     counts: dict[str, dict[str, int]] = {}
     hours: dict[str, list[float]] = {}
@@ -204,8 +207,9 @@ async def gather_stats(db: Database, period: Period, now: datetime, calendar: Wo
             on_time += handled <= due
     score_rows = await db.fetchall(
         """SELECT a.satisfaction FROM followup_answers a JOIN reports r ON r.id = a.report_id
-           WHERE a.satisfaction IS NOT NULL AND r.created_at >= ? AND r.created_at < ?""",
-        (to_db(period.start), to_db(period.end)),
+           WHERE a.satisfaction IS NOT NULL AND r.created_at >= ? AND r.created_at < ?
+             AND (? IS NULL OR r.district = ?)""",
+        (to_db(period.start), to_db(period.end), district, district),
     )
     categories = tuple(
         CategoryStats(
