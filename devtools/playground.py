@@ -28,6 +28,7 @@ from bot.app import BotApplication, build_application, start_polling, stop_polli
 from bot.platform.config import ConfigError, Settings, load_settings
 from bot.platform.db import DatabaseError
 from bot.platform.services import Services
+from bot.webapp.routes import webapp_routes
 from devtools.emulator import BotAPIEmulator
 from devtools.personas import PERSONAS, SAMPLE_PLACES, STAFF_GROUP_ID, STAFF_GROUP_TITLE, places_in, seed_personas
 from devtools.playground_actions import (
@@ -60,6 +61,7 @@ DEFAULT_DATABASE = Path("data/playground.sqlite3")
 # Valid in form only: the emulator is the only server that ever sees it.
 PLAYGROUND_TOKEN = "123456:playground-token-not-a-real-bot"
 STATIC_DIR = Path(__file__).with_name("playground_static")
+MINI_APP_URL = "https://playground.invalid/app/"  # never opened: a Mini App button in the page opens /app/ here
 
 
 # ------------------------------------------------------------------------------------------ settings
@@ -100,6 +102,8 @@ def playground_settings(
         "STAFF_CHAT_ID": str(STAFF_GROUP_ID),
         "ADMIN_IDS": str(admin.user_id),
         "WEBHOOK_URL": "",  # the playground always polls its own emulator
+        # Shows the Mini App buttons; the page opens its own /app/ for each of them, signed with PLAYGROUND_TOKEN.
+        "WEBAPP_URL": MINI_APP_URL,
     }
     return load_settings({**(os.environ if environ is None else environ), **forced}, env_file=env_file)
 
@@ -169,9 +173,11 @@ class Playground(PlaygroundActions):
                 (r"/", _IndexHandler),
                 (r"/api/world", _WorldHandler, page),
                 (r"/api/chats/(-?\d+)/updates", _UpdatesHandler, page),
-                (r"/api/chats/(-?\d+)/(send|location|contact|voice|press)", _ActionHandler, page),
+                (r"/api/chats/(-?\d+)/(send|location|contact|voice|press|webappdata)", _ActionHandler, page),
                 (r"/api/chats/(-?\d+)/photos", _PhotosHandler, page),
                 (r"/api/personas/([a-z]+)/language", _LanguageHandler, page),
+                (r"/api/personas/([a-z]+)/webapp", _MiniAppHandler, page),
+                *webapp_routes(self.running()),  # the Mini App itself, on the same origin as the page
                 (r"/api/clock", _ClockHandler, page),
                 (r"/api/files/([A-Za-z0-9_-]+)", _FileHandler, page),
             ],
@@ -256,6 +262,8 @@ class _ActionHandler(_PageHandler):
                 self.reply(await playground.share_contact(persona, chat))
             elif action == "voice":
                 self.reply(await playground.send_voice(persona, chat))
+            elif action == "webappdata":
+                self.reply(await playground.send_web_app_data(persona, chat, body.get("data")))
             else:
                 answer = await playground.press(persona, chat, body.get("message_id"), body.get("data"))
                 self.reply({"answer": answer})
@@ -280,6 +288,14 @@ class _LanguageHandler(_PageHandler):
     def post(self, persona: str) -> None:
         try:
             self.reply(self.playground.set_language(persona, self.body().get("language_code")))
+        except PlaygroundError as exc:
+            self.fail(exc)
+
+
+class _MiniAppHandler(_PageHandler):
+    def get(self, persona: str) -> None:
+        try:
+            self.reply(self.playground.mini_app(persona))
         except PlaygroundError as exc:
             self.fail(exc)
 

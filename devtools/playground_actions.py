@@ -6,8 +6,10 @@ import math
 from dataclasses import asdict
 from datetime import datetime, timedelta
 from typing import Any
+from urllib.parse import urlencode
 
 from bot.platform.services import Services
+from bot.webapp import init_data
 from devtools.emulator import BotAPIEmulator
 from devtools.personas import PERSONAS, STAFF_GROUP_ID, STAFF_GROUP_TITLE, Persona, places_in
 from devtools.sample_media import media_type, sample_photo, sample_voice
@@ -158,6 +160,27 @@ class PlaygroundActions:
         if not (math.isfinite(lat) and math.isfinite(lon) and -90 <= lat <= 90 and -180 <= lon <= 180):
             raise PlaygroundError("latitude is -90…90 and longitude -180…180")
         return await self._push(persona, chat_id, {"location": {"latitude": lat, "longitude": lon}})
+
+    def mini_app(self, persona_key: str) -> dict[str, str]:
+        """The Mini App's address for the persona, with initData signed by the playground's token as Telegram
+        would sign it (the bot's clock: moving it a day on makes the old address stale)."""
+        user = self.emulator.users[self.persona(persona_key).user_id]
+        signed = init_data.sign(
+            self.emulator.token,
+            {key: user[key] for key in ("id", "first_name", "language_code") if key in user},
+            self.now(),
+        )
+        fragment = urlencode({"tgWebAppData": signed, "tgWebAppPlatform": "playground", "tgWebAppVersion": "8.0"})
+        return {"url": f"/app/#{fragment}"}
+
+    async def send_web_app_data(self, persona_key: str, chat_id: int, data: Any) -> dict[str, Any]:
+        """What Telegram posts into the chat when the Mini App calls sendData (at most 4096 bytes)."""
+        persona = self.member(persona_key, chat_id)
+        if chat_id != persona.user_id:
+            raise PlaygroundError("a Mini App sends its data into the private chat only")
+        if not isinstance(data, str) or not 1 <= len(data.encode()) <= init_data.MAX_LENGTH:
+            raise PlaygroundError("the Mini App's data must be text of 1 to 4096 bytes")
+        return await self._push(persona, chat_id, {"web_app_data": {"data": data, "button_text": "🗺"}})
 
     async def share_contact(self, persona_key: str, chat_id: int) -> dict[str, Any]:
         persona = self.member(persona_key, chat_id)

@@ -29,6 +29,8 @@ log = logging.getLogger(__name__)
 STATIC_DIR = Path(__file__).with_name("static")
 INIT_DATA_HEADER = "X-Telegram-Init-Data"
 BOOT_MARK = "/*BOOT*/{}"
+NEAR_ZOOM = 15  # the streets around the person's place
+CITY_ZOOM = 13  # without a place: the district, so the first view shows its spots
 
 
 class _Api(tornado.web.RequestHandler):
@@ -82,6 +84,7 @@ class _ConfigHandler(_Api):
         lat, lon = to_map_crs(self.crs, *(me or services.service_area.districts[0].center))
         config["center"] = {"lat": lat, "lon": lon}
         config["me"] = config["center"] if me is not None else None
+        config["zoom"] = NEAR_ZOOM if me is not None else CITY_ZOOM
         self.answer(200, config)
 
 

@@ -20,6 +20,7 @@ const UI = {
     admin: "An administrator (ADMIN_IDS), also in the staff group.",
     voiceMessage: "Voice message", document: "File",
     role_resident: "resident", role_vendor: "vendor", role_staff: "staff", role_admin: "admin",
+    miniApp: "Mini App", openMap: "Open the map (the chat's menu button)",
   },
   zh: {
     title: "城市服务机器人 · 体验场", subtitle: "真实的机器人，模拟的 Telegram，无需令牌",
@@ -37,6 +38,7 @@ const UI = {
     admin: "管理员（ADMIN_IDS），也在工作群里。",
     voiceMessage: "语音消息", document: "文件",
     role_resident: "居民", role_vendor: "摊贩", role_staff: "工作人员", role_admin: "管理员",
+    miniApp: "小程序", openMap: "打开地图（对话的菜单按钮）",
   },
 };
 
@@ -47,6 +49,7 @@ const state = {
   timezone: "UTC",
   panes: [],
   pickerTarget: null,
+  miniAppPane: null, // the pane whose persona the Mini App panel was opened for
 };
 
 function tr(key) {
@@ -194,6 +197,7 @@ class Pane {
     this.find(".voice-button").addEventListener("click", () => this.act("voice", {}).catch((e) => toast(e.message)));
     this.find(".reply-cancel").addEventListener("click", () => this.setReply(null, true, false));
     this.find(".commands-button").addEventListener("click", () => this.toggleCommands());
+    this.find(".map-button").addEventListener("click", () => openMiniApp(this));
   }
 
   find(selector) {
@@ -331,6 +335,13 @@ class Pane {
     for (const row of message.reply_markup.inline_keyboard) {
       const line = el("div", "inline-row");
       for (const button of row) {
+        if (button.web_app) {
+          const open = el("button", "inline-button web-app-button", "🗺 " + button.text.replace(/^🗺\s*/, ""));
+          open.type = "button";
+          open.addEventListener("click", () => openMiniApp(this));
+          line.append(open);
+          continue;
+        }
         if (button.url) {
           const link = el("a", "inline-url", button.text + " ↗");
           link.href = button.url;
@@ -392,7 +403,9 @@ class Pane {
 
   tapKey(spec, oneTimeOf) {
     if (oneTimeOf !== null) this.hiddenKeyboardOf = oneTimeOf;
-    if (spec.request_location) {
+    if (spec.web_app) {
+      openMiniApp(this);
+    } else if (spec.request_location) {
       openPicker(this);
     } else if (spec.request_contact) {
       this.act("contact", {}).catch((e) => toast(e.message));
@@ -542,6 +555,36 @@ function renderBody(node, message) {
   if (text) node.append(el("div", "text", text));
 }
 
+// ------------------------------------------------------------------------------------------ the Mini App
+// Opens the map for the pane's persona, signed as Telegram would sign it; what the page sends with
+// "send to the chat" (Telegram.WebApp.sendData in Telegram) arrives here by postMessage and goes into the
+// persona's private chat as a web_app_data message.
+async function openMiniApp(pane) {
+  try {
+    const result = await api(`/api/personas/${pane.personaKey}/webapp`);
+    state.miniAppPane = pane;
+    document.querySelector("#miniapp .miniapp-who").textContent = pane.persona.first_name;
+    // A new frame each time: only the #fragment (who, when signed) differs, which would not reload the page.
+    const frame = el("iframe");
+    frame.id = "miniapp-frame";
+    frame.title = tr("miniApp");
+    frame.src = result.url;
+    document.getElementById("miniapp-frame").replaceWith(frame);
+    document.getElementById("miniapp").hidden = false;
+  } catch (error) {
+    toast(error.message);
+  }
+}
+
+window.addEventListener("message", (event) => {
+  const message = event.data;
+  if (event.origin !== location.origin || !message || message.type !== "citybot:web_app_data") return;
+  const pane = state.miniAppPane;
+  if (!pane) return;
+  api(`/api/chats/${pane.persona.user_id}/webappdata`, { persona: pane.personaKey, data: String(message.data) })
+    .catch((error) => toast(error.message));
+});
+
 // ------------------------------------------------------------------------------------------ start up
 function addPane(id, personaKey, chatId) {
   const pane = new Pane(id, personaKey, chatId);
@@ -575,6 +618,13 @@ async function boot() {
     applyUiLanguage();
   });
   document.getElementById("toggle-second").addEventListener("click", toggleSecondPane);
+  document.querySelector("#miniapp .miniapp-close").addEventListener("click", () => {
+    document.getElementById("miniapp").hidden = true;
+    document.getElementById("miniapp-frame").src = "about:blank";
+  });
+  document.querySelector("#miniapp .miniapp-reload").addEventListener("click", () => {
+    if (state.miniAppPane) openMiniApp(state.miniAppPane);
+  });
   document.querySelector("#picker .share-coords").addEventListener("click", () => {
     const dialog = document.getElementById("picker");
     sharePicked(dialog.querySelector(".lat").value.trim(), dialog.querySelector(".lon").value.trim());

@@ -54,6 +54,7 @@
     var box = $("notice");
     box.textContent = text;
     box.hidden = !text;
+    if (map) map.invalidateSize();
   }
 
   // ----------------------------------------------------------------- talking to Telegram (or the playground)
@@ -282,7 +283,7 @@
     document.documentElement.lang = config.language === "zh_Hans" ? "zh-Hans" : "en";
     document.title = words("title");
     L.Icon.Default.imagePath = "static/leaflet/images/";
-    map = L.map("map", { zoomControl: true }).setView([config.center.lat, config.center.lon], 15);
+    map = L.map("map", { zoomControl: true }).setView([config.center.lat, config.center.lon], config.zoom);
     var tiles = L.tileLayer(config.tiles.url, { attribution: config.tiles.attribution, maxZoom: 19 });
     var tileFailed = false;
     tiles.on("tileerror", function () {
@@ -298,7 +299,18 @@
         className: "me", radius: 7, color: "#1565c0", weight: 3, fillColor: "#64b5f6", fillOpacity: 1,
       }).addTo(map);
     }
-    map.on("moveend", reload);
+    // A popup pans the map to fit: reloading then would take the popup's layer away under the person's finger,
+    // so a move while a popup is open reloads when it closes.
+    var popupOpen = false;
+    var moved = false;
+    map.on("popupopen", function () { popupOpen = true; });
+    map.on("popupclose", function () {
+      popupOpen = false;
+      if (moved) { moved = false; reload(); }
+    });
+    map.on("moveend", function () {
+      if (popupOpen) { moved = true; } else { reload(); }
+    });
     window.cityMap = { map: map, state: state, reload: reload };
     return reload();
   }
