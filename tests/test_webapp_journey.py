@@ -4,9 +4,16 @@
 from __future__ import annotations
 
 import json
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
 from typing import Any
 
+import httpx
+import pytest
+
 from bot.platform.gcj02 import wgs84_to_gcj02
+from bot.web import Metrics, WebServer
+from bot.webapp.init_data import sign
 from tests.support.driver import Person, TestBed, inline_buttons, text_of
 from tests.support.report_steps import count_rows, draft_step
 
@@ -165,3 +172,73 @@ async def test_with_chinese_tiles_the_pin_is_converted_back_to_wgs84(idle_bed: T
     row = await idle_bed.db.fetchone("SELECT data FROM report_drafts WHERE telegram_id = 6007")
     draft = json.loads(row["data"])
     assert abs(draft["lat"] - PIN[0]) < 1e-7 and abs(draft["lon"] - PIN[1]) < 1e-7
+
+
+# ------------------------------------------------------------------ opened from an inline or the menu button
+@dataclass
+class PageApi:
+    """The page's own POST /app/api/send, which it uses when Telegram cannot carry sendData."""
+
+    bed: TestBed
+    port: int
+
+    async def send(self, person: Person, data: Any, init_data: str | None = None) -> httpx.Response:
+        assert self.bed.settings is not None and self.bed.services is not None
+        signed = sign(self.bed.settings.bot_token, dict(person.user), self.bed.services.clock.now(), query_id="AAH1")
+        async with httpx.AsyncClient(trust_env=False) as client:
+            return await client.post(
+                f"http://127.0.0.1:{self.port}/app/api/send",
+                json={"data": data if isinstance(data, str) else json.dumps(data)},
+                headers={"X-Telegram-Init-Data": signed if init_data is None else init_data},
+            )
+
+
+@pytest.fixture
+async def page(idle_bed: TestBed) -> AsyncIterator[PageApi]:
+    await start_with_map(idle_bed)
+    assert idle_bed.services is not None
+    server = WebServer(idle_bed.services, Metrics())
+    port = await server.start("127.0.0.1", 0)
+    yield PageApi(idle_bed, port)
+    await server.stop()
+
+
+async def test_from_the_menu_button_report_here_keeps_the_place_and_continue_resumes_the_wizard(page: PageApi) -> None:
+    resident = page.bed.person(6008, "Dai", language_code="en")
+    response = await page.send(resident, {"action": "report", "category": "garbage", "lat": PIN[0], "lon": PIN[1]})
+    assert response.status_code == 200
+    assert await draft_step(page.bed, 6008) == "duplicates"
+    invitation = await resident.expect_message(contains="From the map: 🗑 Exposed garbage, sanitation at")
+    await resident.press(invitation, "Continue")
+    await resident.expect_message(contains="Please describe the problem")
+    row = await page.bed.db.fetchone("SELECT data FROM report_drafts WHERE telegram_id = 6008")
+    draft = json.loads(row["data"])
+    assert (draft["category"], draft["lat"], draft["lon"]) == ("garbage", *PIN)
+
+
+async def test_from_the_menu_button_subscribing_answers_in_the_chat(page: PageApi) -> None:
+    vendor = page.bed.person(6009, "Fan", language_code="en")
+    night_market = await spot_id(page.bed, "wh-001")
+    response = await page.send(vendor, {"action": "subscribe", "spot": night_market})
+    assert response.status_code == 200 and "I will remind you" in response.json()["sent"]
+    await vendor.expect_message(contains="I will remind you before Zhuankou night market point opens")
+    assert await count_rows(page.bed, "subscriptions") == 1
+
+
+async def test_the_pages_send_refuses_what_it_cannot_do_and_changes_nothing(page: PageApi) -> None:
+    someone = page.bed.person(6010, "Gu", language_code="en")
+    refused = [
+        ({"action": "subscribe", "spot": 999999}, None, 409, "no longer exists"),
+        ({"action": "report", "category": "garbage", "lat": BEIJING[0], "lon": BEIJING[1]}, None, 409, "outside"),
+        ({"action": "dance"}, None, 400, "subscribe or report"),
+        ("{", None, 400, "subscribe or report"),
+        ({"action": "subscribe", "spot": 1}, "", 401, "missing"),
+        ({"action": "subscribe", "spot": 1}, "auth_date=1&hash=00&user=%7B%7D", 401, "not signed"),
+    ]
+    for data, init_data, status, hint in refused:
+        response = await page.send(someone, data, init_data)
+        assert response.status_code == status, data
+        assert hint in response.json()["error"], data
+    await someone.expect_no_message()
+    assert await count_rows(page.bed, "subscriptions") == 0
+    assert await count_rows(page.bed, "report_drafts") == 0

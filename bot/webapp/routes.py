@@ -21,8 +21,9 @@ from bot.platform.i18n import Lang
 from bot.platform.services import Services
 from bot.vending.map_view import spots_in_box, zones_in_box
 from bot.vending.spots import GOODS
-from bot.webapp import geojson, strings
+from bot.webapp import actions, geojson, strings
 from bot.webapp.init_data import InitDataError, WebAppUser, validate
+from handlers.webapp import MapSubscribe, parse_map_data
 
 log = logging.getLogger(__name__)
 
@@ -132,6 +133,32 @@ class _CasesHandler(_Api):
         self.answer(200, geojson.cases_collection(await self.lang(), found, services.clock.now(), self.crs))
 
 
+class _SendHandler(_Api):
+    """``POST /app/api/send`` ``{"data": …}``: the page's sendData when Telegram cannot carry it (inline or menu
+    button launches); the same messages the chat's web_app_data handler reads."""
+
+    async def post(self) -> None:
+        assert self.person is not None
+        try:
+            body = json.loads(self.request.body or b"{}")
+            found = parse_map_data(body.get("data") if isinstance(body, dict) else None)
+        except (ValueError, RecursionError):
+            found = None
+        if found is None:
+            self.answer(400, {"error": "data must be one of the page's messages (subscribe or report)"})
+            return
+        t = await self.lang()
+        try:
+            if isinstance(found, MapSubscribe):
+                text = await actions.subscribe(self.services, self.person.id, found.spot_id, t)
+            else:
+                text = await actions.report_here(self.services, self.person.id, found.category, found.lat, found.lon, t)
+        except actions.PageRefused as refused:
+            self.answer(409, {"error": str(refused)})
+            return
+        self.answer(200, {"sent": text})
+
+
 class _PageHandler(tornado.web.RequestHandler):
     """The page, with the words it needs before it knows the person's language rendered in."""
 
@@ -160,5 +187,6 @@ def webapp_routes(services: Services) -> list[Any]:
         (r"/app/api/spots\.geojson", _SpotsHandler, target),
         (r"/app/api/zones\.geojson", _ZonesHandler, target),
         (r"/app/api/cases\.geojson", _CasesHandler, target),
+        (r"/app/api/send", _SendHandler, target),
         (r"/app/static/(.*)", tornado.web.StaticFileHandler, {"path": str(STATIC_DIR)}),
     ]

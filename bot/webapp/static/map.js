@@ -69,13 +69,28 @@
     });
   }
 
+  // sendData reaches the chat only from a keyboard button's Mini App; one opened from an inline button or the
+  // menu button (initData with a query_id) posts the same message to the bot's API, which answers in the chat.
   function sendToChat(payload) {
     var text = JSON.stringify(payload);
-    if (telegram) {
+    if (telegram && !(telegram.initDataUnsafe && telegram.initDataUnsafe.query_id)) {
       telegram.sendData(text);  // Telegram closes the Mini App and posts web_app_data into the chat
-    } else if (window.parent !== window) {
-      window.parent.postMessage({ type: "citybot:web_app_data", data: text }, location.origin);
+      return Promise.resolve();
     }
+    if (!telegram && window.parent !== window) {  // the playground's panel: its page plays Telegram
+      window.parent.postMessage({ type: "citybot:web_app_data", data: text }, location.origin);
+      return Promise.resolve();
+    }
+    return fetch("api/send", {
+      method: "POST",
+      headers: { "Content-Type": "application/json", "X-Telegram-Init-Data": initData },
+      body: JSON.stringify({ data: text }),
+    }).then(function (response) {
+      return response.json().catch(function () { return {}; }).then(function (body) {
+        if (!response.ok) throw new Error(body.error || String(response.status));
+        if (telegram) telegram.close();
+      });
+    });
   }
 
   function api(path, params) {
@@ -105,9 +120,13 @@
     var button = element("button", "subscribe", words("subscribe"));
     button.type = "button";
     button.addEventListener("click", function () {
-      sendToChat({ action: "subscribe", spot: p.id });
       button.disabled = true;
-      box.appendChild(element("div", "done", words("subscribed")));
+      sendToChat({ action: "subscribe", spot: p.id }).then(function () {
+        box.appendChild(element("div", "done", words("subscribed")));
+      }, function (error) {
+        button.disabled = false;
+        box.appendChild(element("div", "muted", error.message));
+      });
     });
     box.appendChild(button);
     return box;
@@ -271,9 +290,12 @@
     var category = $("category").value;
     if (!category || !state.pin) { $("category").focus(); return; }
     var place = state.pin.getLatLng();
-    sendToChat({ action: "report", category: category, lat: +place.lat.toFixed(6), lon: +place.lng.toFixed(6) });
     $("report-send").disabled = true;
-    notice(words("report_sent"));
+    sendToChat({ action: "report", category: category, lat: +place.lat.toFixed(6), lon: +place.lng.toFixed(6) })
+      .then(function () { notice(words("report_sent")); }, function (error) {
+        $("report-send").disabled = false;
+        notice(error.message);
+      });
   }
 
   // ----------------------------------------------------------------- start
