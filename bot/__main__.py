@@ -11,6 +11,7 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
+from bot.cases import grid_import
 from bot.platform.config import ConfigError, Settings, load_settings
 from bot.platform.db import DatabaseError
 from bot.platform.logs import configure_logging as configure_structured_logging
@@ -53,7 +54,11 @@ async def poll_with_http(settings: Settings, port: int) -> None:
 
     application = build_application(settings)
     await start_polling(application)
-    server = WebServer(application.bot_data["services"], application.bot_data["metrics"])
+    server = WebServer(
+        application.bot_data["services"],
+        application.bot_data["metrics"],
+        intake=application.bot_data["open311_intake"],
+    )
     try:
         await server.start(settings.http_listen, port)
         await until_signalled()
@@ -63,13 +68,17 @@ async def poll_with_http(settings: Settings, port: int) -> None:
 
 
 async def serve_http(settings: Settings, port: int) -> None:
-    """`serve`: /healthz, /metrics and Open311 alone, read-only, beside a bot running elsewhere on the same file."""
+    """`serve`: /healthz, /metrics and Open311 alone, beside a bot running elsewhere on the same file (a case
+    filed here is queued in the outbox; that bot's courier sends its card when it next looks)."""
+    from bot.cases.config import policy_from
+    from bot.cases.intake_open311 import Open311Intake
     from bot.platform.services import Services
     from bot.web import Metrics, WebServer
 
     services = Services(settings)
     await services.open()
-    server = WebServer(services, Metrics())
+    policy = policy_from(settings, services.lang(settings.default_language), services.service_area)
+    server = WebServer(services, Metrics(), intake=Open311Intake(policy, settings.open311_api_keys))
     try:
         await server.start(settings.http_listen, port)
         await until_signalled()
@@ -125,6 +134,7 @@ def build_parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command")
     commands.add_parser("run", help="run the bot (the default)")
     spot_import.add_arguments(commands)
+    grid_import.add_arguments(commands)
     playground = commands.add_parser(
         "playground", help="try the bot offline in a browser: no token, no internet (PLAYGROUND_PORT or --port)"
     )
@@ -170,6 +180,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             run_bot(settings)
         elif args.command == "spots":
             return spot_import.run(settings, args)
+        elif args.command == "grids":
+            return grid_import.run(settings, args)
         elif args.command == "serve":
             asyncio.run(serve_http(settings, settings.http_port or DEFAULT_HTTP_PORT))
         elif args.command == "backup":

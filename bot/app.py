@@ -41,10 +41,13 @@ from bot.vending import reminders as spot_reminders
 from bot.vending.spot_import import ensure_sample_spots
 from bot.web import MalformedUpdate, Metrics, WebServer, webhook_path
 from handlers import (
+    alerts,
     case_cards,
+    case_desk,
     errors,
     followup,
     insight,
+    moderation,
     my_reports,
     privacy,
     report,
@@ -66,6 +69,7 @@ COMMANDS = (
     ("help", N_("What this bot can do")),
     ("language", N_("Change language")),
     ("settings", N_("Reminders on or off")),
+    ("alerts", N_("Alerts about new reports near you")),
     ("privacy", N_("Your data and privacy")),
     ("cancel", N_("Stop what you are doing")),
 )
@@ -254,9 +258,13 @@ def build_application(
 
     # Order matters: the guard first, then every journey, then the catch-alls for what nobody claimed.
     application.add_handler(TypeHandler(Update, guard), group=GUARD_GROUP)
+    for handler in moderation.build_guard():  # a blocked person's new reports and messages stop here
+        application.add_handler(handler, moderation.BLOCK_GROUP)
     for handler in start.build_handlers():
         application.add_handler(handler)
     for handler in conversations(lambda: [*report.build_handlers(settings), *my_reports.build_handlers()]):
+        application.add_handler(handler)
+    for handler in conversations(alerts.build_handlers):  # /alerts: its place conversation and buttons
         application.add_handler(handler)
     for handler in conversations(vendor.build_handlers):
         application.add_handler(handler)
@@ -264,7 +272,10 @@ def build_application(
         application.add_handler(handler)
     for handler in [*case_cards.build_handlers(), *team.build_handlers(), *spot_admin.build_handlers()]:
         application.add_handler(handler)
-    # Answers to the bot's questions are claimed ahead of every journey.
+    for handler in [*case_desk.build_handlers(), *moderation.build_handlers()]:  # notes, replies, moderation
+        application.add_handler(handler)
+    # Answers to the bot's questions are claimed ahead of every journey (the desk's first: notes, moderation).
+    application.add_handler(case_desk.build_answer_handler(), case_desk.DESK_ANSWER_GROUP)
     application.add_handler(case_cards.build_answer_handler(), case_cards.ANSWER_GROUP)
     for handler in [*insight.build_handlers(), *privacy.build_handlers()]:
         application.add_handler(handler)

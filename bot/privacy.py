@@ -23,6 +23,7 @@ from typing import Any
 
 import aiosqlite
 
+from bot.cases import area_alerts, origins
 from bot.cases.card_posts import anonymise_cards
 from bot.cases.config import Desk
 from bot.cases.drafts import draft_target
@@ -107,6 +108,7 @@ async def forget_user(db: Database, telegram_id: int, now: datetime, desk: Desk)
         ratings = await _unlink_ratings(conn, "telegram_id = ?", (telegram_id,))
         drafts = await _count(conn, "DELETE FROM report_drafts WHERE telegram_id = ?", (telegram_id,))
         subscriptions = await _count(conn, "DELETE FROM subscriptions WHERE user_id = ?", (telegram_id,))
+        subscriptions += await area_alerts.forget(conn, telegram_id)
         # Settled reminders too: their target names the person.
         await reminders.purge(conn, (draft_target(telegram_id),), (spot_targets_of(telegram_id),))
         for report_id in named:  # the cards posted with their name are edited to "anonymous"
@@ -156,6 +158,7 @@ async def apply_retention(conn: aiosqlite.Connection, now: datetime, days: int, 
     messages = await _count(conn, "DELETE FROM outbox WHERE state != 'pending' AND created_at < ?", (cutoff,))
     drafts = await _count(conn, "DELETE FROM report_drafts WHERE updated_at < ?", (cutoff,))
     await reminders.purge_settled(conn, now - timedelta(days=days))  # e.g. old nudges about a person's draft
+    await origins.forget_contacts(conn, now - timedelta(days=days), tuple(finished))  # Open311 senders' contacts
     return RetentionOutcome(len(ids), messages, drafts)
 
 

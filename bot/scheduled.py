@@ -15,6 +15,7 @@ import aiosqlite
 
 from bot import privacy
 from bot.cases import (
+    area_alerts,
     digest,
     drafts,
     service,
@@ -34,6 +35,7 @@ STALE_AFTER: dict[str, timedelta | None] = {
     digest.DIGEST: digest.STALE_AFTER,
     privacy.RETENTION: None,
     spot_reminders.SPOT_OPENS: None,
+    **area_alerts.STALE_AFTER,
 }
 
 
@@ -78,5 +80,9 @@ async def fire(conn: aiosqlite.Connection, reminder: Reminder, now: datetime, se
             await privacy.run_retention(conn, reminder, now, services, desk)
         case spot_reminders.SPOT_OPENS:
             await spot_reminders.fire_spot_reminder(conn, reminder, services, now)
+        case area_alerts.FOLD:
+            await area_alerts.send_folded(conn, reminder, now, desk)
+        case area_alerts.DIGEST:
+            await area_alerts.send_digest(conn, reminder, now, desk)
         case _:
             raise UnknownReminderKind(reminder.kind)

@@ -15,6 +15,7 @@ from collections.abc import Callable, Collection
 from dataclasses import dataclass
 from functools import partial
 
+from bot.cases.area_alerts import CADENCES, RADII_M
 from bot.cases.states import CATEGORY_BY_CODE, ReportState
 from bot.people.staff import Role
 from bot.platform.config import SUPPORTED_LANGUAGES
@@ -48,6 +49,14 @@ MY_REPORTS = "mine"
 CASE = "case"
 # staff:list, staff:<show|remove|removed>:<user id>, staff:role:<user id>:<role>    handlers/team.py (/staff)
 STAFF = "staff"
+# note:<note|reply>:<report id>                                 bot/cases/card.py → handlers/case_desk.py
+NOTES = "note"
+# mod:<menu|back|hide|show|block|unblock>:<report id>, mod:<hidep|showp>:<report id>:<photo id>
+#                                                               handlers/case_desk.py (supervisors and admins)
+MODERATION = "mod"
+# alrt:<list|near|dists>, alrt:rad:<lat>:<lon>:<radius m>, alrt:addn:<lat>:<lon>:<radius m>:<cadence>,
+# alrt:dist:<district code>, alrt:addd:<district code>:<cadence>, alrt:rm:<subscription id>   handlers/alerts.py
+ALERTS = "alrt"
 # forget:<yes|no>:<minute it was offered, since the epoch>      handlers/privacy.py (/forget)
 PRIVACY = "forget"
 # vmode:<nearest|here|district|name|mine>                       handlers/vendor.py
@@ -78,6 +87,9 @@ PREFIXES = (
     VENDOR_GOODS,
     VENDOR_DISTRICT,
     *SPOT_PREFIXES,
+    ALERTS,
+    NOTES,
+    MODERATION,
 )
 
 # ------------------------------------------------------------------ the buttons' own vocabularies
@@ -94,6 +106,9 @@ MINE_WITH_OFFSET = ("show", "withdraw", "withdrawn")
 CASE_MOVES = ("accept", "reject", "duplicate", "return", "dispatch", "start", "resolve", "close")
 CASE_ACTIONS = (*CASE_MOVES, "to", "back")
 STAFF_ACTIONS = ("list", "show", "role", "remove", "removed")
+NOTE_KINDS = ("note", "reply")
+MODERATION_ACTIONS = ("menu", "back", "hide", "show", "block", "unblock")
+PHOTO_MODERATION = ("hidep", "showp")  # these carry the photo's id
 VENDOR_MODES = ("nearest", "here", "district", "name", "mine")
 NO_GOODS = "-"
 _STATES = frozenset(state.value for state in ReportState)
@@ -295,6 +310,32 @@ def staff_button(data: str | None) -> StaffButton | None:
 
 
 @dataclass(frozen=True)
+class DeskButton:
+    action: str  # one of NOTE_KINDS, MODERATION_ACTIONS or PHOTO_MODERATION
+    report_id: int
+    photo_id: int | None = None  # hidep / showp only
+
+
+def notes_button(data: str | None) -> DeskButton | None:
+    """A card's "note" or "public reply" button."""
+    found = parts(data, NOTES, 2)
+    report_id = number(found[1]) if found and found[0] in NOTE_KINDS else None
+    return None if found is None or report_id is None else DeskButton(found[0], report_id)
+
+
+def moderation_button(data: str | None) -> DeskButton | None:
+    """A card's moderation button; the photo id comes with hidep / showp and only there."""
+    found = split(data, MODERATION)
+    photo = found is not None and found[0] in PHOTO_MODERATION
+    if found is None or len(found) != (3 if photo else 2) or found[0] not in (*MODERATION_ACTIONS, *PHOTO_MODERATION):
+        return None
+    report_id, photo_id = number(found[1]), number(found[2]) if photo else None
+    if report_id is None or (photo and photo_id is None):
+        return None
+    return DeskButton(found[0], report_id, photo_id)
+
+
+@dataclass(frozen=True)
 class ForgetButton:
     confirmed: bool
     offered_minute: int  # minutes since the epoch when the question was asked
@@ -378,6 +419,41 @@ def spot(data: str | None, prefix: str) -> int | None:
     return number(found[0]) if found and prefix in SPOT_PREFIXES else None
 
 
+@dataclass(frozen=True)
+class AlertButton:
+    action: str  # a key of _ALERT_PARTS
+    place: Place | None = None  # rad / addn
+    radius_m: int | None = None  # rad / addn: one of RADII_M
+    district: str | None = None  # dist / addd: its shape checked; whether it exists, by the service area
+    cadence: str | None = None  # addn / addd: one of CADENCES
+    subscription_id: int | None = None  # rm
+
+
+_ALERT_PARTS = {"list": 0, "near": 0, "dists": 0, "rad": 3, "addn": 4, "dist": 1, "addd": 2, "rm": 1}
+
+
+def alert_button(data: str | None) -> AlertButton | None:
+    """An /alerts button: each action with exactly its parts."""
+    found = split(data, ALERTS)
+    if found is None or len(found) != _ALERT_PARTS.get(found[0], -1) + 1:
+        return None
+    action, rest = found[0], found[1:]
+    cadence = rest[-1] if action in ("addn", "addd") else None
+    if cadence is not None and cadence not in CADENCES:
+        return None
+    if action in ("rad", "addn"):
+        place, radius = _place(rest[0], rest[1]), number(rest[2])
+        ok = place is not None and radius in RADII_M
+        return AlertButton(action, place=place, radius_m=radius, cadence=cadence) if ok else None
+    if action in ("dist", "addd"):
+        district = code(rest[0])
+        return None if district is None else AlertButton(action, district=district, cadence=cadence)
+    if action == "rm":
+        found_id = number(rest[0])
+        return None if found_id is None else AlertButton(action, subscription_id=found_id)
+    return AlertButton(action)
+
+
 # Every prefix's reader, for what does not know the prefix in advance (catch-alls, tests).
 READERS: dict[str, Callable[[str | None], object]] = {
     LANGUAGE: language,
@@ -393,7 +469,10 @@ READERS: dict[str, Callable[[str | None], object]] = {
     VENDOR_RESULTS: vendor_results,
     VENDOR_GOODS: vendor_goods,
     VENDOR_DISTRICT: vendor_district,
+    NOTES: notes_button,
+    MODERATION: moderation_button,
     **{prefix: partial(spot, prefix=prefix) for prefix in SPOT_PREFIXES},
+    ALERTS: alert_button,
 }
 
 

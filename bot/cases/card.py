@@ -14,6 +14,7 @@ from typing import Any
 import aiosqlite
 
 from bot import wire
+from bot.cases import grids, origins
 from bot.cases.config import Desk
 from bot.cases.drafts import Draft
 from bot.cases.states import STATE_NAMES, Report, ReportState, category_of, get_report
@@ -65,15 +66,19 @@ OFFICER_BUTTONS: dict[ReportState, tuple[tuple[Action, ...], ...]] = {
     S.DISPATCHED: ((Action.START,), (Action.RESOLVE, Action.RETURN)),
     S.IN_PROGRESS: ((Action.RESOLVE, Action.RETURN),),
 }
+# The desk row under the moves, in every state: a note, a public reply and (group card) the moderation menu.
+NOTE_LABELS = {"note": N_("📝 Internal note"), "reply": N_("💬 Public reply")}
+MODERATE_LABEL = N_("🛡 Moderate")
 
 
 @dataclass(frozen=True)
 class HistoryLine:
     at: datetime
-    to_state: ReportState
+    to_state: ReportState | None  # None for a note, a public reply or a moderation
     actor_role: str  # resident / system / a staff role
     actor_name: str | None  # staff only: residents stay nameless on the card
     note: str
+    kind: str = "transition"  # or note (staff only) / reply (told to the followers) / moderation
 
 
 @dataclass(frozen=True)
@@ -98,6 +103,9 @@ class CaseView:
     history: tuple[HistoryLine, ...]
     spot_offers: tuple[SpotOffer, ...] | None  # None: not a stall case
     area: ServiceArea | None
+    grid_name: str | None = None  # the grid (单元网格) it was filed in
+    description_hidden: bool = False  # hidden from the public by a moderator (staff still see it)
+    hidden_photos: int = 0
 
 
 @dataclass(frozen=True)
@@ -130,7 +138,13 @@ def keyboard(t: Lang, report: Report, layout: dict[ReportState, tuple[tuple[Acti
         ]
         for row in layout.get(report.state, ())
     ]
-    return {"inline_keyboard": rows}
+    desk_row = [
+        {"text": t._(label), "callback_data": wire.make(wire.NOTES, kind, report.id)}
+        for kind, label in NOTE_LABELS.items()
+    ]
+    if layout is GROUP_BUTTONS:
+        desk_row.append({"text": t._(MODERATE_LABEL), "callback_data": wire.make(wire.MODERATION, "menu", report.id)})
+    return {"inline_keyboard": [*rows, desk_row]}
 
 
 # ------------------------------------------------------------------ reading
@@ -163,22 +177,28 @@ async def load_view(
     if report is None or report.id != report_id:
         report = await get_report(conn, report_id)
     photos = await read_rows(
-        conn, "SELECT COUNT(*) AS n FROM report_photos WHERE report_id = ? AND kind = 'report'", (report_id,)
+        conn,
+        """SELECT COUNT(*) AS n, COALESCE(SUM(hidden), 0) AS hidden,
+                  (SELECT description_hidden FROM reports WHERE id = ?) AS description_hidden
+           FROM report_photos WHERE report_id = ? AND kind = 'report'""",
+        (report_id, report_id),
     )
     events = await read_rows(
         conn,
-        """SELECT e.at, e.to_state, e.actor_role, e.note, u.first_name FROM report_events e
+        """SELECT e.at, e.kind, e.to_state, e.actor_role, e.note, u.first_name FROM report_events e
            LEFT JOIN users u ON u.telegram_id = e.actor_id
-           WHERE e.report_id = ? AND e.kind = 'transition' ORDER BY e.id DESC LIMIT ?""",
+           WHERE e.report_id = ? AND e.kind IN ('transition', 'note', 'reply', 'moderation')
+           ORDER BY e.id DESC LIMIT ?""",
         (report_id, HISTORY_SHOWN),
     )
     history = tuple(
         HistoryLine(
             from_db(row["at"]),
-            ReportState(row["to_state"]),
+            ReportState(row["to_state"]) if row["to_state"] else None,
             row["actor_role"],
             row["first_name"] if row["actor_role"] in {r.value for r in staff.Role} else None,
             row["note"],
+            row["kind"],
         )
         for row in reversed(events)
     )
@@ -187,13 +207,23 @@ async def load_view(
     return CaseView(
         report=report,
         photo_count=int(photos[0]["n"]),
-        reporter_name=None if report.anonymous else await first_name(conn, report.reporter_id),
+        reporter_name=None if report.anonymous else await _reporter_name(conn, report),
         assignee_name=await first_name(conn, report.assignee),
         original_no=original.public_no if original else None,
         history=history,
         spot_offers=offers,
         area=desk.area,
+        grid_name=await grids.grid_name_of_case(conn, report_id),
+        description_hidden=bool(photos[0]["description_hidden"]),
+        hidden_photos=int(photos[0]["hidden"]),
     )
+
+
+async def _reporter_name(conn: aiosqlite.Connection, report: Report) -> str | None:
+    """The name a reporter chose to show: their Telegram first name, or the one an Open311 sender gave."""
+    if report.reporter_id == origins.NO_TELEGRAM_REPORTER:
+        return await origins.given_name(conn, report.id)
+    return await first_name(conn, report.reporter_id)
 
 
 # ------------------------------------------------------------------ rendering
@@ -220,12 +250,28 @@ def _history_line(t: Lang, line: HistoryLine) -> str:
         who = escape(line.actor_name, NAME_SHOWN)
     elif line.actor_role == "resident":
         who = t._("the resident")
+    elif line.actor_role == origins.OPEN311:
+        who = t._("an Open311 client")
     else:
         who = t._("the system")
+    note = escape(line.note, HISTORY_NOTE_MAX)
+    if line.kind == "note":
+        return t._("• {time} 🔒 internal note — {who}: {note}", time=t.date_time(line.at), who=who, note=note)
+    if line.kind == "reply":
+        return t._("• {time} 💬 public reply — {who}: {note}", time=t.date_time(line.at), who=who, note=note)
+    if line.kind == "moderation" or line.to_state is None:
+        return t._("• {time} 🛡 {who}: {note}", time=t.date_time(line.at), who=who, note=note)
     values = {"time": t.date_time(line.at), "state": t._(STATE_NAMES[line.to_state]), "who": who}
     if line.note:
         return t._("• {time} {state} — {who}: {note}", note=escape(line.note, HISTORY_NOTE_MAX), **values)
     return t._("• {time} {state} — {who}", **values)
+
+
+def _description_line(t: Lang, view: CaseView) -> str:
+    description = description_text(t, view.report.description, view.report.voice_file_id)
+    if view.description_hidden:
+        return t._("Description (hidden from the public): {description}", description=description)
+    return t._("Description: {description}", description=description)
 
 
 def _reporter(t: Lang, view: CaseView) -> str:
@@ -249,11 +295,16 @@ def card_text(t: Lang, view: CaseView, now: datetime, *, for_officer: bool = Fal
         title,
         t._("Category: {category}", category=t._(category_of(report.category).name)),
         *place_lines(t, report, view.area),
-        t._(
-            "Description: {description}",
-            description=description_text(t, report.description, report.voice_file_id),
+        *([t._("Grid: {grid}", grid=escape(view.grid_name, TITLE_SHOWN))] if view.grid_name else []),
+        _description_line(t, view),
+        t.n_("Photos: {count}", "Photos: {count}", view.photo_count)
+        if not view.hidden_photos
+        else t.n_(
+            "Photos: {count}, {hidden} of them hidden from the public",
+            "Photos: {count}, {hidden} of them hidden from the public",
+            view.photo_count,
+            hidden=view.hidden_photos,
         ),
-        t.n_("Photos: {count}", "Photos: {count}", view.photo_count),
         t._("Deadline: {deadline} (overdue)", deadline=deadline)
         if report.is_open and report.due_at < now
         else t._("Deadline: {deadline}", deadline=deadline),

@@ -8,6 +8,7 @@ import aiosqlite
 
 from bot.cases.config import ReportPolicy
 from bot.cases.drafts import Draft, delete_draft
+from bot.cases.origins import Origin, record
 from bot.cases.states import (
     MAX_PHOTOS,
     IncompleteDraft,
@@ -29,17 +30,20 @@ async def check_limits(
     db: Database | aiosqlite.Connection, telegram_id: int, now: datetime, policy: ReportPolicy
 ) -> None:
     """Raises ReportLimitReached when the person already sent REPORTS_PER_HOUR/REPORTS_PER_DAY reports."""
+    # One read for both windows: the day's reports, of which the last hour's are the newest.
+    day = await read_rows(
+        db,
+        "SELECT created_at FROM reports WHERE reporter_id = ? AND created_at > ? ORDER BY created_at",
+        (telegram_id, to_db(now - timedelta(days=1))),
+    )
     for window, span, limit in (
         ("hour", timedelta(hours=1), policy.per_hour),
         ("day", timedelta(days=1), policy.per_day),
     ):
-        rows = await read_rows(
-            db,
-            "SELECT created_at FROM reports WHERE reporter_id = ? AND created_at > ? ORDER BY created_at",
-            (telegram_id, to_db(now - span)),
-        )
+        since = to_db(now - span)
+        rows = [row["created_at"] for row in day if row["created_at"] > since]
         if len(rows) >= limit:
-            oldest_counted = from_db(rows[len(rows) - limit]["created_at"])
+            oldest_counted = from_db(rows[len(rows) - limit])
             raise ReportLimitReached(window, limit, oldest_counted + span)
 
 
@@ -57,18 +61,25 @@ async def next_public_no(conn: aiosqlite.Connection, now: datetime, calendar: Wo
 
 
 async def insert_report(
-    conn: aiosqlite.Connection, reporter_id: int, draft: Draft, now: datetime, policy: ReportPolicy
+    conn: aiosqlite.Connection,
+    reporter_id: int,
+    draft: Draft,
+    now: datetime,
+    policy: ReportPolicy,
+    origin: Origin | None = None,
 ) -> Report:
-    """The report, its photos, the audit event and the reporter as follower; the draft goes."""
+    """The report, its photos, the audit event and the reporter as follower; the draft goes. A case from another
+    channel (``origin``) has no Telegram reporter: no per-person limit, no follower, its origin recorded."""
     if draft.category is None or not draft.has_place or not draft.has_description:
         raise IncompleteDraft("category, place and description are needed")
     category = category_of(draft.category)
-    await check_limits(conn, reporter_id, now, policy)
+    if origin is None:
+        await check_limits(conn, reporter_id, now, policy)
     public_no = await next_public_no(conn, now, policy.calendar)
     cursor = await conn.execute(
         """INSERT INTO reports (public_no, category, lat, lon, address_text, district, description,
                voice_file_id, anonymous, reporter_id, state, due_at, follower_count, created_at, updated_at)
-           VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 1, ?, ?)""",
+           VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)""",
         (
             public_no,
             category.code,
@@ -82,24 +93,33 @@ async def insert_report(
             reporter_id,
             ReportState.SUBMITTED.value,
             to_db(deadline_for(category, now, policy.calendar)),
+            1 if origin is None else 0,
             to_db(now),
             to_db(now),
         ),
     )
     report_id = int(cursor.lastrowid or 0)
-    event_id = await add_event(
-        conn, report_id, "transition", reporter_id, "resident", None, ReportState.SUBMITTED, "", True, now
-    )
+    if origin is None:
+        event_id = await add_event(
+            conn, report_id, "transition", reporter_id, "resident", None, ReportState.SUBMITTED, "", True, now
+        )
+    else:  # the audit trail names the channel and the sender's photo link (staff only); no Telegram actor
+        note = f"media_url: {origin.media_url}" if origin.media_url else ""
+        event_id = await add_event(
+            conn, report_id, "transition", None, origin.channel, None, ReportState.SUBMITTED, note, False, now
+        )
+        await record(conn, report_id, origin, now)
     for file_id in draft.photos[:MAX_PHOTOS]:
         await conn.execute(
             "INSERT INTO report_photos (report_id, file_id, kind, event_id, created_at) VALUES (?, ?, 'report', ?, ?)",
             (report_id, file_id, event_id, to_db(now)),
         )
-    await conn.execute(
-        "INSERT INTO report_followers (report_id, telegram_id, created_at) VALUES (?, ?, ?)",
-        (report_id, reporter_id, to_db(now)),
-    )
-    await delete_draft(conn, reporter_id)
+    if origin is None:
+        await conn.execute(
+            "INSERT INTO report_followers (report_id, telegram_id, created_at) VALUES (?, ?, ?)",
+            (report_id, reporter_id, to_db(now)),
+        )
+        await delete_draft(conn, reporter_id)
     return await get_report(conn, report_id)
 
 

@@ -14,7 +14,8 @@ from datetime import datetime
 
 import aiosqlite
 
-from bot.cases import card_posts, news, timers
+from bot.cases import area_alerts, card_posts, grids, news, timers
+from bot.cases.blocks import refuse_blocked
 from bot.cases.card import first_name
 from bot.cases.config import Desk, ReportPolicy, desk_for
 from bot.cases.drafts import Draft, schedule_nudge, write_draft
@@ -29,6 +30,7 @@ from bot.cases.moves import (
     clean_note,
     find_original,
 )
+from bot.cases.origins import Origin
 from bot.cases.states import (
     NotReporter,
     Report,
@@ -87,14 +89,24 @@ async def save_draft(
 
 
 async def submit(
-    db: Database, reporter_id: int, draft: Draft, now: datetime, policy: ReportPolicy, after: AfterCommit = NOTHING
+    db: Database,
+    reporter_id: int,
+    draft: Draft,
+    now: datetime,
+    policy: ReportPolicy,
+    after: AfterCommit = NOTHING,
+    origin: Origin | None = None,
 ) -> Report:
-    """Files the report: its rows, the staff group's card, and the case's timers, in one transaction."""
+    """Files the report: its rows, the staff group's card, the case's timers and the area alerts, in one
+    transaction. ``origin``: the channel of a case from outside Telegram (Open311), filed the same way."""
     desk = desk_for(policy)
     async with db.transaction() as conn:
-        report = await insert_report(conn, reporter_id, draft, now, policy)
+        await refuse_blocked(conn, reporter_id, now)
+        report = await insert_report(conn, reporter_id, draft, now, policy, origin)
+        await grids.tag_case(conn, report)
         await card_posts.queue_alert(conn, report, now, desk)
         await timers.schedule_new_case(conn, report, desk, now)
+        await area_alerts.alert_new_report(conn, report, now, desk)
     after()
     return report
 
@@ -104,6 +116,7 @@ async def follow(
 ) -> FollowResult:
     """并单 "this is mine too": the person follows the open case, and the staff cards show the new count."""
     async with db.transaction() as conn:
+        await refuse_blocked(conn, telegram_id, now)
         followed = await add_follower(conn, report_id, telegram_id, now)
         if not followed.already_following:
             await card_posts.refresh_cards(conn, report_id, now, desk, followed.report)
@@ -126,6 +139,7 @@ async def add_info(
     if not text and not photo_file_id:
         raise ReportError("nothing to add")
     async with db.transaction() as conn:
+        await refuse_blocked(conn, telegram_id, now)
         report, event = await insert_info(conn, report_id, telegram_id, text, photo_file_id, now)
         await news.info_to_staff(conn, report, event.id, text, now, desk_for(policy))
     after()
@@ -254,8 +268,40 @@ async def move(
             await card_posts.send_to_officer(conn, moved.report, officer_id, moved, now, desk)
         if photo_file_id and desk.staff_chat_id is not None:
             await card_posts.after_photo_to_group(conn, moved.report, photo_file_id, moved, now, desk)
+        if action == Action.ACCEPT and desk.auto_dispatch == "on":
+            moved = await dispatch_to_grid_officer(conn, moved, now, desk) or moved
     after()
     return Outcome(moved.report, moved, told)
+
+
+async def dispatch_to_grid_officer(
+    conn: aiosqlite.Connection, accepted: Transition, now: datetime, desk: Desk
+) -> Transition | None:
+    """AUTO_DISPATCH=on: an accepted case goes straight to its grid's field officer, who gets it privately; the
+    audit trail says the system sent it and why. None when the case has no grid or the grid no field officer."""
+    report = accepted.report
+    officers = await grids.grid_officers(conn, report.id)
+    if not officers:
+        return None
+    note = desk.staff_lang._(
+        "Sent automatically to the officer of grid {grid}.", grid=await grids.grid_name_of_case(conn, report.id)
+    )
+    moved = await apply_move(
+        conn,
+        report.id,
+        None,
+        ReportState.DISPATCHED,
+        note,
+        now,
+        desk,
+        public=False,
+        expected_from=ReportState.ACCEPTED,
+        assignee=officers[0],
+        current=report,
+    )
+    await news.tell_followers(conn, moved.report, moved, "", None, None, now, desk)
+    await card_posts.send_to_officer(conn, moved.report, officers[0], moved, now, desk)
+    return moved
 
 
 async def refresh(db: Database, report_id: int, now: datetime, desk: Desk, after: AfterCommit = NOTHING) -> int:
@@ -383,6 +429,7 @@ async def comment(
 ) -> None:
     """A follower's comment on the work; the staff group reads it."""
     async with db.transaction() as conn:
+        await refuse_blocked(conn, telegram_id, now)
         await _store_answer(conn, report_id, telegram_id, "comment", text, now)
         report = await get_report(conn, report_id)
         note = desk.staff_lang._(

@@ -1,0 +1,376 @@
+"""Area alerts: a person subscribes to new public reports near a place (300 m, 1 km, 3 km) or in a district, and
+hears of each one in one short message — its number, category, distance and state, never who reported it.
+
+Every case filed (from Telegram or Open311) is public: each new one is matched inside the filing transaction
+(:func:`alert_new_report`, called by ``service.submit``). The reporter is not alerted about their own report, and a
+person matched by several subscriptions hears once. Pacing, per person: at most one instant alert a minute. A
+report matched within a minute of the last alert is *folded into the next*: it waits in ``alert_pending`` and one
+message listing every waiting report goes when the minute is up (reminder :data:`FOLD`), so nothing is lost and
+nobody gets more than one message a minute. A subscription with the daily cadence collects its reports instead and
+gets one digest a day at DIGEST_TIME (reminder :data:`DIGEST`). Every message goes through the outbox with the ref
+``area_alert:<telegram id>`` (the bulk lane's pushes).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+import aiosqlite
+
+from bot.cases.config import Desk, lang_of_user, next_daily
+from bot.cases.states import STATE_NAMES, Report, ReportState, category_of
+from bot.platform import reminders
+from bot.platform.clock import from_db, to_db
+from bot.platform.db import Database, read_rows
+from bot.platform.geo import bounding_box, haversine_m
+from bot.platform.i18n import Lang
+from bot.platform.outbox import enqueue_text
+from bot.platform.reminders import Reminder
+from bot.platform.text import fit
+
+RADII_M = (300, 1000, 3000)  # the choices offered after a shared location
+KINDS = ("near", "district")
+CADENCES = ("instant", "daily")
+ALERT_GAP = timedelta(minutes=1)  # at most one instant alert a minute per person
+MAX_SUBSCRIPTIONS = 10
+LISTED = 8  # reports listed in one folded message or digest; the rest are counted
+FOLD = "area_alert_fold"
+DIGEST = "area_alert_digest"
+STALE_AFTER: dict[str, timedelta | None] = {FOLD: None, DIGEST: timedelta(hours=12)}
+REF_PREFIX = "area_alert:"  # every area alert's outbox ref: area_alert:<telegram id>
+
+
+class AlertRefused(ValueError):
+    """A subscription that cannot be made: ``reason`` is outside, unknown_area, bad_radius or too_many."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+@dataclass(frozen=True)
+class Subscription:
+    id: int
+    telegram_id: int
+    kind: str  # near / district
+    lat: float | None
+    lon: float | None
+    radius_m: float | None
+    area_code: str | None
+    cadence: str  # instant / daily
+
+
+@dataclass(frozen=True)
+class Match:
+    """Why a person hears of a report: the cadence of their best subscription and the distance from its place."""
+
+    telegram_id: int
+    cadence: str
+    distance_m: float | None  # None: matched by district
+
+
+def _subscription(row: Any) -> Subscription:
+    return Subscription(
+        row["id"],
+        row["telegram_id"],
+        row["kind"],
+        row["lat"],
+        row["lon"],
+        row["radius_m"],
+        row["area_code"],
+        row["cadence"],
+    )
+
+
+def person_target(telegram_id: int) -> str:
+    """The reminders' target for a person's folded alerts and digest (/forget purges it)."""
+    return f"alerts:{telegram_id}"
+
+
+def alert_ref(telegram_id: int) -> str:
+    return f"{REF_PREFIX}{telegram_id}"
+
+
+# ------------------------------------------------------------------ subscribing
+async def subscriptions_of(db: Database | aiosqlite.Connection, telegram_id: int) -> list[Subscription]:
+    rows = await read_rows(db, "SELECT * FROM alert_subscriptions WHERE telegram_id = ? ORDER BY id", (telegram_id,))
+    return [_subscription(row) for row in rows]
+
+
+async def subscribe(
+    db: Database,
+    telegram_id: int,
+    kind: str,
+    cadence: str,
+    now: datetime,
+    desk: Desk,
+    *,
+    lat: float | None = None,
+    lon: float | None = None,
+    radius_m: float | None = None,
+    area_code: str | None = None,
+) -> Subscription:
+    """Adds a subscription (the same area again only changes its cadence); raises AlertRefused for a place outside
+    the service area, an unknown district, a radius not offered, or more than MAX_SUBSCRIPTIONS."""
+    if cadence not in CADENCES or kind not in KINDS:
+        raise ValueError(f"{kind}/{cadence}")
+    if kind == "near":
+        if lat is None or lon is None or desk.area is None or not desk.area.contains(lat, lon):
+            raise AlertRefused("outside")
+        if radius_m not in RADII_M:
+            raise AlertRefused("bad_radius")
+        area_code = None
+    else:
+        if desk.area is None or desk.area.by_code(area_code or "") is None:
+            raise AlertRefused("unknown_area")
+        lat = lon = radius_m = None
+    async with db.transaction() as conn:
+        same = await read_rows(
+            conn,
+            """SELECT id FROM alert_subscriptions WHERE telegram_id = ? AND kind = ? AND lat IS ? AND lon IS ?
+               AND radius_m IS ? AND area_code IS ?""",
+            (telegram_id, kind, lat, lon, radius_m, area_code),
+        )
+        if same:
+            sub_id = int(same[0]["id"])
+            await conn.execute("UPDATE alert_subscriptions SET cadence = ? WHERE id = ?", (cadence, sub_id))
+        else:
+            if len(await subscriptions_of(conn, telegram_id)) >= MAX_SUBSCRIPTIONS:
+                raise AlertRefused("too_many")
+            cursor = await conn.execute(
+                """INSERT INTO alert_subscriptions (telegram_id, kind, lat, lon, radius_m, area_code, cadence,
+                   created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)""",
+                (telegram_id, kind, lat, lon, radius_m, area_code, cadence, to_db(now)),
+            )
+            sub_id = int(cursor.lastrowid or 0)
+        await _plan_digest(conn, telegram_id, now, desk)
+        rows = await read_rows(conn, "SELECT * FROM alert_subscriptions WHERE id = ?", (sub_id,))
+    return _subscription(rows[0])
+
+
+async def unsubscribe(db: Database, telegram_id: int, subscription_id: int, now: datetime, desk: Desk) -> bool:
+    """Removes one of the person's subscriptions; False when it is not theirs (or already gone)."""
+    async with db.transaction() as conn:
+        cursor = await conn.execute(
+            "DELETE FROM alert_subscriptions WHERE id = ? AND telegram_id = ?", (subscription_id, telegram_id)
+        )
+        if not cursor.rowcount:
+            return False
+        await _plan_digest(conn, telegram_id, now, desk)
+    return True
+
+
+async def _plan_digest(conn: aiosqlite.Connection, telegram_id: int, now: datetime, desk: Desk) -> None:
+    """One digest reminder while the person has a daily subscription; none (and nothing waiting) otherwise."""
+    cadences = {sub.cadence for sub in await subscriptions_of(conn, telegram_id)}
+    if "daily" in cadences:
+        due = next_daily(desk.timing.digest_time, desk.timezone, now)
+        pending = await read_rows(
+            conn,
+            "SELECT due_at FROM reminders WHERE state = 'pending' AND kind = ? AND target = ?",
+            (DIGEST, person_target(telegram_id)),
+        )
+        if not pending:
+            await reminders.schedule(conn, DIGEST, person_target(telegram_id), due, now)
+    else:
+        await reminders.cancel(conn, person_target(telegram_id), (DIGEST,))
+        await conn.execute("DELETE FROM alert_pending WHERE telegram_id = ? AND cadence = 'daily'", (telegram_id,))
+    if not cadences:
+        await conn.execute("DELETE FROM alert_pending WHERE telegram_id = ?", (telegram_id,))
+
+
+async def forget(conn: aiosqlite.Connection, telegram_id: int) -> int:
+    """/forget: the person's subscriptions, waiting alerts and pace go; returns how many subscriptions."""
+    cursor = await conn.execute("DELETE FROM alert_subscriptions WHERE telegram_id = ?", (telegram_id,))
+    await conn.execute("DELETE FROM alert_pending WHERE telegram_id = ?", (telegram_id,))
+    await conn.execute("DELETE FROM alert_pace WHERE telegram_id = ?", (telegram_id,))
+    await reminders.purge(conn, (person_target(telegram_id),))
+    return cursor.rowcount
+
+
+# ------------------------------------------------------------------ matching a new report
+async def matches_for(conn: aiosqlite.Connection, report: Report) -> list[Match]:
+    """Who hears of the report, once each: their instant subscription before a daily one, then the nearest."""
+    rows: list[Any] = []
+    if report.lat is not None and report.lon is not None:
+        min_lat, max_lat, min_lon, max_lon = bounding_box(report.lat, report.lon, max(RADII_M))
+        rows += await read_rows(
+            conn,
+            """SELECT * FROM alert_subscriptions WHERE kind = 'near' AND lat BETWEEN ? AND ?
+               AND lon BETWEEN ? AND ?""",
+            (min_lat, max_lat, min_lon, max_lon),
+        )
+    if report.district:
+        rows += await read_rows(
+            conn, "SELECT * FROM alert_subscriptions WHERE kind = 'district' AND area_code = ?", (report.district,)
+        )
+    best: dict[int, Match] = {}
+    for sub in map(_subscription, rows):
+        if sub.telegram_id == report.reporter_id:
+            continue  # nobody is alerted about their own report
+        distance = None
+        if sub.kind == "near":
+            assert sub.lat is not None and sub.lon is not None and report.lat is not None and report.lon is not None
+            distance = haversine_m(sub.lat, sub.lon, report.lat, report.lon)
+            if distance > (sub.radius_m or 0):
+                continue
+        match = Match(sub.telegram_id, sub.cadence, distance)
+        if sub.telegram_id not in best or _rank(match) < _rank(best[sub.telegram_id]):
+            best[sub.telegram_id] = match
+    return sorted(best.values(), key=lambda m: m.telegram_id)
+
+
+def _rank(match: Match) -> tuple[int, float]:
+    return (0 if match.cadence == "instant" else 1, match.distance_m if match.distance_m is not None else 1e12)
+
+
+async def alert_new_report(conn: aiosqlite.Connection, report: Report, now: datetime, desk: Desk) -> int:
+    """Inside the filing transaction: an alert now for each subscriber free to get one, the report held for the
+    others (their next folded message or digest); returns how many alerts were queued now."""
+    sent = 0
+    for match in await matches_for(conn, report):
+        last = await _last_sent(conn, match.telegram_id)
+        if match.cadence == "instant" and (last is None or now - last >= ALERT_GAP):
+            t = await lang_of_user(conn, match.telegram_id, desk)
+            text = one_alert(t, report, match.distance_m, desk)
+            await enqueue_text(
+                conn,
+                match.telegram_id,
+                text,
+                now,
+                dedupe_key=f"area_alert:{report.id}:{match.telegram_id}",
+                ref=alert_ref(match.telegram_id),
+            )
+            await _mark_sent(conn, match.telegram_id, now)
+            sent += 1
+            continue
+        await conn.execute(
+            """INSERT INTO alert_pending (telegram_id, report_id, cadence, distance_m, created_at)
+               VALUES (?, ?, ?, ?, ?) ON CONFLICT DO NOTHING""",
+            (match.telegram_id, report.id, match.cadence, match.distance_m, to_db(now)),
+        )
+        if match.cadence == "instant":
+            assert last is not None
+            await reminders.schedule(conn, FOLD, person_target(match.telegram_id), last + ALERT_GAP, now)
+    return sent
+
+
+async def _last_sent(conn: aiosqlite.Connection, telegram_id: int) -> datetime | None:
+    rows = await read_rows(conn, "SELECT last_sent_at FROM alert_pace WHERE telegram_id = ?", (telegram_id,))
+    return from_db(rows[0]["last_sent_at"]) if rows else None
+
+
+async def _mark_sent(conn: aiosqlite.Connection, telegram_id: int, now: datetime) -> None:
+    await conn.execute(
+        "INSERT INTO alert_pace (telegram_id, last_sent_at) VALUES (?, ?) "
+        "ON CONFLICT (telegram_id) DO UPDATE SET last_sent_at = excluded.last_sent_at",
+        (telegram_id, to_db(now)),
+    )
+
+
+# ------------------------------------------------------------------ the messages
+def _where(t: Lang, distance_m: float | None, district: str | None, desk: Desk) -> str:
+    if distance_m is not None:
+        return t._("{distance} from your place", distance=t.distance(distance_m))
+    found = desk.area.by_code(district) if desk.area is not None and district else None
+    return t._("in {district}", district=found.name(t.code) if found else (district or ""))
+
+
+def one_alert(t: Lang, report: Report, distance_m: float | None, desk: Desk) -> str:
+    """One report: number, category, where and state (the reporter is never named)."""
+    return t._(
+        "🔔 New report <b>{number}</b>, {where}: {category}. State: {state}.\n/alerts to change your alerts.",
+        number=report.public_no,
+        where=_where(t, distance_m, report.district, desk),
+        category=t._(category_of(report.category).name),
+        state=t._(STATE_NAMES[report.state]),
+    )
+
+
+@dataclass(frozen=True)
+class Waiting:
+    number: str
+    category: str
+    state: ReportState
+    district: str | None
+    distance_m: float | None
+
+
+async def _take_waiting(conn: aiosqlite.Connection, telegram_id: int, cadence: str) -> list[Waiting]:
+    """The person's held reports of this cadence, oldest first; they are removed (told now)."""
+    rows = await read_rows(
+        conn,
+        """SELECT r.public_no, r.category, r.state, r.district, p.distance_m FROM alert_pending p
+           JOIN reports r ON r.id = p.report_id WHERE p.telegram_id = ? AND p.cadence = ?
+           ORDER BY p.created_at, r.id""",
+        (telegram_id, cadence),
+    )
+    await conn.execute("DELETE FROM alert_pending WHERE telegram_id = ? AND cadence = ?", (telegram_id, cadence))
+    return [
+        Waiting(row["public_no"], row["category"], ReportState(row["state"]), row["district"], row["distance_m"])
+        for row in rows
+    ]
+
+
+def list_text(t: Lang, heading: str, waiting: list[Waiting], desk: Desk) -> str:
+    """Several reports in one message: a heading, up to LISTED lines, the count of the rest."""
+    lines = [heading]
+    for item in waiting[:LISTED]:
+        lines.append(
+            t._(
+                "• <b>{number}</b> {category}, {where} — {state}",
+                number=item.number,
+                category=t._(category_of(item.category).name),
+                where=_where(t, item.distance_m, item.district, desk),
+                state=t._(STATE_NAMES[item.state]),
+            )
+        )
+    if len(waiting) > LISTED:
+        rest = len(waiting) - LISTED
+        lines.append(t.n_("…and {count} more.", "…and {count} more.", rest))
+    lines.append(t._("/alerts to change your alerts."))
+    return fit("\n".join(lines))
+
+
+async def send_folded(conn: aiosqlite.Connection, reminder: Reminder, now: datetime, desk: Desk) -> None:
+    """When the minute is up: one message with every report held since the last alert."""
+    telegram_id = int(reminder.target.split(":", 1)[1])
+    waiting = await _take_waiting(conn, telegram_id, "instant")
+    if not waiting:
+        return
+    t = await lang_of_user(conn, telegram_id, desk)
+    heading = t.n_(
+        "🔔 {count} new report in your alert areas:",
+        "🔔 {count} new reports in your alert areas:",
+        len(waiting),
+    )
+    text = list_text(t, heading, waiting, desk)
+    await enqueue_text(
+        conn, telegram_id, text, now, dedupe_key=f"area_alert_fold:{reminder.id}", ref=alert_ref(telegram_id)
+    )
+    await _mark_sent(conn, telegram_id, now)
+
+
+async def send_digest(conn: aiosqlite.Connection, reminder: Reminder, now: datetime, desk: Desk) -> None:
+    """Once a day: the reports of the person's daily subscriptions (nothing is sent on a day without any)."""
+    telegram_id = int(reminder.target.split(":", 1)[1])
+    await _plan_digest(conn, telegram_id, now, desk)  # tomorrow's, while a daily subscription is left
+    waiting = await _take_waiting(conn, telegram_id, "daily")
+    if not waiting:
+        return
+    t = await lang_of_user(conn, telegram_id, desk)
+    heading = t.n_(
+        "🗓 Your daily alert digest: {count} new report in your areas.",
+        "🗓 Your daily alert digest: {count} new reports in your areas.",
+        len(waiting),
+    )
+    await enqueue_text(
+        conn,
+        telegram_id,
+        list_text(t, heading, waiting, desk),
+        now,
+        dedupe_key=f"area_alert_digest:{reminder.id}",
+        ref=alert_ref(telegram_id),
+    )
