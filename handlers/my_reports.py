@@ -20,6 +20,7 @@ from telegram.ext import (
 
 from bot import wire
 from bot.cases import mine, service, states
+from bot.cases.blocks import PersonBlocked
 from bot.cases.card import description_text, place_lines
 from bot.cases.mine import ReportDetail, ReportPage
 from bot.cases.states import ReportEvent
@@ -36,6 +37,7 @@ from handlers.common import (
     stale_button,
     translations_of,
 )
+from handlers.moderation import blocked_text
 
 ADD_INFO = 0
 PAGE_SIZE = 5
@@ -87,6 +89,8 @@ def event_line(t: Lang, event: ReportEvent) -> str:
     when = t.date_time(event.at)
     if event.kind == "info":
         return t._("• {time}: you added information. {note}", time=when, note=escape(event.note, NOTE_SHOWN))
+    if event.kind == "reply":
+        return t._("• {time}: 💬 city staff wrote: {note}", time=when, note=escape(event.note, NOTE_SHOWN))
     state = t._(states.STATE_NAMES[event.to_state]) if event.to_state else ""
     if event.public and event.note:
         return t._("• {time}: {state}. {note}", time=when, state=state, note=escape(event.note, NOTE_SHOWN))
@@ -109,7 +113,9 @@ def detail_view(t: Lang, detail: ReportDetail, offset: int, context: BotContext)
     lines.append(
         t._(
             "Description: {description}",
-            description=description_text(t, report.description, report.voice_file_id),
+            description=t._("(hidden by a moderator)")
+            if detail.description_hidden
+            else description_text(t, report.description, report.voice_file_id),
         )
     )
     lines.append(t.n_("Photos: {count}", "Photos: {count}", detail.photo_count))
@@ -328,6 +334,9 @@ async def receive_information(update: Update, context: BotContext) -> int:
             after=context.after_commit,
         )
         report = await states.get_report(services.db, report_id)
+    except PersonBlocked as error:  # blocked after pressing "Add information": nothing is added
+        await message.reply_text(blocked_text(t, error.block))
+        return ConversationHandler.END
     except states.ReportNotFound:
         await message.reply_text(t._("I cannot find that report among yours. Please open 📋 My reports again."))
         return ConversationHandler.END

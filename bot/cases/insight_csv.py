@@ -26,10 +26,12 @@ CSV_COLUMNS = (
     "state_name",  # the state in the reader's language
     "district",  # the district code of the service area
     "district_name",
+    "grid",  # the id of the grid (单元网格) it was filed in; empty outside every grid
+    "grid_name",
     "address",  # as typed by the resident (empty when they shared a location)
     "latitude",
     "longitude",
-    "description",
+    "description",  # empty when a moderator hid it from the public
     "reporter_name",  # only when the resident chose to show their name to staff; empty for anonymous reports
     "followers",  # residents following the case, the reporter included
     "filed_at",  # ISO 8601 in the city's time zone
@@ -54,13 +56,14 @@ async def cases_csv(
 ) -> tuple[bytes, int]:
     """The period's cases as CSV bytes (UTF-8 with BOM) and how many rows it holds."""
     rows = await db.fetchall(
-        """SELECT r.*, u.first_name AS reporter_first_name,
+        """SELECT r.*, u.first_name AS reporter_first_name, g.name AS grid_name,
                   (SELECT MIN(e.at) FROM report_events e WHERE e.report_id = r.id AND e.to_state = 'resolved')
                       AS resolved_at,
                   (SELECT MAX(e.at) FROM report_events e WHERE e.report_id = r.id AND e.to_state = 'closed')
                       AS closed_at,
                   (SELECT AVG(a.satisfaction) FROM followup_answers a WHERE a.report_id = r.id) AS satisfaction
            FROM reports r LEFT JOIN users u ON u.telegram_id = r.reporter_id AND r.anonymous = 0
+           LEFT JOIN grids g ON g.external_id = r.grid
            WHERE r.created_at >= ? AND r.created_at < ? ORDER BY r.created_at, r.id""",
         (to_db(period.start), to_db(period.end)),
     )
@@ -81,10 +84,12 @@ async def cases_csv(
                     t._(STATE_NAMES[state]),
                     row["district"] or "",
                     district.name(t.code) if district is not None else "",
+                    row["grid"] or "",
+                    row["grid_name"] or "",
                     row["address_text"] or "",
                     "" if row["lat"] is None else f"{row['lat']:.6f}",
                     "" if row["lon"] is None else f"{row['lon']:.6f}",
-                    row["description"],
+                    "" if row["description_hidden"] else row["description"],  # hidden by a moderator
                     "" if row["anonymous"] else (row["reporter_first_name"] or ""),
                     row["follower_count"],
                     _local_iso(row["created_at"], t.timezone),

@@ -43,8 +43,9 @@ class ReportPage:
 class ReportDetail:
     report: Report
     events: tuple[ReportEvent, ...]  # what the viewer may see, oldest first
-    photo_count: int
+    photo_count: int  # for a follower, the photos not hidden by a moderator
     mine: bool
+    description_hidden: bool = False  # by a moderator: a follower other than the reporter does not see it
 
     @property
     def can_withdraw(self) -> bool:
@@ -78,14 +79,19 @@ async def detail_for_user(db: Database, report_id: int, telegram_id: int) -> Rep
     report = await visible_report(db, report_id, telegram_id)
     rows = await db.fetchall(
         """SELECT * FROM report_events WHERE report_id = ?
-           AND (kind = 'transition' OR (kind = 'info' AND actor_id = ?)) ORDER BY id""",
+           AND (kind IN ('transition', 'reply') OR (kind = 'info' AND actor_id = ?)) ORDER BY id""",
         (report_id, telegram_id),
     )
     events = tuple(event_of(row) for row in rows)
+    mine = report.reporter_id == telegram_id
     count = await db.fetchone(
-        "SELECT COUNT(*) FROM report_photos WHERE report_id = ? AND kind = 'report'", (report_id,)
+        "SELECT COUNT(*) FROM report_photos WHERE report_id = ? AND kind = 'report' AND (hidden = 0 OR ?)",
+        (report_id, int(mine)),
     )
-    return ReportDetail(report, events, int(count[0]) if count else 0, report.reporter_id == telegram_id)
+    hidden = await db.fetchone("SELECT description_hidden FROM reports WHERE id = ?", (report_id,))
+    return ReportDetail(
+        report, events, int(count[0]) if count else 0, mine, bool(hidden and hidden[0]) and not mine
+    )
 
 
 async def insert_info(

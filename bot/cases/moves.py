@@ -7,11 +7,13 @@ they need to decide and the questions (a reason, a body, a case number, a note) 
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 import aiosqlite
 
+from bot.cases import grids
 from bot.cases.config import Desk
 from bot.cases.states import (
     InvalidTransition,
@@ -102,6 +104,7 @@ class Prompt:
     action: Action
     expected: ReportState
     created_at: datetime
+    target: str = ""  # beyond the case: 'description', 'photo:<id>' or 'reporter' (bot.cases.moderation)
 
     def expired(self, now: datetime) -> bool:
         return now - self.created_at > PROMPT_VALID_FOR
@@ -142,12 +145,13 @@ async def open_prompt(
     action: Action,
     expected: ReportState,
     now: datetime,
+    target: str = "",
 ) -> None:
     async with db.transaction() as conn:
         await conn.execute(
             "INSERT OR REPLACE INTO staff_prompts (chat_id, message_id, user_id, report_id, action, expected_state, "
-            "created_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
-            (chat_id, message_id, user_id, report_id, action.value, expected.value, to_db(now)),
+            "created_at, target) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            (chat_id, message_id, user_id, report_id, action.value, expected.value, to_db(now), target),
         )
 
 
@@ -163,6 +167,7 @@ async def find_prompt(db: Database, chat_id: int, message_id: int) -> Prompt | N
         Action(row["action"]),
         ReportState(row["expected_state"]),
         from_db(row["created_at"]),
+        row["target"],
     )
 
 
@@ -177,9 +182,16 @@ async def load_number(db: Database, report_id: int) -> str | None:
     return str(row["public_no"]) if row else None
 
 
-async def dispatch_choices(db: Database, report: Report) -> list[StaffMember]:
-    """The officers to offer, those of the case's district first."""
-    return (await staff.officers(db, report.district))[:OFFICERS_SHOWN]
+async def dispatch_choices(db: Database, report: Report, suggested: Sequence[int] = ()) -> list[StaffMember]:
+    """The officers to offer: the ``suggested`` ones (the grid's) first, then those of the case's district."""
+    found = await staff.officers(db, report.district)
+    found.sort(key=lambda member: suggested.index(member.telegram_id) if member.telegram_id in suggested else 999)
+    return found[:OFFICERS_SHOWN]
+
+
+async def grid_suggestions(db: Database, report: Report, desk: Desk) -> list[int]:
+    """The field officers of the case's grid, proposed first when dispatching (unless AUTO_DISPATCH is off)."""
+    return [] if desk.auto_dispatch == "off" else await grids.grid_officers(db, report.id)
 
 
 # ------------------------------------------------------------------ the move

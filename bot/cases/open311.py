@@ -147,7 +147,8 @@ async def requests(
     rows = await db.fetchall(
         f"""SELECT r.*,
                    (SELECT e.note FROM report_events e WHERE e.report_id = r.id AND e.public = 1
-                        AND e.kind = 'transition' AND e.note != '' ORDER BY e.id DESC LIMIT 1) AS status_notes
+                        AND e.kind IN ('transition', 'reply') AND e.note != ''
+                        ORDER BY e.id DESC LIMIT 1) AS status_notes
             FROM reports r WHERE {" AND ".join(where)} ORDER BY r.created_at DESC, r.id DESC LIMIT ?""",
         (*params, limit),
     )
@@ -171,7 +172,7 @@ def _request(row: Any, t: Lang, agency: str) -> dict[str, Any]:
         "status_notes": row["status_notes"] or t._(STATE_NAMES[state]),
         "service_name": category_label(t, code),
         "service_code": code,
-        "description": row["description"],
+        "description": "" if row["description_hidden"] else row["description"],  # hidden by a moderator
         "agency_responsible": agency,
         "service_notice": service_notice(t, code),
         "requested_datetime": w3c(from_db(row["created_at"]), t.timezone),

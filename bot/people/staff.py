@@ -56,6 +56,9 @@ class Action(StrEnum):
     INVITE = "invite"
     MANAGE_STAFF = "manage_staff"
     MANAGE_SPOTS = "manage_spots"
+    NOTE = "note"  # an internal note on a case, for staff only
+    REPLY = "reply"  # a public reply on a case, told to its followers
+    MODERATE = "moderate"  # hide or show a description or photo, block or unblock a person
 
 
 _DESK = frozenset({Role.DISPATCHER, Role.SUPERVISOR, Role.ADMIN})
@@ -71,9 +74,12 @@ PERMISSIONS: dict[Action, frozenset[Role]] = {
     Action.INVITE: frozenset({Role.ADMIN}),
     Action.MANAGE_STAFF: frozenset({Role.ADMIN}),
     Action.MANAGE_SPOTS: frozenset(Role),
+    Action.NOTE: _DESK,
+    Action.REPLY: _DESK,
+    Action.MODERATE: frozenset({Role.SUPERVISOR, Role.ADMIN}),
 }
 # An officer may do these to a case dispatched to them (and only to such a case).
-ASSIGNEE_ACTIONS = frozenset({Action.START, Action.RESOLVE, Action.RETURN})
+ASSIGNEE_ACTIONS = frozenset({Action.START, Action.RESOLVE, Action.RETURN, Action.NOTE, Action.REPLY})
 
 
 # ------------------------------------------------------------------ errors

@@ -76,9 +76,28 @@ async def wait_for_card(bed: TestBed, viewer: Person, card: dict[str, Any], text
     return viewer.current(card)
 
 
+DESK_ROW = ("note:", "mod:")  # the notes and moderation buttons every card carries under its moves
+
+
 def labels(message: dict[str, Any]) -> list[str]:
+    """The card's move buttons (the desk row of notes and moderation left out: see desk_labels)."""
     markup = message.get("reply_markup") or {}
-    return [button["text"] for row in markup.get("inline_keyboard", []) for button in row]
+    return [
+        button["text"]
+        for row in markup.get("inline_keyboard", [])
+        for button in row
+        if not str(button.get("callback_data", "")).startswith(DESK_ROW)
+    ]
+
+
+def desk_labels(message: dict[str, Any]) -> list[str]:
+    markup = message.get("reply_markup") or {}
+    return [
+        button["text"]
+        for row in markup.get("inline_keyboard", [])
+        for button in row
+        if str(button.get("callback_data", "")).startswith(DESK_ROW)
+    ]
 
 
 async def next_with(person: Person, text: str) -> dict[str, Any]:
