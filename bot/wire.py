@@ -54,8 +54,9 @@ NOTES = "note"
 # mod:<menu|back|hide|show|block|unblock>:<report id>, mod:<hidep|showp>:<report id>:<photo id>
 #                                                               handlers/case_desk.py (supervisors and admins)
 MODERATION = "mod"
-# alrt:<list|near|dists>, alrt:rad:<lat>:<lon>:<radius m>, alrt:addn:<lat>:<lon>:<radius m>:<cadence>,
-# alrt:dist:<district code>, alrt:addd:<district code>:<cadence>, alrt:rm:<subscription id>   handlers/alerts.py
+# alrt:<list|near|dists|grids>, alrt:rad:<lat>:<lon>:<radius m>, alrt:addn:<lat>:<lon>:<radius m>:<cadence>,
+# alrt:<dist|gd>:<district code>, alrt:addd:<district code>:<cadence>, alrt:grid:<grid id>,
+# alrt:addg:<grid id>:<cadence>, alrt:rm:<subscription id>      handlers/alerts.py
 ALERTS = "alrt"
 # forget:<yes|no>:<minute it was offered, since the epoch>      handlers/privacy.py (/forget)
 PRIVACY = "forget"
@@ -424,12 +425,13 @@ class AlertButton:
     action: str  # a key of _ALERT_PARTS
     place: Place | None = None  # rad / addn
     radius_m: int | None = None  # rad / addn: one of RADII_M
-    district: str | None = None  # dist / addd: its shape checked; whether it exists, by the service area
-    cadence: str | None = None  # addn / addd: one of CADENCES
-    subscription_id: int | None = None  # rm
+    district: str | None = None  # dist / addd / gd: its shape checked; whether it exists, by the service area
+    cadence: str | None = None  # addn / addd / addg: one of CADENCES
+    item_id: int | None = None  # rm: the subscription; grid / addg: the grid
 
 
-_ALERT_PARTS = {"list": 0, "near": 0, "dists": 0, "rad": 3, "addn": 4, "dist": 1, "addd": 2, "rm": 1}
+_ALERT_PARTS = {"list": 0, "near": 0, "dists": 0, "grids": 0, "rad": 3, "addn": 4, "dist": 1, "addd": 2, "gd": 1}
+_ALERT_PARTS |= {"grid": 1, "addg": 2, "rm": 1}
 
 
 def alert_button(data: str | None) -> AlertButton | None:
@@ -438,19 +440,19 @@ def alert_button(data: str | None) -> AlertButton | None:
     if found is None or len(found) != _ALERT_PARTS.get(found[0], -1) + 1:
         return None
     action, rest = found[0], found[1:]
-    cadence = rest[-1] if action in ("addn", "addd") else None
+    cadence = rest[-1] if action.startswith("add") else None
     if cadence is not None and cadence not in CADENCES:
         return None
     if action in ("rad", "addn"):
         place, radius = _place(rest[0], rest[1]), number(rest[2])
         ok = place is not None and radius in RADII_M
         return AlertButton(action, place=place, radius_m=radius, cadence=cadence) if ok else None
-    if action in ("dist", "addd"):
+    if action in ("dist", "addd", "gd"):
         district = code(rest[0])
         return None if district is None else AlertButton(action, district=district, cadence=cadence)
-    if action == "rm":
+    if action in ("rm", "grid", "addg"):
         found_id = number(rest[0])
-        return None if found_id is None else AlertButton(action, subscription_id=found_id)
+        return None if found_id is None else AlertButton(action, item_id=found_id, cadence=cadence)
     return AlertButton(action)
 
 

@@ -1,17 +1,19 @@
-"""/alerts: a resident or staff member subscribes to new public reports near a place or in a district, lists and
-removes their subscriptions. The place is asked for in a short conversation (share a location); everything else is
-a button whose data carries what it is about (bot.wire ``alrt:``), so old buttons keep working after a restart.
+"""/alerts: a resident or staff member subscribes to new public reports near a place, in a district or in a grid
+(单元网格, once grids are imported), lists and removes their subscriptions. The place is asked for in a short
+conversation (share a location); everything else is a button whose data carries what it is about (bot.wire
+``alrt:``), so old buttons keep working after a restart.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, KeyboardButton, ReplyKeyboardMarkup, Update
 from telegram.ext import BaseHandler, CallbackQueryHandler, CommandHandler, ConversationHandler, MessageHandler, filters
 
 from bot import wire
-from bot.cases import area_alerts
+from bot.cases import area_alerts, grids
 from bot.cases.area_alerts import AlertRefused, Subscription
 from bot.edge import calls as edge
 from bot.platform.i18n import N_, Lang
@@ -22,6 +24,7 @@ PLACE = 0  # waiting for the shared location
 PLACE_TIMEOUT = 900.0  # seconds: a forgotten request for a place ends quietly
 SEND_PLACE = N_("📍 Share this place")
 CANCEL = N_("✖️ Cancel")
+GRIDS_SHOWN = 60  # grid buttons under one message (Telegram allows 100)
 CADENCE_LABELS = {"instant": N_("each report, right away"), "daily": N_("a daily digest")}
 
 
@@ -30,7 +33,7 @@ def _button(label: str, *parts: object) -> InlineKeyboardButton:
     return InlineKeyboardButton(label, callback_data=wire.make(wire.ALERTS, *parts))
 
 
-def describe(t: Lang, context: BotContext, sub: Subscription) -> str:
+def describe(t: Lang, context: BotContext, sub: Subscription, grid_names: Mapping[str, str]) -> str:
     """Where a subscription listens, in words."""
     if sub.kind == "near":
         return t._(
@@ -39,12 +42,17 @@ def describe(t: Lang, context: BotContext, sub: Subscription) -> str:
             lat=format(sub.lat or 0.0, ".5f"),
             lon=format(sub.lon or 0.0, ".5f"),
         )
+    if sub.kind == "grid":
+        return t._("in grid {grid}", grid=escape(grid_names.get(sub.area_code or "", sub.area_code or "")))
     district = context.services.service_area.by_code(sub.area_code or "")
     return t._("in {district}", district=escape(district.name(t.code) if district else sub.area_code or ""))
 
 
-def list_view(t: Lang, context: BotContext, subs: list[Subscription]) -> tuple[str, InlineKeyboardMarkup]:
-    """The person's subscriptions with a remove button each, and the ways to add one."""
+async def list_view(t: Lang, context: BotContext, telegram_id: int) -> tuple[str, InlineKeyboardMarkup]:
+    """The person's subscriptions with a remove button each, and the ways to add one (a grid, once grids exist)."""
+    db = context.services.db
+    subs = await area_alerts.subscriptions_of(db, telegram_id)
+    names = await area_alerts.grid_names(db) if any(sub.kind == "grid" for sub in subs) else {}
     if subs:
         lines = [t._("🔔 <b>Your area alerts</b> (at most one message a minute, or a daily digest):")]
         for number, sub in enumerate(subs, start=1):
@@ -52,7 +60,7 @@ def list_view(t: Lang, context: BotContext, subs: list[Subscription]) -> tuple[s
                 t._(
                     "{number}. {where} — {cadence}",
                     number=number,
-                    where=describe(t, context, sub),
+                    where=describe(t, context, sub, names),
                     cadence=t._(CADENCE_LABELS[sub.cadence]),
                 )
             )
@@ -60,6 +68,8 @@ def list_view(t: Lang, context: BotContext, subs: list[Subscription]) -> tuple[s
         lines = [t._("🔔 You have no area alerts yet. Choose an area to hear of each new report there.")]
     rows = [[_button(t._("❌ Remove {number}", number=n), "rm", sub.id)] for n, sub in enumerate(subs, start=1)]
     rows.append([_button(t._("📍 Near a place"), "near"), _button(t._("🏙 A district"), "dists")])
+    if await area_alerts.districts_with_grids(db):
+        rows.append([_button(t._("🗺 A grid"), "grids")])
     return "\n".join(lines), InlineKeyboardMarkup(rows)
 
 
@@ -77,8 +87,7 @@ async def show_alerts(update: Update, context: BotContext) -> None:
     """/alerts: lists the person's subscriptions with buttons to remove them or add one."""
     assert update.effective_user is not None and update.effective_chat is not None
     t = await lang_of(update, context)
-    subs = await area_alerts.subscriptions_of(context.services.db, update.effective_user.id)
-    text, markup = list_view(t, context, subs)
+    text, markup = await list_view(t, context, update.effective_user.id)
     await context.bot.send_message(update.effective_chat.id, text, reply_markup=markup)
 
 
@@ -117,16 +126,49 @@ async def press(update: Update, context: BotContext) -> None:
                 "How would you like to hear of new reports in {district}?", district=escape(district.name(t.code))
             )
             await edge.edit_text(query, text, cadence_buttons(t, "addd", district.code))
-        case "addn" | "addd":
+        case "grids" | "gd" | "grid":
+            await choose_grid(update, context, t, pressed)
+        case "addn" | "addd" | "addg":
             await add_subscription(update, context, t, pressed)
         case "rm":
-            await remove_subscription(update, context, t, pressed.subscription_id or 0)
+            await remove_subscription(update, context, t, pressed.item_id or 0)
+
+
+async def choose_grid(update: Update, context: BotContext, t: Lang, pressed: wire.AlertButton) -> None:
+    """A grid step by step: the districts that have grids, the grids of one, then how often to hear."""
+    query = update.callback_query
+    assert query is not None
+    area, db = context.services.service_area, context.services.db
+    if pressed.action == "grids":
+        rows = [
+            [_button(district.name(t.code), "gd", district.code)]
+            for code in await area_alerts.districts_with_grids(db)
+            if (district := area.by_code(code)) is not None
+        ]
+        await edge.answer(query)
+        await edge.edit_text(query, t._("🗺 The grids of which district?"), InlineKeyboardMarkup(rows))
+    elif pressed.action == "gd":
+        found = await grids.grids_of_district(db, pressed.district or "")
+        if not found:
+            await stale_button(update, context)
+            return
+        buttons = [_button(grid.name, "grid", grid.id) for grid in found[:GRIDS_SHOWN]]
+        await edge.answer(query)
+        rows = [buttons[i : i + 2] for i in range(0, len(buttons), 2)]
+        await edge.edit_text(query, t._("🗺 Which grid?"), InlineKeyboardMarkup(rows))
+    else:
+        grid = await area_alerts.grid_by_id(db, pressed.item_id or 0)
+        if grid is None:
+            await stale_button(update, context)
+            return
+        await edge.answer(query)
+        text = t._("How would you like to hear of new reports in grid {grid}?", grid=escape(grid[1]))
+        await edge.edit_text(query, text, cadence_buttons(t, "addg", pressed.item_id))
 
 
 async def _edit_list(update: Update, context: BotContext, t: Lang) -> None:
     assert update.callback_query is not None and update.effective_user is not None
-    subs = await area_alerts.subscriptions_of(context.services.db, update.effective_user.id)
-    text, markup = list_view(t, context, subs)
+    text, markup = await list_view(t, context, update.effective_user.id)
     await edge.edit_text(update.callback_query, text, markup)
 
 
@@ -136,18 +178,22 @@ async def add_subscription(update: Update, context: BotContext, t: Lang, pressed
     assert query is not None and update.effective_user is not None and pressed.cadence is not None
     services = context.services
     place = pressed.place
+    kind, code = {"addn": ("near", None), "addd": ("district", pressed.district)}.get(pressed.action, ("grid", None))
+    if kind == "grid":
+        grid = await area_alerts.grid_by_id(services.db, pressed.item_id or 0)
+        code = grid[0] if grid else ""
     try:
         sub = await area_alerts.subscribe(
             services.db,
             update.effective_user.id,
-            "near" if pressed.action == "addn" else "district",
+            kind,
             pressed.cadence,
             services.clock.now(),
             context.desk,
             lat=place.lat if place else None,
             lon=place.lon if place else None,
             radius_m=pressed.radius_m,
-            area_code=pressed.district,
+            area_code=code,
         )
     except AlertRefused as refused:
         if refused.reason == "too_many":
@@ -163,7 +209,7 @@ async def add_subscription(update: Update, context: BotContext, t: Lang, pressed
     await edge.answer(query)
     text = t._(
         "✅ Done. You will hear of new reports {where}: {cadence}. Never who reported them.",
-        where=describe(t, context, sub),
+        where=describe(t, context, sub, await area_alerts.grid_names(services.db) if kind == "grid" else {}),
         cadence=t._(CADENCE_LABELS[sub.cadence]),
     )
     await edge.edit_text(query, text, InlineKeyboardMarkup([[_button(t._("🔔 My area alerts"), "list")]]))

@@ -158,3 +158,42 @@ async def test_a_place_outside_the_city_and_forged_buttons_change_nothing(bed: T
         answer = await yang.expect_answer(await yang.press_data(listing, forged))
         assert "no longer active" in answer["text"]
     assert await bed.db.fetchone("SELECT 1 FROM alert_subscriptions") is None
+
+
+async def test_a_grid_alert_once_grids_are_imported(bed: TestBed) -> None:
+    assert bed.services is not None
+    from bot.cases import grid_import
+    from bot.people import staff
+
+    qin = bed.person(5051, "Qin", language_code="en")
+    await qin.send("/alerts")
+    listing = await qin.expect_message(contains="no area alerts yet")
+    assert "🗺 A grid" not in [b["text"] for b in inline_buttons(listing)]  # no grids yet, no such choice
+    officer = bed.person(5059, "Officer", language_code="en")  # the grids' officer joins with an invite
+    admin = frozenset({9001})
+    invite = await staff.create_invite(bed.db, 9001, staff.Role.OFFICER, None, bed.services.clock.now(), admin)
+    await officer.send(f"/join {invite.code}")
+    await officer.expect_message()
+    await grid_import.load_sample_grids(bed.db, bed.services.service_area, 5059, bed.services.clock.now())
+
+    await qin.send("/alerts")
+    listing = await qin.expect_message(contains="no area alerts yet")
+    await qin.press(listing, "A grid")
+    await qin.expect_edit(listing, "The grids of which district?")
+    await qin.press(qin.current(listing), "Wuhan")
+    await qin.expect_edit(listing, "Which grid?")
+    await qin.press(qin.current(listing), "沌阳网格")
+    await qin.expect_edit(listing, "in grid 沌阳网格?")
+    await qin.press(qin.current(listing), "Each report")
+    done = await qin.expect_edit(listing, "Done")
+    assert "in grid 沌阳网格" in text_of(done)
+    row = await bed.db.fetchone("SELECT kind, area_code FROM alert_subscriptions WHERE telegram_id = 5051")
+    assert tuple(row) == ("grid", "edz-g01")
+
+    inside = await file_behind_the_scenes(bed, reporter=5058)  # HOME lies in 沌阳网格
+    bed.services.wake_outbox()
+    await qin.expect_message(contains=inside.public_no)
+    await bed.services.advance_clock(timedelta(minutes=2))
+    await file_behind_the_scenes(bed, reporter=5058, place=(30.50, 114.17))  # 东风网格, the same district
+    bed.services.wake_outbox()
+    await qin.expect_no_message(wait=1.0)

@@ -1,5 +1,6 @@
-"""Area alerts: a person subscribes to new public reports near a place (300 m, 1 km, 3 km) or in a district, and
-hears of each one in one short message — its number, category, distance and state, never who reported it.
+"""Area alerts: a person subscribes to new public reports near a place (300 m, 1 km, 3 km), in a district or in a
+grid (单元网格, bot.cases.grids), and hears of each one in one short message — its number, category, distance (or
+district) and state, never who reported it.
 
 Every case filed (from Telegram or Open311) is public: each new one is matched inside the filing transaction
 (:func:`alert_new_report`, called by ``service.submit``). The reporter is not alerted about their own report, and a
@@ -31,7 +32,7 @@ from bot.platform.reminders import Reminder
 from bot.platform.text import fit
 
 RADII_M = (300, 1000, 3000)  # the choices offered after a shared location
-KINDS = ("near", "district")
+KINDS = ("near", "district", "grid")
 CADENCES = ("instant", "daily")
 ALERT_GAP = timedelta(minutes=1)  # at most one instant alert a minute per person
 MAX_SUBSCRIPTIONS = 10
@@ -54,7 +55,7 @@ class AlertRefused(ValueError):
 class Subscription:
     id: int
     telegram_id: int
-    kind: str  # near / district
+    kind: str  # near / district / grid
     lat: float | None
     lon: float | None
     radius_m: float | None
@@ -113,7 +114,8 @@ async def subscribe(
     area_code: str | None = None,
 ) -> Subscription:
     """Adds a subscription (the same area again only changes its cadence); raises AlertRefused for a place outside
-    the service area, an unknown district, a radius not offered, or more than MAX_SUBSCRIPTIONS."""
+    the service area, an unknown district or grid (``area_code``: its external id), a radius not offered, or more
+    than MAX_SUBSCRIPTIONS."""
     if cadence not in CADENCES or kind not in KINDS:
         raise ValueError(f"{kind}/{cadence}")
     if kind == "near":
@@ -122,11 +124,14 @@ async def subscribe(
         if radius_m not in RADII_M:
             raise AlertRefused("bad_radius")
         area_code = None
-    else:
+    elif kind == "district":
         if desk.area is None or desk.area.by_code(area_code or "") is None:
             raise AlertRefused("unknown_area")
+    if kind != "near":
         lat = lon = radius_m = None
     async with db.transaction() as conn:
+        if kind == "grid" and not await read_rows(conn, "SELECT 1 FROM grids WHERE external_id = ?", (area_code,)):
+            raise AlertRefused("unknown_area")
         same = await read_rows(
             conn,
             """SELECT id FROM alert_subscriptions WHERE telegram_id = ? AND kind = ? AND lat IS ? AND lon IS ?
@@ -190,6 +195,21 @@ async def forget(conn: aiosqlite.Connection, telegram_id: int) -> int:
     return cursor.rowcount
 
 
+async def grid_names(db: Database) -> dict[str, str]:
+    """Every grid's name by its external id (a grid subscription names its grid by it)."""
+    return {row["external_id"]: row["name"] for row in await read_rows(db, "SELECT external_id, name FROM grids")}
+
+
+async def districts_with_grids(db: Database) -> list[str]:
+    return [row["district"] for row in await read_rows(db, "SELECT DISTINCT district FROM grids ORDER BY district")]
+
+
+async def grid_by_id(db: Database, grid_id: int) -> tuple[str, str] | None:
+    """(external id, name) of a grid chosen by a button (which carries its row id), or None when it is gone."""
+    rows = await read_rows(db, "SELECT external_id, name FROM grids WHERE id = ?", (grid_id,))
+    return (rows[0]["external_id"], rows[0]["name"]) if rows else None
+
+
 # ------------------------------------------------------------------ matching a new report
 async def matches_for(conn: aiosqlite.Connection, report: Report) -> list[Match]:
     """Who hears of the report, once each: their instant subscription before a daily one, then the nearest."""
@@ -206,6 +226,12 @@ async def matches_for(conn: aiosqlite.Connection, report: Report) -> list[Match]
         rows += await read_rows(
             conn, "SELECT * FROM alert_subscriptions WHERE kind = 'district' AND area_code = ?", (report.district,)
         )
+    rows += await read_rows(  # the grid the case was tagged with (bot.cases.grids), if any
+        conn,
+        """SELECT s.* FROM reports r JOIN alert_subscriptions s ON s.kind = 'grid' AND s.area_code = r.grid
+           WHERE r.id = ?""",
+        (report.id,),
+    )
     best: dict[int, Match] = {}
     for sub in map(_subscription, rows):
         if sub.telegram_id == report.reporter_id:
