@@ -119,17 +119,19 @@ class Database:
                 await self._conn.execute("COMMIT")
 
     async def fetchone(self, sql: str, params: Iterable[Any] | dict[str, Any] = ()) -> sqlite3.Row | None:
-        async with self._conn.execute(sql, params) as cursor:
-            return await cursor.fetchone()
+        """The first row; for queries of one row (a key, an aggregate, LIMIT 1): one trip, like fetchall."""
+        rows = await self._conn.execute_fetchall(sql, params)
+        return next(iter(rows), None)
 
     async def fetchall(self, sql: str, params: Iterable[Any] | dict[str, Any] = ()) -> list[sqlite3.Row]:
         # One trip to aiosqlite's thread instead of three (execute, fetch, close): it dominates small queries.
         return list(await self._conn.execute_fetchall(sql, params))
 
     async def execute(self, sql: str, params: Iterable[Any] | dict[str, Any] = ()) -> None:
-        """A single write statement in its own transaction."""
-        async with self.transaction() as conn:
-            await conn.execute(sql, params)
+        """A single write statement, atomic on its own (autocommit): one trip instead of BEGIN, it, COMMIT. The
+        writers' lock still keeps it out of another unit of work's open transaction on this connection."""
+        async with self._write_lock:
+            await self._conn.execute(sql, params)
 
     async def integrity_check(self) -> str:
         row = await self.fetchone("PRAGMA integrity_check")
