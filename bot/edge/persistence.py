@@ -24,6 +24,9 @@ class SQLitePersistence(BasePersistence[dict[str, Any], dict[str, Any], dict[str
     def __init__(self, open_database: Callable[[], Awaitable[Database]], update_interval: float = 1.0) -> None:
         super().__init__(store_data=_STORE, update_interval=update_interval)
         self._open_database = open_database
+        # What each row holds now (JSON as written; absent when there is no row), so that what did not change is
+        # not written again: PTB hands over every touched person's data and every set state at each flush.
+        self._stored: dict[tuple[str, str], str] = {}
 
     async def _db(self) -> Database:
         return await self._open_database()
@@ -31,10 +34,12 @@ class SQLitePersistence(BasePersistence[dict[str, Any], dict[str, Any], dict[str
     # --------------------------------------------------------------- reads
     async def get_user_data(self) -> dict[int, dict[str, Any]]:
         rows = await (await self._db()).fetchall("SELECT user_id, data FROM ptb_user_data")
+        self._stored.update((("ptb_user_data", str(row["user_id"])), row["data"]) for row in rows)
         return {row["user_id"]: json.loads(row["data"]) for row in rows}
 
     async def get_chat_data(self) -> dict[int, dict[str, Any]]:
         rows = await (await self._db()).fetchall("SELECT chat_id, data FROM ptb_chat_data")
+        self._stored.update((("ptb_chat_data", str(row["chat_id"])), row["data"]) for row in rows)
         return {row["chat_id"]: json.loads(row["data"]) for row in rows}
 
     async def get_bot_data(self) -> dict[str, Any]:
@@ -45,20 +50,26 @@ class SQLitePersistence(BasePersistence[dict[str, Any], dict[str, Any], dict[str
 
     async def get_conversations(self, name: str) -> ConversationDict:
         rows = await (await self._db()).fetchall("SELECT key, state FROM ptb_conversations WHERE name = ?", (name,))
+        self._stored.update(((f"conversation {name}", row["key"]), row["state"]) for row in rows)
         return {tuple(json.loads(row["key"])): json.loads(row["state"]) for row in rows}
 
     # -------------------------------------------------------------- writes
     async def update_conversation(self, name: str, key: ConversationKey, new_state: object | None) -> None:
-        db = await self._db()
         encoded_key = json.dumps(list(key))
-        if new_state is None:
+        encoded_state = None if new_state is None else json.dumps(new_state)
+        stored = (f"conversation {name}", encoded_key)
+        if self._stored.get(stored) == encoded_state:
+            return  # the step was set again to what it was (a hint, a repeated question)
+        db = await self._db()
+        if encoded_state is None:
             await db.execute("DELETE FROM ptb_conversations WHERE name = ? AND key = ?", (name, encoded_key))
         else:
             await db.execute(
                 "INSERT INTO ptb_conversations (name, key, state) VALUES (?, ?, ?) "
                 "ON CONFLICT (name, key) DO UPDATE SET state = excluded.state",
-                (name, encoded_key, json.dumps(new_state)),
+                (name, encoded_key, encoded_state),
             )
+        self._remember(stored, encoded_state)
 
     async def update_user_data(self, user_id: int, data: dict[str, Any]) -> None:
         await self._upsert("ptb_user_data", "user_id", user_id, data)
@@ -74,9 +85,11 @@ class SQLitePersistence(BasePersistence[dict[str, Any], dict[str, Any], dict[str
 
     async def drop_chat_data(self, chat_id: int) -> None:
         await (await self._db()).execute("DELETE FROM ptb_chat_data WHERE chat_id = ?", (chat_id,))
+        self._stored.pop(("ptb_chat_data", str(chat_id)), None)
 
     async def drop_user_data(self, user_id: int) -> None:
         await (await self._db()).execute("DELETE FROM ptb_user_data WHERE user_id = ?", (user_id,))
+        self._stored.pop(("ptb_user_data", str(user_id)), None)
 
     async def refresh_user_data(self, user_id: int, user_data: dict[str, Any]) -> None:
         return None
@@ -91,12 +104,23 @@ class SQLitePersistence(BasePersistence[dict[str, Any], dict[str, Any], dict[str
         return None  # every update is already committed
 
     async def _upsert(self, table: str, column: str, key: int, data: dict[str, Any]) -> None:
+        encoded = json.dumps(data, ensure_ascii=False, default=str) if data else None
+        stored = (table, str(key))
+        if self._stored.get(stored) == encoded:
+            return  # unchanged since it was read or last written (most updates touch nobody's data)
         db = await self._db()
-        if not data:
+        if encoded is None:
             await db.execute(f"DELETE FROM {table} WHERE {column} = ?", (key,))
-            return
-        await db.execute(
-            f"INSERT INTO {table} ({column}, data) VALUES (?, ?) "
-            f"ON CONFLICT ({column}) DO UPDATE SET data = excluded.data",
-            (key, json.dumps(data, ensure_ascii=False, default=str)),
-        )
+        else:
+            await db.execute(
+                f"INSERT INTO {table} ({column}, data) VALUES (?, ?) "
+                f"ON CONFLICT ({column}) DO UPDATE SET data = excluded.data",
+                (key, encoded),
+            )
+        self._remember(stored, encoded)
+
+    def _remember(self, stored: tuple[str, str], encoded: str | None) -> None:
+        if encoded is None:
+            self._stored.pop(stored, None)
+        else:
+            self._stored[stored] = encoded
