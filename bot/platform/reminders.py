@@ -191,6 +191,8 @@ class ReminderTimer:
         self.fired = 0
         self._stopped = False
         self._tasks: set[asyncio.Task[Any]] = set()
+        # When the armed tick runs (event-loop time); None while none waits (or one is running).
+        self._armed_at: float | None = None
 
     async def restore(self) -> datetime | None:
         """At start: arms the timer for whatever is pending (overdue ones fire at once)."""
@@ -202,14 +204,22 @@ class ReminderTimer:
         self._stopped = True
 
     async def arm(self) -> datetime | None:
-        for job in self.job_queue.get_jobs_by_name(TICK_JOB_NAME):
-            job.schedule_removal()
+        """Makes sure the tick runs by the earliest pending reminder. A tick already armed for sooner is kept (every
+        draft saved schedules a nudge an hour away: no job is replaced for it); a tick too early only looks again."""
         due = await next_due(self.services.db)
         if due is None:
             return None
         # The JobQueue runs on the wall clock; the bot's clock may be shifted (tests, playground).
-        delay = max(0.0, (due - self.services.clock.now()).total_seconds())
-        self.job_queue.run_once(self._tick, when=min(delay, SAFETY_POLL), name=TICK_JOB_NAME)
+        delay = min(max(0.0, (due - self.services.clock.now()).total_seconds()), SAFETY_POLL)
+        now = asyncio.get_running_loop().time()
+        runs_at = now + delay
+        if self._armed_at is not None and now < self._armed_at <= runs_at:
+            return due
+        # None armed, one too late, or one whose time passed without a tick (APScheduler skips a misfired job).
+        for job in self.job_queue.get_jobs_by_name(TICK_JOB_NAME):
+            job.schedule_removal()
+        self.job_queue.run_once(self._tick, when=delay, name=TICK_JOB_NAME)
+        self._armed_at = runs_at
         return due
 
     def changed(self) -> None:
@@ -239,4 +249,5 @@ class ReminderTimer:
         await self.run_now()
 
     async def _tick(self, context: Any) -> None:
+        self._armed_at = None  # this job is running: the next arm() arms a new one
         await self.run_now()
