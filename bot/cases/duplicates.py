@@ -45,13 +45,12 @@ async def find_nearby_open(
             AND lat BETWEEN ? AND ? AND lon BETWEEN ? AND ?""",
         (category, *sorted(OPEN_STATES), min_lat, max_lat, min_lon, max_lon),
     )
-    nearby = []
-    for row in rows:
-        distance = haversine_m(lat, lon, row["lat"], row["lon"])
-        if distance <= radius_m:
-            nearby.append(NearbyReport(report_of(row), distance))
-    nearby.sort(key=lambda item: (item.distance_m, -item.report.id))
-    return nearby[:limit]
+    within = [
+        (distance, row) for row in rows if (distance := haversine_m(lat, lon, row["lat"], row["lon"])) <= radius_m
+    ]
+    within.sort(key=lambda item: (item[0], -item[1]["id"]))
+    # Only the shown ones become Reports: a busy corner can have hundreds open, and reading a row's dates costs.
+    return [NearbyReport(report_of(row), distance) for distance, row in within[:limit]]
 
 
 async def add_follower(conn: aiosqlite.Connection, report_id: int, telegram_id: int, now: datetime) -> FollowResult:
