@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass
 from typing import Any
 
+from bot.cases import grid_import
 from bot.people import staff
 from bot.platform.geo import ServiceArea
 from bot.platform.services import Services
@@ -71,6 +72,8 @@ async def seed_personas(services: Services, personas: tuple[Persona, ...] = PERS
             district = services.service_area.districts[0].code
             invite = await staff.create_invite(services.db, admin.user_id, staff.Role.OFFICER, district, now, admin_ids)
             await staff.redeem_invite(services.db, invite.code, persona.user_id, persona.first_name, now, admin_ids)
+            if services.settings.service_area_file is None:  # the sample city: its grids, with this officer
+                await grid_import.load_sample_grids(services.db, services.service_area, persona.user_id, now)
 
 
 def places_in(area: ServiceArea) -> list[dict[str, Any]]:

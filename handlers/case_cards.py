@@ -235,10 +235,11 @@ PRESSES: dict[str, Press] = {"back": press_back, "to": press_officer, Action.DIS
 
 
 async def offer_officers(update: Update, context: BotContext, t: Lang, report: Report, desk: Desk) -> None:
-    """Swaps the card's buttons for the officers (the case's district first) and a way back."""
+    """Swaps the card's buttons for the officers (the case's grid's, then its district's first) and a way back."""
     query = update.callback_query
     assert query is not None
-    officers = await moves.dispatch_choices(context.services.db, report)
+    suggested = await moves.grid_suggestions(context.services.db, report, desk)
+    officers = await moves.dispatch_choices(context.services.db, report, suggested)
     if not officers:
         await query.answer(
             t._("There are no field officers yet. An administrator can invite some with /invite officer."),
@@ -250,6 +251,8 @@ async def offer_officers(update: Update, context: BotContext, t: Lang, report: R
         places = [desk.area.by_code(code) for code in officer.districts] if desk.area else []
         names = t.list_text(place.name(t.code) for place in places if place is not None)
         label = t._("👮 {name} ({districts})", name=officer.name, districts=names) if names else f"👮 {officer.name}"
+        if officer.telegram_id in suggested:
+            label = t._("⭐ {name} (officer of this grid)", name=officer.name)
         data = card.button_data("to", report.id, report.state, officer.telegram_id)
         rows.append([InlineKeyboardButton(label, callback_data=data)])
     rows.append([InlineKeyboardButton(t._("◀️ Back"), callback_data=card.button_data("back", report.id, report.state))])

@@ -45,6 +45,7 @@ from bot.vending.spot_features import (
 from bot.vending.spot_import import ImportFailed
 from bot.vending.spot_import import _nesting_problems as nesting_problems  # the spots file's rule, shared
 
+SAMPLE_GRIDS = Path(__file__).parents[1] / "data" / "sample_grids.geojson"
 NAME_MAX = 100
 MAX_OFFICERS = 20
 _CONTROL = re.compile("[\x00-\x1f\x7f-\x9f\ud800-\udfff]")
@@ -282,6 +283,15 @@ async def import_grids(db: Database, path: Path, area: ServiceArea, now: datetim
     except (OSError, UnicodeDecodeError) as exc:
         raise ImportFailed([f"cannot read {path}: {exc}"]) from None
     records, problems = read_grids(text, area)
+    return await apply_grids(db, records, problems, now)
+
+
+async def load_sample_grids(db: Database, area: ServiceArea, officer_id: int, now: datetime) -> GridSummary:
+    """The illustrative grids of the sample city, every one answered for by ``officer_id`` (the playground's)."""
+    data = json.loads(await asyncio.to_thread(SAMPLE_GRIDS.read_text, encoding="utf-8"))
+    for feature in data["features"]:
+        feature["properties"]["officers"] = [officer_id]
+    records, problems = read_grids(json.dumps(data), area)
     return await apply_grids(db, records, problems, now)
 
 
