@@ -1,7 +1,7 @@
 """Residents' control over their data: /forget, and the retention job that unlinks old cases from people.
 
-What the bot keeps about a person: their Telegram id, first name and language (``users``), an unfinished report
-(``report_drafts``), spot subscriptions, conversation state (``ptb_*``), the messages queued for them
+What the bot keeps about a person: their Telegram id, first name, @username and language (``users``), an
+unfinished report (``report_drafts``), spot subscriptions, conversation state (``ptb_*``), the messages queued for them
 (``outbox``), and the links between them and cases (``reports.reporter_id``, ``report_followers``,
 ``report_events.actor_id``, ``followup_answers``). Photos are kept as Telegram file ids only: the bot downloads
 no media, so no EXIF location is ever stored.
