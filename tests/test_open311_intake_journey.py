@@ -113,6 +113,20 @@ async def test_an_open311_post_becomes_a_card_in_the_staff_group(
     )
     assert [tuple(r) for r in failed] == []
 
+    # "Block the reporter" on such a card blocks nobody in Telegram, and the channel goes on filing cases.
+    from bot.cases import moderation
+
+    now = bed.services.clock.now()
+    await moderation.block(bed.db, ADMIN_ID, "spam", None, now, bed.desk, report_id=report["id"])
+    assert (await bed.db.fetchone("SELECT telegram_id FROM blocked_people"))["telegram_id"] == 0
+    again = await post(root, {"api_key": KEY, "service_code": "other", "address_string": "Dongfeng Ave, 武汉经开区"})
+    assert again.status_code == 400  # no description: refused for that, not for the block
+    again = await post(
+        root,
+        {"api_key": KEY, "service_code": "other", "address_string": "东风大道, 武汉经开区", "description": "Again"},
+    )
+    assert again.status_code == 200, again.text
+
     from georeport import GeoReport
 
     monkeypatch.setenv("NO_PROXY", "127.0.0.1")  # the client uses requests, which honours proxy settings

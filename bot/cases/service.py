@@ -101,7 +101,8 @@ async def submit(
     transaction. ``origin``: the channel of a case from outside Telegram (Open311), filed the same way."""
     desk = desk_for(policy)
     async with db.transaction() as conn:
-        await refuse_blocked(conn, reporter_id, now)
+        if origin is None:  # an Open311 case has no Telegram person to block (reporter_id 0 is nobody)
+            await refuse_blocked(conn, reporter_id, now)
         report = await insert_report(conn, reporter_id, draft, now, policy, origin)
         await grids.tag_case(conn, report)
         await card_posts.queue_alert(conn, report, now, desk)
