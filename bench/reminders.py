@@ -24,8 +24,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from telegram import Bot
 from telegram.error import RetryAfter
 
-from bot.app import OVERALL_MESSAGES_PER_SECOND, build_application, start_polling, stop_polling
+from bot.app import build_application, start_polling, stop_polling
 from bot.cases.config import desk_from
+from bot.edge.pacing import Limits
 from bot.platform.clock import to_db
 from bot.platform.config import load_settings
 from bot.platform.db import Database
@@ -206,7 +207,7 @@ async def bench_outbox(count: int) -> list[Row]:
             "outbox: 429 flood errors, paced",
             f"{floods_paced}",
             "target 0",
-            f"bot paced at {OVERALL_MESSAGES_PER_SECOND}/s",
+            f"bot paced at {Limits().overall[0]} in any {Limits().overall[1]:g} s",
         ),
         Row(
             f"no limiter: {min(count, 200)} pushes at once",

@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import asyncio
 import json
+import math
 import time
+from collections import deque
 from typing import Any
 
 import tornado.web
@@ -19,6 +21,11 @@ from tornado.netutil import bind_sockets
 
 from devtools.bot_api import AnswerLost, ApiError, Call, Chat, Fault, StoredFile, fault_error
 from devtools.bot_api_methods import BotAPIMethods
+
+# Telegram's per-chat limits as the emulator enforces them (with flood_limit set).
+GROUP_PER_MINUTE = 20
+CHAT_BURST = 3
+CHAT_PER_SECOND = 1.0
 
 __all__ = ["AnswerLost", "ApiError", "BotAPIEmulator", "Call", "Chat", "Fault", "StoredFile"]
 
@@ -134,7 +141,7 @@ class BotAPIEmulator(BotAPIMethods):
             if handler is None:
                 raise ApiError(404, "Not Found")
             if method.lower() != "getupdates":
-                self._check_flood(method)
+                self._check_flood(method, params)
             call.result = await handler(params, uploads)
         except ApiError as exc:
             call.error = exc.description
@@ -152,16 +159,43 @@ class BotAPIEmulator(BotAPIMethods):
                 return queue.popleft()
         return None
 
-    def _check_flood(self, method: str) -> None:
-        if self.flood_limit is None or not method.lower().startswith(("send", "copy", "forward")):
+    def _check_flood(self, method: str, params: dict[str, Any]) -> None:
+        """Telegram's flood limits on new messages, on while ``flood_limit`` is set: ``flood_limit`` in any rolling
+        second overall, GROUP_PER_MINUTE in any rolling minute into one group, and into one private chat a token
+        bucket of CHAT_BURST refilled at CHAT_PER_SECOND (short bursts, about one a second sustained)."""
+        name = method.lower()
+        if self.flood_limit is None or not name.startswith(("send", "copy", "forward")) or name == "sendchataction":
             return
         now = time.monotonic()
         while self._send_times and now - self._send_times[0] > 1.0:
             self._send_times.popleft()
         if len(self._send_times) >= self.flood_limit:
-            self.flood_errors += 1
-            raise ApiError(429, "Too Many Requests: retry after 1", retry_after=1)
+            self._flooded("overall", 1.0 - (now - self._send_times[0]))
+        chat_id = params.get("chat_id")
+        group: deque[float] | None = None
+        tokens = 0.0
+        if isinstance(chat_id, int) and chat_id < 0:
+            group = self._group_sends.setdefault(chat_id, deque())
+            while group and now - group[0] > 60.0:
+                group.popleft()
+            if len(group) >= GROUP_PER_MINUTE:
+                self._flooded("group", 60.0 - (now - group[0]))
+        elif isinstance(chat_id, int):
+            tokens, counted = self._chat_tokens.get(chat_id, (float(CHAT_BURST), now))
+            tokens = min(float(CHAT_BURST), tokens + (now - counted) * CHAT_PER_SECOND)
+            if tokens < 1.0:
+                self._flooded("chat", (1.0 - tokens) / CHAT_PER_SECOND)
+            self._chat_tokens[chat_id] = (tokens - 1.0, now)
+        if group is not None:
+            group.append(now)
         self._send_times.append(now)
+
+    def _flooded(self, scope: str, wait: float) -> None:
+        """Answers 429 with the true wait, rounded up to whole seconds as Telegram does, and counts it."""
+        self.flood_errors += 1
+        self.flood_errors_by_scope[scope] += 1
+        seconds = max(1, math.ceil(wait))
+        raise ApiError(429, f"Too Many Requests: retry after {seconds}", retry_after=seconds)
 
     async def _record(self, call: Call) -> None:
         async with self._changed:

@@ -42,8 +42,11 @@ class TelegramWorld:
         self.files: dict[str, StoredFile] = {}
         self.faults: dict[str, deque[Fault]] = {}
         self.down = False
-        self.flood_limit: float | None = None  # messages per second before answering 429, like Telegram
+        # Messages in any rolling second before answering 429, like Telegram; set, it also turns on the limits of
+        # one group (20 a minute) and one private chat (a burst of 3, then one a second): see BotAPIEmulator.
+        self.flood_limit: float | None = None
         self.flood_errors = 0
+        self.flood_errors_by_scope: dict[str, int] = {"overall": 0, "group": 0, "chat": 0}
         self.webhook_url: str | None = None
         self.webhook_secret: str | None = None
         self._updates: list[dict[str, Any]] = []
@@ -53,6 +56,8 @@ class TelegramWorld:
         self._callback_ids = itertools.count(1)
         self._changed = asyncio.Condition()
         self._send_times: deque[float] = deque()
+        self._group_sends: dict[int, deque[float]] = {}  # group chat id -> its sends in the last minute
+        self._chat_tokens: dict[int, tuple[float, float]] = {}  # private chat id -> (tokens, when counted)
         self._webhook_task: asyncio.Task[None] | None = None
         # Every stored, edited or deleted message as (chat id, message id), in order: a page can follow it by index.
         self.journal: list[tuple[int, int]] = []

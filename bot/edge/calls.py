@@ -117,15 +117,20 @@ def creates_message(method: str) -> bool:
     return method.lower().startswith(SENDING_PREFIXES)
 
 
-async def call(bot: Bot, method: str, params: Mapping[str, Any], *, read_timeout: float | None = None) -> Delivery:
+async def call(
+    bot: Bot, method: str, params: Mapping[str, Any], *, read_timeout: float | None = None, pace: object = None
+) -> Delivery:
     """Any Bot API method by name, with parameters as the outbox stores them (JSON); raises Telegram's errors
-    except "not modified", which is a delivery that changed nothing."""
+    except "not modified", which is a delivery that changed nothing. ``pace`` goes to the bot's rate limiter (its
+    lane: see bot.edge.pacing)."""
     kwargs = api_kwargs(params)
+    options: dict[str, Any] = {}
+    if read_timeout is not None:
+        options["read_timeout"] = read_timeout
+    if pace is not None:
+        options["rate_limit_args"] = pace  # an ExtBot's keyword: the courier's bot is the application's
     try:
-        if read_timeout is None:
-            result = await bot.do_api_request(method, api_kwargs=kwargs)
-        else:
-            result = await bot.do_api_request(method, api_kwargs=kwargs, read_timeout=read_timeout)
+        result = await bot.do_api_request(method, api_kwargs=kwargs, **options)
     except BadRequest as error:
         if not is_not_modified(error):
             raise

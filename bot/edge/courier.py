@@ -1,9 +1,11 @@
-"""The outbox's courier: delivers queued pushes through the bot, paced by PTB's AIORateLimiter.
+"""The outbox's courier: delivers queued pushes through the bot, paced by bot.edge.pacing in the row's lane.
 
-Rows are written by bot/outbox.py inside the transaction that caused them; this loop sends them in id order, per
-chat in order, and records the outcome. ``RetryAfter`` waits as Telegram asks; network errors and 5xx retry with
-capped exponential backoff (bounded in attempts); ``Forbidden`` marks the user unreachable and drops their pushes
-until they write again. A crash between sending and marking re-sends that one row on restart (at least once).
+Rows are written by bot/platform/outbox.py inside the transaction that caused them. Many chats are served at once
+(one task per chat, each waiting for its own turn in the pacer), each chat's rows one after another in id order;
+chats whose next row is not bulk are started first. Every outcome is recorded on the row. ``RetryAfter`` waits as
+Telegram asks; network errors and 5xx retry with capped exponential backoff (bounded in attempts); ``Forbidden``
+marks the user unreachable and drops their pushes until they write again. A crash between sending and marking
+re-sends that one row on restart (at least once).
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from telegram import Bot
 from telegram.error import BadRequest, Forbidden, NetworkError, RetryAfter, TelegramError, TimedOut
 
 from bot.edge import calls as edge
+from bot.edge.pacing import Lane, Paced
 from bot.platform.clock import from_db, to_db
 from bot.platform.outbox import duplicate_removal, is_known_copy
 from bot.platform.services import Services
@@ -27,7 +30,13 @@ log = logging.getLogger(__name__)
 
 MAX_ATTEMPTS = 30  # with the 60 s cap: keeps trying for about half an hour of outage
 BACKOFF_CAP = timedelta(seconds=60)
-BATCH = 50
+SCAN = 500  # chats looked at per round, those whose next row is not bulk first
+MAX_CHATS = 1000  # chats being delivered to at once (each waits for its turn in the pacer)
+BULK_CHATS = 200  # of which at most this many are started for bulk rows, so news and cards always find a place
+CHAT_BATCH = 20  # rows of one chat read at a time
+# Dedupe keys of bulk pushes: reminders and digests ("reminder:…"), spot broadcasts ("spot-news:…") and area alerts
+# with their folds and digests ("area_alert…").
+BULK_KEYS = ("reminder:", "spot-news:", "area_alert")
 ANSWER_TIMEOUT = 5.0  # seconds without Telegram's answer before the row is tried again (PTB's read timeout)
 LATE_ANSWER_WAIT = 60.0  # a slow answer is still awaited this long, to learn whether that try arrived after all
 
@@ -40,6 +49,19 @@ class OutboxRow:
     params: dict[str, Any]
     attempts: int
     ref: str | None
+    dedupe_key: str | None = None
+    next_attempt_at: datetime | None = None
+
+
+def lane_of(row: OutboxRow) -> Lane:
+    """A broadcast, digest or reminder is bulk; everything else the outbox carries (staff alert cards, their edits
+    and notes, news about one person's case, an invite's answer) goes in the alert lane."""
+    return Lane.BULK if (row.dedupe_key or "").startswith(BULK_KEYS) else Lane.ALERT
+
+
+# SQL for "the row is bulk", in step with lane_of.
+_BULK_SQL = " OR ".join("substr(COALESCE(dedupe_key, ''), 1, ?) = ?" for _ in BULK_KEYS)
+_BULK_PARAMS = tuple(item for key in BULK_KEYS for item in (len(key), key))
 
 
 def backoff(attempts: int) -> timedelta:
@@ -66,6 +88,8 @@ class Notifier:
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
         self._late: set[asyncio.Task[None]] = set()  # slow answers still awaited after their row was retried
+        self._chats: dict[int, asyncio.Task[None]] = {}  # chat id -> the task delivering its rows
+        self._stopping = False
         self.delivered = 0
 
     def start(self) -> None:
@@ -73,77 +97,101 @@ class Notifier:
             self._task = asyncio.create_task(self._run(), name="outbox-delivery")
 
     async def stop(self) -> None:
-        for task in [*self._late, *([self._task] if self._task is not None else [])]:
-            task.cancel()
-            try:
-                await task
-            except asyncio.CancelledError:
-                pass
+        self._stopping = True  # a wake racing the cancellation must not start another round
+        for tasks in ([self._task] if self._task is not None else [], [*self._late, *self._chats.values()]):
+            for task in tasks:
+                task.cancel()
+                try:
+                    await task
+                except asyncio.CancelledError:
+                    pass
         self._task = None
+        self._stopping = False
 
     def wake(self) -> None:
         self._wake.set()
 
     async def _run(self) -> None:
-        while True:
+        while not self._stopping:
             try:
-                sent = await self.deliver_due()
+                more = await self.start_due()
             except asyncio.CancelledError:
                 raise
             except Exception:
                 log.exception("outbox delivery round failed; trying again shortly")
-                sent = 0
-            if sent == 0:
+                more = False
+            if not more:
                 try:
                     await asyncio.wait_for(self._wake.wait(), self.idle_poll)
                 except TimeoutError:
                     pass
                 self._wake.clear()
 
-    async def due_rows(self, now: datetime) -> list[OutboxRow]:
-        """The oldest pending rows that are due, several per chat, each behind every earlier pending row of its chat.
-
-        A chat's rows are read in id order until one is not due yet (it waits for a retry): that row and everything
-        after it in the chat wait, so pushes arrive in order and a busy chat (the staff group) is not held to one
-        message per round.
-        """
-        rows = await self.services.db.fetchall(
-            "SELECT id, chat_id, method, params, attempts, ref, next_attempt_at FROM outbox "
-            "WHERE state = 'pending' ORDER BY id LIMIT ?",
-            (BATCH * 4,),
-        )
-        due: list[OutboxRow] = []
-        waiting: set[int] = set()
-        for r in rows:
-            if r["chat_id"] in waiting:
-                continue
-            if from_db(r["next_attempt_at"]) > now:
-                waiting.add(r["chat_id"])
-                continue
-            due.append(OutboxRow(r["id"], r["chat_id"], r["method"], json.loads(r["params"]), r["attempts"], r["ref"]))
-            if len(due) >= BATCH:
-                break
-        return due
-
-    async def deliver_due(self) -> int:
-        """Sends one batch of due rows; returns how many were settled (sent or given up)."""
+    async def start_due(self) -> bool:
+        """Starts delivering to each chat whose oldest pending row is due and that nobody serves yet; True when
+        there may be more to start at once."""
         now = self.services.clock.now()
-        rows = await self.due_rows(now)
-        held: set[int] = set()  # chats with an earlier row waiting: later rows must not overtake it
-        settled = 0
-        for row in rows:
-            if row.chat_id in held:
+        heads = await self.services.db.fetchall(
+            "SELECT chat_id, next_attempt_at, "
+            f"CASE WHEN {_BULK_SQL} THEN 1 ELSE 0 END AS bulk FROM outbox AS o "
+            "WHERE state = 'pending' AND NOT EXISTS (SELECT 1 FROM outbox AS e "
+            "WHERE e.state = 'pending' AND e.chat_id = o.chat_id AND e.id < o.id) "
+            "ORDER BY bulk, id LIMIT ?",
+            (*_BULK_PARAMS, SCAN),
+        )
+        started = 0
+        for head in heads:
+            chat_id = int(head["chat_id"])
+            if chat_id in self._chats or from_db(head["next_attempt_at"]) > now:
                 continue
-            if await self._unreachable(row.chat_id):
-                await self._settle(row, "dropped", error="the user has blocked the bot")
-                settled += 1
-                continue
-            outcome = await self._send(row)
-            if outcome:
-                settled += 1
-            else:
-                held.add(row.chat_id)
-        return settled
+            if len(self._chats) >= (BULK_CHATS if head["bulk"] else MAX_CHATS):
+                break
+            self._chats[chat_id] = asyncio.create_task(self._deliver_chat(chat_id), name=f"outbox-chat-{chat_id}")
+            started += 1
+        return started > 0 and len(heads) >= SCAN and len(self._chats) < BULK_CHATS
+
+    async def _deliver_chat(self, chat_id: int) -> None:
+        """Sends the chat's pending rows in id order until one must wait for a retry or none is left."""
+        try:
+            while True:
+                rows = await self._chat_rows(chat_id)
+                for row in rows:
+                    if row.next_attempt_at is not None and row.next_attempt_at > self.services.clock.now():
+                        return
+                    if await self._unreachable(chat_id):
+                        await self._settle(row, "dropped", error="the user has blocked the bot")
+                    elif not await self._send(row):
+                        return
+                if len(rows) < CHAT_BATCH:
+                    return
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            log.exception("outbox delivery to chat %s failed; trying again shortly", chat_id)
+        finally:
+            self._chats.pop(chat_id, None)
+            if len(self._chats) <= BULK_CHATS // 2:
+                self.wake()  # room for more chats: look again (not after every chat of a big broadcast)
+
+    async def _chat_rows(self, chat_id: int) -> list[OutboxRow]:
+        rows = await self.services.db.fetchall(
+            "SELECT id, chat_id, method, params, attempts, ref, dedupe_key, next_attempt_at FROM outbox "
+            "WHERE chat_id = ? AND state = 'pending' ORDER BY id LIMIT ?",
+            (chat_id, CHAT_BATCH),
+        )
+        return [
+            OutboxRow(
+                r["id"],
+                r["chat_id"],
+                r["method"],
+                json.loads(r["params"]),
+                r["attempts"],
+                r["ref"],
+                r["dedupe_key"],
+                from_db(r["next_attempt_at"]),
+            )
+            for r in rows
+        ]
 
     async def _unreachable(self, chat_id: int) -> bool:
         if chat_id < 0:
@@ -183,14 +231,21 @@ class Notifier:
         """Makes the row's call; an answer slower than ``answer_timeout`` counts as lost (the row is tried again),
         but is still awaited in the background: if that try did arrive, it is recorded, or removed as a duplicate.
         """
+        pace = Paced(lane_of(row))
         request = asyncio.create_task(
-            edge.call(self.bot, row.method, row.params, read_timeout=self.late_answer_wait), name=f"outbox-{row.id}"
+            edge.call(self.bot, row.method, row.params, read_timeout=self.late_answer_wait, pace=pace),
+            name=f"outbox-{row.id}",
         )
+        turn = asyncio.create_task(pace.let_through.wait())
         try:
+            # Waiting for its turn in the pacer is not waiting for Telegram: the answer is timed from the sending.
+            await asyncio.wait({request, turn}, return_when=asyncio.FIRST_COMPLETED)
             done, _ = await asyncio.wait({request}, timeout=self.answer_timeout)
         except asyncio.CancelledError:
             request.cancel()
             raise
+        finally:
+            turn.cancel()
         if request in done:
             return request.result()
         late = asyncio.create_task(self._late_answer(row, request), name=f"outbox-late-{row.id}")
