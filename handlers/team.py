@@ -135,7 +135,7 @@ async def join_team(update: Update, context: BotContext, code: str) -> None:
     now = services.clock.now()
     try:
         member, invite = await staff.redeem_invite(
-            services.db, code, user.id, user.first_name, now, services.settings.admin_ids
+            services.db, code, user.id, user.first_name, now, services.settings.admin_ids, user.username
         )
     except staff.InviteInvalid as error:
         log.warning("refused: user %s tried an invite code that is %s", user.id, error.kind)

@@ -14,6 +14,7 @@ import pytest
 
 from bot.cases import grid_import, grids
 from bot.platform.db import Database
+from bot.platform.users import UserDirectory
 from bot.vending.spot_import import ImportFailed
 from devtools.personas import SAMPLE_PLACES
 from tests.support.grid_steps import (
@@ -204,3 +205,26 @@ async def test_the_sample_grids_cover_the_sample_places(db: Database) -> None:
     with pytest.raises(ImportFailed) as refused:  # as shipped, the file names an officer nobody is
         await grid_import.import_grids(db, grid_import.SAMPLE_GRIDS, AREA, NOW)
     assert refused.value.problems[0] == "feature 1 (id edz-g01): officer @your_officer is not a registered staff member"
+
+
+async def test_only_a_staff_members_username_is_kept(db: Database) -> None:
+    directory = UserDirectory(db)
+
+    async def stored() -> str | None:
+        row = await db.fetchone("SELECT username FROM users WHERE telegram_id = 42")
+        return row["username"]
+
+    await directory.seen(42, "Wang", "zh-hans", NOW, "wang_w")
+    assert await stored() is None  # a resident's username is never kept
+    await directory.seen(42, "Wang", "zh-hans", NOW, "wang_w")
+    assert await stored() is None
+    async with db.transaction() as conn:
+        await conn.execute("UPDATE users SET role = 'officer' WHERE telegram_id = 42")
+    directory.forget_cached(42)
+    await directory.seen(42, "Wang", "zh-hans", NOW, "wang_w")
+    assert await stored() == "wang_w"
+    async with db.transaction() as conn:
+        await conn.execute("UPDATE users SET role = 'resident' WHERE telegram_id = 42")
+    directory.forget_cached(42)
+    await directory.seen(42, "Wang", "zh-hans", NOW, "wang_w")
+    assert await stored() is None  # no longer staff: forgotten at their next message

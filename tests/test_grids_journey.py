@@ -42,7 +42,8 @@ async def start_desk(bed: TestBed, tmp_path: Path, mode: str, language: str = "e
     adam = bed.person(9202, "Adam", code)  # first by name among the district's officers
     await enlist(bed, adam, "officer", "wuhan-edz")
     await load_grids(bed.db, tmp_path, *two_grids())  # what `python -m bot grids import` does
-    alice = bed.person(5001, "Alice", code)
+    alice_user = bed.emulator.add_user(5001, "Alice", code, username="alice_w")
+    alice = Person(bed.emulator, alice_user, bed.emulator.chats[5001])
     await alice.send("/start")
     await alice.expect_message()
     alice.read_all()
@@ -73,6 +74,9 @@ async def test_off_dispatching_is_as_before(idle_bed: TestBed, tmp_path: Path) -
     await li.expect_no_message(wait=0.3)
     row = await bed.db.fetchone("SELECT state, assignee, grid FROM reports WHERE id = ?", (report.id,))
     assert (row["state"], row["assignee"], row["grid"]) == ("accepted", None, "edz-01")
+    # Only staff's @usernames are kept (the grids file names officers by them); a resident's never is.
+    usernames = await bed.db.fetchall("SELECT telegram_id, username FROM users WHERE telegram_id IN (5001, 9201)")
+    assert {row["telegram_id"]: row["username"] for row in usernames} == {5001: None, 9201: "li_grid"}
 
 
 async def test_suggest_proposes_the_grids_officer_first(idle_bed: TestBed, tmp_path: Path) -> None:

@@ -246,9 +246,16 @@ async def create_invite(
 
 
 async def redeem_invite(
-    db: Database, code: str, telegram_id: int, first_name: str, now: datetime, admin_ids: frozenset[int]
+    db: Database,
+    code: str,
+    telegram_id: int,
+    first_name: str,
+    now: datetime,
+    admin_ids: frozenset[int],
+    username: str | None = None,
 ) -> tuple[StaffMember, Invite]:
-    """Joins the staff with a code, once; raises InviteInvalid("unknown" / "expired" / "used")."""
+    """Joins the staff with a code, once (keeping the @username a grids file may name them by); raises
+    InviteInvalid("unknown" / "expired" / "used")."""
     async with db.transaction() as conn:
         rows = await read_rows(conn, "SELECT * FROM staff_invites WHERE code = ?", (code.strip(),))
         if not rows:
@@ -264,9 +271,11 @@ async def redeem_invite(
             "UPDATE staff_invites SET used_by = ?, used_at = ? WHERE code = ?", (telegram_id, to_db(now), row["code"])
         )
         await conn.execute(
-            """INSERT INTO users (telegram_id, first_name, role, created_at, updated_at) VALUES (?, ?, ?, ?, ?)
-               ON CONFLICT (telegram_id) DO UPDATE SET role = excluded.role, updated_at = excluded.updated_at""",
-            (telegram_id, first_name, role.value, to_db(now), to_db(now)),
+            """INSERT INTO users (telegram_id, first_name, role, username, created_at, updated_at)
+               VALUES (?, ?, ?, ?, ?, ?)
+               ON CONFLICT (telegram_id) DO UPDATE SET role = excluded.role, username = excluded.username,
+               updated_at = excluded.updated_at""",
+            (telegram_id, first_name, role.value, username, to_db(now), to_db(now)),
         )
         if row["district"]:
             await conn.execute(

@@ -80,25 +80,26 @@ class UserDirectory:
         now: datetime,
         username: str | None = None,
     ) -> UserRecord:
-        """Records that the user wrote (and their @username, by which a grids file may name an officer); writing
-        again also means pushes reach them again."""
+        """Records that the user wrote; writing again also means pushes reach them again. A staff member's
+        @username is kept too (a grids file may name an officer by it); a resident's never is."""
         known = await self.get(telegram_id)
         if (
             known is not None
             and not known.blocked_bot
             and known.first_name == first_name
             and known.telegram_language == telegram_language
-            and known.username == username
+            and known.username == (username if known.role != "resident" else None)
         ):
             return known
         async with self.db.transaction() as conn:
             await conn.execute(
-                """INSERT INTO users (telegram_id, first_name, telegram_language, username, created_at, updated_at)
-                   VALUES (?, ?, ?, ?, ?, ?)
+                """INSERT INTO users (telegram_id, first_name, telegram_language, created_at, updated_at)
+                   VALUES (?, ?, ?, ?, ?)
                    ON CONFLICT (telegram_id) DO UPDATE
                    SET first_name = excluded.first_name, telegram_language = excluded.telegram_language,
-                       username = excluded.username, blocked_bot = 0, updated_at = excluded.updated_at""",
-                (telegram_id, first_name, telegram_language, username, to_db(now), to_db(now)),
+                       username = CASE WHEN users.role = 'resident' THEN NULL ELSE ? END,
+                       blocked_bot = 0, updated_at = excluded.updated_at""",
+                (telegram_id, first_name, telegram_language, to_db(now), to_db(now), username),
             )
         self._cache.pop(telegram_id, None)
         record = await self.get(telegram_id)

@@ -29,6 +29,7 @@ CREATE INDEX grid_officers_person ON grid_officers (telegram_id);
 ALTER TABLE reports ADD COLUMN grid TEXT;
 CREATE INDEX reports_grid ON reports (grid, created_at);
 
--- The Telegram @username a person last wrote with, so a grids file can name officers by it.
+-- A staff member's Telegram @username as they last wrote, so a grids file can name officers by it (residents'
+-- are never kept).
 ALTER TABLE users ADD COLUMN username TEXT;
 CREATE INDEX users_username ON users (lower(username));
