@@ -3,8 +3,9 @@
 What the bot keeps about a person: their Telegram id, first name, @username and language (``users``), an
 unfinished report (``report_drafts``), spot subscriptions, conversation state (``ptb_*``), the messages queued for them
 (``outbox``), and the links between them and cases (``reports.reporter_id``, ``report_followers``,
-``report_events.actor_id``, ``followup_answers``). Photos are kept as Telegram file ids only: the bot downloads
-no media, so no EXIF location is ever stored.
+``report_events.actor_id``, ``followup_answers``), and a moderator's block (``blocked_people``: kept through
+/forget, so forgetting is no way round it, but unlinked from the case it was made on). Photos are kept as Telegram
+file ids only: the bot downloads no media, so no EXIF location is ever stored.
 
 Forgetting deletes the person's own rows (reminders about them too, settled ones included: their target names
 the person) and unlinks the cases, which stay for the statistics: the reporter becomes
@@ -105,6 +106,8 @@ async def forget_user(db: Database, telegram_id: int, now: datetime, desk: Desk)
         await conn.execute(
             "UPDATE report_events SET actor_id = NULL WHERE actor_id = ? AND actor_role = 'resident'", (telegram_id,)
         )
+        # A block stays (forgetting is no way round it), but no longer says which case the person filed.
+        await conn.execute("UPDATE blocked_people SET report_id = NULL WHERE telegram_id = ?", (telegram_id,))
         ratings = await _unlink_ratings(conn, "telegram_id = ?", (telegram_id,))
         drafts = await _count(conn, "DELETE FROM report_drafts WHERE telegram_id = ?", (telegram_id,))
         subscriptions = await _count(conn, "DELETE FROM subscriptions WHERE user_id = ?", (telegram_id,))
@@ -153,6 +156,7 @@ async def apply_retention(conn: aiosqlite.Connection, now: datetime, days: int, 
             "UPDATE report_events SET actor_id = NULL WHERE report_id = ? AND actor_role = 'resident'", (report_id,)
         )
         await _unlink_ratings(conn, "report_id = ? AND telegram_id > 0", (report_id,))
+        await conn.execute("UPDATE blocked_people SET report_id = NULL WHERE report_id = ?", (report_id,))
         if report_id in named:  # before the old card rows go: the edit needs the posted card's message id
             await anonymise_cards(conn, report_id, now, desk)
     messages = await _count(conn, "DELETE FROM outbox WHERE state != 'pending' AND created_at < ?", (cutoff,))

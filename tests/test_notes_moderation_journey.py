@@ -309,3 +309,40 @@ async def test_an_officer_is_refused_moderation(bed: TestBed) -> None:
     assert await count_rows(bed, "blocked_people") == 0
     assert (await bed.db.fetchone("SELECT description_hidden FROM reports"))["description_hidden"] == 0
     assert labels(li.current(card)) == ["✅ Accept", "❌ Reject", "🔁 Duplicate of…", "↪️ Return"]
+
+
+async def test_forgetting_keeps_the_block_but_unlinks_it_from_the_case(bed: TestBed) -> None:
+    sam = await colleague(bed, 9303, "Sam", "supervisor")
+    carol = await resident(bed, 5081, "Carol", "en")
+    report = await file_case(bed, carol.id)
+    await card_of(sam, report)
+    await sam.send(f"/block {report.public_no} threats against an officer")
+    await next_with(sam, "Done: blocked")
+
+    await carol.send("/forget")
+    question = await carol.expect_message(contains="Do you want us to delete your data?")
+    await carol.expect_answer(await carol.press(question, "Yes, delete my data"))
+    await carol.expect_edit(question, "your data has been deleted")
+    row = await bed.db.fetchone("SELECT telegram_id, report_id FROM blocked_people")
+    assert tuple(row) == (carol.id, None)  # no longer says which case she filed
+    await carol.send("/report")
+    await carol.expect_message(contains="Sorry, you cannot send new reports")
+    await sam.send("/blocked")
+    listing = await next_with(sam, "1 person is blocked")
+    assert f"Telegram id {carol.id}" in text_of(listing) and report.public_no not in text_of(listing)
+
+
+async def test_markup_in_a_reply_and_a_reason_is_shown_as_typed(bed: TestBed) -> None:
+    dana = await colleague(bed, 9105, "Dana", "supervisor")
+    alice = await resident(bed, 5091, "Alice", "en")
+    report = await file_case(bed, alice.id)
+    card = await card_of(dana, report)
+    typed = "<b>Done</b> & <a href='x'>see</a> </i>"
+    await ask_and_answer(dana, card, "💬 Public reply", report, typed)
+    told = await alice.expect_message(contains=report.public_no)
+    assert typed in text_of(told)
+    await wait_for_card(bed, dana, card, typed)
+    await dana.send(f"/block {report.public_no} 7d <script>alert(1)</script>")
+    await next_with(dana, "Done: blocked")
+    await alice.send("/report")
+    assert "<script>alert(1)</script>" in text_of(await alice.expect_message(contains="Sorry"))

@@ -14,6 +14,7 @@ from bot.cases import moves, timers
 from bot.platform.i18n import get_lang
 from bot.wire import (
     CaseButton,
+    DeskButton,
     FollowupAnswer,
     ForgetButton,
     MineButton,
@@ -61,6 +62,12 @@ READ_BACK: list[tuple[str, Any]] = [
     ("vspot:3", 3),
     ("vsub:3", 3),
     ("vunsub:3", 3),
+    ("note:note:12", DeskButton("note", 12)),
+    ("note:reply:12", DeskButton("reply", 12)),
+    ("mod:menu:12", DeskButton("menu", 12)),
+    ("mod:unblock:12", DeskButton("unblock", 12)),
+    ("mod:hidep:12:40", DeskButton("hidep", 12, 40)),
+    (f"mod:showp:{BIGGEST}:{BIGGEST}", DeskButton("showp", BIGGEST, BIGGEST)),
 ]
 
 # The forged data of issue 13, then more of each kind: non-ASCII digits, signs, overflow, empty, missing and extra
@@ -141,6 +148,14 @@ REFUSED = [
     "vsub:-1",
     "vunsub:",
     "vspot:1:1",
+    "note:note:²",
+    "note:remark:1",
+    "note:reply:1:1",
+    "mod:hide:1:1",
+    "mod:hidep:1",
+    "mod:showp:1:-1",
+    "mod:nuke:1",
+    f"mod:menu:{BIGGEST + 1}",
     "",
     ":",
     "x" * 64,
