@@ -90,8 +90,12 @@ async def test_a_copy_that_arrives_after_the_retry_is_removed(bed: TestBed) -> N
     await bed.emulator.wait_for(removed, 10)  # the slow try's answer came after all: its copy is the duplicate
     row = await card_row(bed, report.id)
     assert row["state"] == "sent" and row["result_message_id"] == retried["message_id"]
-    deletion = await bed.db.fetchone("SELECT state FROM outbox WHERE method = 'deleteMessage'")
-    assert deletion["state"] == "sent"
+
+    async def deletion_sent() -> bool:  # recorded once Telegram's answer to the deletion is back
+        deletion = await bed.db.fetchone("SELECT state FROM outbox WHERE method = 'deleteMessage'")
+        return bool(deletion["state"] == "sent")
+
+    assert await eventually(deletion_sent)
 
     await room.expect_answer(await room.press(retried, "Accept"))
     await room.expect_edit(retried, "State: accepted")
