@@ -92,7 +92,8 @@ async def ask_and_answer(room: Person, card: dict[str, Any], button: str, report
     """Presses a desk button, answers the question it asks, and returns the bot's reply."""
     toast = await room.expect_answer(await room.press(card, button))
     assert "reply to my question" in toast["text"]
-    question = await next_with(room, f"case {report.public_no}")
+    question = await next_with(room, "this message")  # the question (the case's photos come before it)
+    assert report.public_no in text_of(question)
     assert question["reply_to_message"]["message_id"] == card["message_id"]
     await room.send(answer, reply_to=question)
     return text_of(await next_with(room, "Done"))
@@ -346,3 +347,19 @@ async def test_markup_in_a_reply_and_a_reason_is_shown_as_typed(bed: TestBed) ->
     await next_with(dana, "Done: blocked")
     await alice.send("/report")
     assert "<script>alert(1)</script>" in text_of(await alice.expect_message(contains="Sorry"))
+
+
+async def test_a_photo_is_hidden_from_the_cards_menu_with_a_reason(bed: TestBed) -> None:
+    sam = await colleague(bed, 9203, "Sam", "admin")
+    wang = await resident(bed, 5101, "Wang", "en")
+    photos = [bed.emulator.new_file("photo").file_id for _ in range(2)]
+    report = await file_case(bed, 5100, photos=photos)
+    await follow(bed, report, wang)
+    card = await card_of(sam, report)
+    await sam.expect_answer(await sam.press(card, "🛡 Moderate"))
+    await bed.emulator.wait_for(lambda: "🙈 Hide photo 1" in str(sam.current(card)), 5)
+    done = await ask_and_answer(sam, sam.current(card), "🙈 Hide photo 1", report, "a child's face")
+    assert "hidden from the public" in done
+    card = await wait_for_card(bed, sam, card, "Photos: 2, 1 of them hidden from the public")
+    assert "Photo 1 is hidden from the public: a child's face" in text_of(card)
+    assert "Photos: 1" in await my_report(wang, report, bed)  # the follower counts only what is public
