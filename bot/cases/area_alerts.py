@@ -22,14 +22,15 @@ import aiosqlite
 
 from bot.cases.config import Desk, lang_of_user, next_daily
 from bot.cases.states import STATE_NAMES, Report, ReportState, category_of
-from bot.platform import reminders
+from bot.platform import reminders, users
 from bot.platform.clock import from_db, to_db
 from bot.platform.db import Database, read_rows
 from bot.platform.geo import bounding_box, haversine_m
 from bot.platform.i18n import Lang
-from bot.platform.outbox import enqueue_text
+from bot.platform.outbox import enqueue_text, enqueue_texts
 from bot.platform.reminders import Reminder
 from bot.platform.text import fit
+from bot.platform.users import UserRecord, record_of
 
 RADII_M = (300, 1000, 3000)  # the choices offered after a shared location
 KINDS = ("near", "district", "grid")
@@ -254,46 +255,85 @@ def _rank(match: Match) -> tuple[int, float]:
 
 async def alert_new_report(conn: aiosqlite.Connection, report: Report, now: datetime, desk: Desk) -> int:
     """Inside the filing transaction: an alert now for each subscriber free to get one, the report held for the
-    others (their next folded message or digest); returns how many alerts were queued now."""
-    sent = 0
-    for match in await matches_for(conn, report):
-        last = await _last_sent(conn, match.telegram_id)
-        if match.cadence == "instant" and (last is None or now - last >= ALERT_GAP):
-            t = await lang_of_user(conn, match.telegram_id, desk)
-            text = one_alert(t, report, match.distance_m, desk)
-            await enqueue_text(
-                conn,
-                match.telegram_id,
-                text,
-                now,
-                dedupe_key=f"area_alert:{report.id}:{match.telegram_id}",
-                ref=alert_ref(match.telegram_id),
-            )
-            await _mark_sent(conn, match.telegram_id, now)
-            sent += 1
+    others (their next folded message or digest); returns how many alerts were queued now. People who blocked the
+    bot are left out. The subscribers' rows are read in batches: a district may have thousands."""
+    matches = await matches_for(conn, report)
+    people = await _people(conn, [match.telegram_id for match in matches])
+    texts: dict[tuple[str, float | None], str] = {}  # the same words for everyone of a language and distance
+    messages, sent, held, fold_at = [], [], [], []
+    for match in matches:
+        person = people.get(match.telegram_id)
+        if person is not None and person.record is not None and person.record.blocked_bot:
             continue
-        await conn.execute(
-            """INSERT INTO alert_pending (telegram_id, report_id, cadence, distance_m, created_at)
-               VALUES (?, ?, ?, ?, ?) ON CONFLICT DO NOTHING""",
-            (match.telegram_id, report.id, match.cadence, match.distance_m, to_db(now)),
-        )
-        if match.cadence == "instant":
-            assert last is not None
-            await reminders.schedule(conn, FOLD, person_target(match.telegram_id), last + ALERT_GAP, now)
-    return sent
+        last = person.last_sent_at if person is not None else None
+        if match.cadence == "daily" or (last is not None and now - last < ALERT_GAP):
+            held.append((match.telegram_id, report.id, match.cadence, match.distance_m, to_db(now)))
+            if match.cadence == "instant" and last is not None and not (person and person.folding):
+                fold_at.append((match.telegram_id, last + ALERT_GAP))  # the first held: the fold is planned once
+            continue
+        t = users.answer_lang(person.record if person else None, None, desk.default_language, desk.timezone)
+        key = (t.code, match.distance_m)
+        if key not in texts:
+            texts[key] = one_alert(t, report, match.distance_m, desk)
+        telegram_id = match.telegram_id
+        messages.append((telegram_id, texts[key], f"area_alert:{report.id}:{telegram_id}", alert_ref(telegram_id)))
+        sent.append((telegram_id, to_db(now)))
+    await enqueue_texts(conn, messages, now)
+    await conn.executemany(
+        """INSERT INTO alert_pending (telegram_id, report_id, cadence, distance_m, created_at)
+           VALUES (?, ?, ?, ?, ?) ON CONFLICT DO NOTHING""",
+        held,
+    )
+    await conn.executemany(_MARK_SENT, sent)
+    for telegram_id, due in fold_at:
+        await reminders.schedule(conn, FOLD, person_target(telegram_id), due, now)
+    return len(sent)
 
 
-async def _last_sent(conn: aiosqlite.Connection, telegram_id: int) -> datetime | None:
-    rows = await read_rows(conn, "SELECT last_sent_at FROM alert_pace WHERE telegram_id = ?", (telegram_id,))
-    return from_db(rows[0]["last_sent_at"]) if rows else None
+@dataclass(frozen=True)
+class Recipient:
+    record: UserRecord | None  # their language, whether they blocked the bot (None: never wrote)
+    last_sent_at: datetime | None  # their last instant alert
+    folding: bool  # reports already wait for their next folded message (its reminder is planned)
+
+
+async def _people(conn: aiosqlite.Connection, ids: list[int]) -> dict[int, Recipient]:
+    """What alerting each person needs, read in batches of ids."""
+    found: dict[int, Recipient] = {}
+    for start in range(0, len(ids), _BATCH):
+        chunk = ids[start : start + _BATCH]
+        marks = ", ".join("?" for _ in chunk)
+        records = {
+            row["telegram_id"]: record_of(row)
+            for row in await read_rows(conn, f"SELECT * FROM users WHERE telegram_id IN ({marks})", chunk)
+        }
+        paced = {
+            row["telegram_id"]: from_db(row["last_sent_at"])
+            for row in await read_rows(conn, f"SELECT * FROM alert_pace WHERE telegram_id IN ({marks})", chunk)
+        }
+        folding = {
+            row["telegram_id"]
+            for row in await read_rows(
+                conn,
+                f"""SELECT DISTINCT telegram_id FROM alert_pending
+                    WHERE cadence = 'instant' AND telegram_id IN ({marks})""",
+                chunk,
+            )
+        }
+        for telegram_id in chunk:
+            found[telegram_id] = Recipient(records.get(telegram_id), paced.get(telegram_id), telegram_id in folding)
+    return found
+
+
+_BATCH = 500  # ids in one IN (…): well under SQLite's limit on parameters
+_MARK_SENT = (
+    "INSERT INTO alert_pace (telegram_id, last_sent_at) VALUES (?, ?) "
+    "ON CONFLICT (telegram_id) DO UPDATE SET last_sent_at = excluded.last_sent_at"
+)
 
 
 async def _mark_sent(conn: aiosqlite.Connection, telegram_id: int, now: datetime) -> None:
-    await conn.execute(
-        "INSERT INTO alert_pace (telegram_id, last_sent_at) VALUES (?, ?) "
-        "ON CONFLICT (telegram_id) DO UPDATE SET last_sent_at = excluded.last_sent_at",
-        (telegram_id, to_db(now)),
-    )
+    await conn.execute(_MARK_SENT, (telegram_id, to_db(now)))
 
 
 # ------------------------------------------------------------------ the messages

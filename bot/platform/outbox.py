@@ -58,6 +58,26 @@ async def enqueue_text(
     return await enqueue(conn, chat_id, "sendMessage", params, now, dedupe_key=dedupe_key, ref=ref)
 
 
+async def enqueue_texts(conn: aiosqlite.Connection, messages: list[tuple[int, str, str, str]], now: datetime) -> None:
+    """Queues many text messages at once — (chat id, text, dedupe key, ref) each — for a push to many people
+    (area alerts): one statement, where :func:`enqueue_text` per person would be one each."""
+    await conn.executemany(
+        """INSERT INTO outbox (chat_id, method, params, dedupe_key, ref, next_attempt_at, created_at)
+           VALUES (?, 'sendMessage', ?, ?, ?, ?, ?) ON CONFLICT (dedupe_key) DO NOTHING""",
+        [
+            (
+                chat_id,
+                json.dumps({"text": text, "parse_mode": "HTML", "chat_id": chat_id}, ensure_ascii=False),
+                key,
+                ref,
+                to_db(now),
+                to_db(now),
+            )
+            for chat_id, text, key, ref in messages
+        ],
+    )
+
+
 def card_ref(report_id: int) -> str:
     """The ref of a report's alert card in the staff group (edited in place, replied to by later news)."""
     return f"report_card:{report_id}"
