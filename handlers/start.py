@@ -51,7 +51,8 @@ def help_text(t: Lang) -> str:
         "You get a case number and a deadline, and I tell you each step.\n"
         "🛒 Where can I sell: share your location and I show the nearest legal vending spots that are open, "
         "with distance and hours.\n"
-        "📋 My reports: follow, add information or withdraw.\n\n"
+        "📋 My reports: follow, add information or withdraw.\n"
+        "🔔 /alerts: hear of new reports near a place you choose, in a district or a grid.\n\n"
         "Commands: /start menu · /help this text · /language change language · /cancel stop what you are doing"
     )
 
