@@ -178,6 +178,7 @@ CASES = [
     ("not a number", {"lat": "nan"}, 400, "lat is not a decimal number of degrees"),
     ("off the globe", {"long": "181"}, 400, "long is out of range"),
     ("no description", {"description": " "}, 400, "description is required"),
+    ("only control characters", {"description": "\x00\x07\u202e"}, 400, "description is required"),
     ("too long", {"description": "x" * 1001}, 400, "description is longer than 1000 characters"),
     ("a bad photo link", {"media_url": "javascript:alert(1)"}, 400, "media_url is not an http(s) address"),
     ("a bad e-mail", {"email": "zhang"}, 400, "email is not an e-mail address"),

@@ -37,6 +37,7 @@ URL_MAX = 2048
 _EMAIL = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s]+")
 _PHONE = re.compile(r"\+?[0-9][0-9 ()./-]*")
 _URL = re.compile(r"https?://[^\s/?#]+[^\s]*", re.IGNORECASE)
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f\u202a-\u202e\u2066-\u2069]")  # but \t and \n; bidi overrides
 _DECIMAL = re.compile(r"\s*[+-]?(\d+(\.\d*)?|\.\d+)\s*")
 
 
@@ -61,7 +62,8 @@ def check_api_key(given: str | None, keys: frozenset[str]) -> str:
 
 
 def _optional(params: Mapping[str, str], name: str, most: int) -> str | None:
-    value = (params.get(name) or "").strip()
+    """The field stripped, control characters taken out (a form can carry what no Telegram client sends)."""
+    value = _CONTROL.sub("", params.get(name) or "").strip()
     if len(value) > most:
         raise Open311Error(400, f"{name} is longer than {most} characters")
     return value or None
