@@ -30,6 +30,7 @@ from bot.edge import calls as edge
 from bot.edge.courier import Notifier
 from bot.edge.pacing import Pacer
 from bot.edge.persistence import SQLitePersistence
+from bot.edge.transport import BotAPIRequest
 from bot.platform.config import SUPPORTED_LANGUAGES, Settings
 from bot.platform.i18n import N_, get_lang
 from bot.platform.ratelimit import AlertThrottle, UserRateLimiter
@@ -115,11 +116,18 @@ async def guard(update: Update, context: BotContext) -> None:
     )
 
 
+UPDATES_WAITING = 100_000  # updates waiting for their chat's turn (a lock each: cheap)
+
+
 class PerChatUpdateProcessor(BaseUpdateProcessor):
     """Handles different chats' updates concurrently but each chat's in order, so a conversation never races."""
 
     def __init__(self, max_concurrent_updates: int = 64) -> None:
-        super().__init__(max_concurrent_updates)
+        # PTB takes its slot before the chat's lock: one person's flood, each update waiting for their chat's turn
+        # (their replies paced at about one a second), would hold every slot and stall everyone else. So PTB's
+        # slots are plenty, and the limit on updates being handled is taken inside the chat's turn.
+        super().__init__(UPDATES_WAITING)
+        self._handling = asyncio.Semaphore(max_concurrent_updates)
         self._locks: dict[int, tuple[asyncio.Lock, int]] = {}  # chat id -> (its lock, updates holding or waiting)
 
     async def do_process_update(self, update: object, coroutine: Awaitable[Any]) -> None:
@@ -128,7 +136,7 @@ class PerChatUpdateProcessor(BaseUpdateProcessor):
         lock, users = self._locks.get(key, (asyncio.Lock(), 0))
         self._locks[key] = (lock, users + 1)
         try:
-            async with lock:
+            async with lock, self._handling:
                 await coroutine
         finally:
             lock, users = self._locks[key]
@@ -232,6 +240,8 @@ def build_application(
         .context_types(ContextTypes(context=BotContext))
         .persistence(SQLitePersistence(services.open, update_interval=settings.persistence_interval))
         .rate_limiter(Pacer())  # Telegram's limits per scope, replies first: see bot/edge/pacing.py
+        .request(BotAPIRequest())  # a third of the CPU of PTB's default client per call: see bot/edge/transport.py
+        .get_updates_request(BotAPIRequest(pool_size=1))
         .concurrent_updates(PerChatUpdateProcessor())
         .application_class(MeteredApplication)
         .post_init(post_init)
@@ -264,7 +274,10 @@ def build_application(
         application.add_handler(handler)
     for handler in conversations(lambda: [*report.build_handlers(settings), *my_reports.build_handlers()]):
         application.add_handler(handler)
-    for handler in conversations(alerts.build_handlers):  # /alerts: its place conversation and buttons
+    # /alerts: the place it asks for is claimed ahead of the journeys (a vendor's search also takes locations).
+    for handler in conversations(alerts.build_place_handlers):
+        application.add_handler(handler, alerts.PLACE_GROUP)
+    for handler in alerts.build_handlers():
         application.add_handler(handler)
     for handler in conversations(vendor.build_handlers):
         application.add_handler(handler)

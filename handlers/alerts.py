@@ -10,7 +10,15 @@ from collections.abc import Mapping
 from typing import Any
 
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, KeyboardButton, ReplyKeyboardMarkup, Update
-from telegram.ext import BaseHandler, CallbackQueryHandler, CommandHandler, ConversationHandler, MessageHandler, filters
+from telegram.ext import (
+    ApplicationHandlerStop,
+    BaseHandler,
+    CallbackQueryHandler,
+    CommandHandler,
+    ConversationHandler,
+    MessageHandler,
+    filters,
+)
 
 from bot import wire
 from bot.cases import area_alerts, grids
@@ -18,9 +26,10 @@ from bot.cases.area_alerts import AlertRefused, Subscription
 from bot.edge import calls as edge
 from bot.platform.i18n import N_, Lang
 from bot.platform.text import escape
-from handlers.common import BotContext, lang_of, main_menu, stale_button, translations_of
+from handlers.common import MENU_LABELS, BotContext, lang_of, main_menu, stale_button, translations_of
 
 PLACE = 0  # waiting for the shared location
+PLACE_GROUP = -3  # the place conversation's handler group: after the guards, before the answers and journeys
 PLACE_TIMEOUT = 900.0  # seconds: a forgotten request for a place ends quietly
 SEND_PLACE = N_("📍 Share this place")
 CANCEL = N_("✖️ Cancel")
@@ -244,7 +253,7 @@ async def ask_place(update: Update, context: BotContext) -> int:
     )
     text = t._("📍 Share the place you want to hear about (your home, your shop…) with the button below.")
     await context.bot.send_message(update.effective_chat.id, text, reply_markup=keyboard)
-    return PLACE
+    raise ApplicationHandlerStop(PLACE)  # the press is this button's alone
 
 
 async def receive_place(update: Update, context: BotContext) -> int:
@@ -257,13 +266,13 @@ async def receive_place(update: Update, context: BotContext) -> int:
         await message.reply_text(
             t._("This place is outside the area the city bureau serves. Please share a place inside it, or cancel.")
         )
-        return PLACE
+        raise ApplicationHandlerStop(PLACE)
     await message.reply_text(t._("📍 Place received."), reply_markup=main_menu(t))
     rows = [[_button(t.distance(radius), "rad", lat, lon, radius) for radius in area_alerts.RADII_M]]
     await context.bot.send_message(
         update.effective_chat.id, t._("How far around this place?"), reply_markup=InlineKeyboardMarkup(rows)
     )
-    return ConversationHandler.END
+    raise ApplicationHandlerStop(ConversationHandler.END)  # the vendor journey does not see this location
 
 
 async def hint_place(update: Update, context: BotContext) -> int:
@@ -272,7 +281,7 @@ async def hint_place(update: Update, context: BotContext) -> int:
     assert message is not None
     t = await lang_of(update, context)
     await message.reply_text(t._("Please share a location with the button below, or cancel."))
-    return PLACE
+    raise ApplicationHandlerStop(PLACE)
 
 
 async def cancel_place(update: Update, context: BotContext) -> int:
@@ -281,30 +290,43 @@ async def cancel_place(update: Update, context: BotContext) -> int:
     assert message is not None
     t = await lang_of(update, context)
     await message.reply_text(t._("All right, no new alert. /alerts shows yours."), reply_markup=main_menu(t))
+    raise ApplicationHandlerStop(ConversationHandler.END)
+
+
+async def leave_place(update: Update, context: BotContext) -> int:
+    """A command or a menu button instead of a place: stops waiting, and the update goes on to its journey."""
     return ConversationHandler.END
 
 
-def build_handlers() -> list[BaseHandler[Any, Any, Any]]:
-    """The place conversation (entered by the "near a place" button), then /alerts and the other buttons."""
+def build_place_handlers() -> list[BaseHandler[Any, Any, Any]]:
+    """The place conversation, entered by the "near a place" button. It runs in PLACE_GROUP, ahead of the journeys:
+    what it answers stops there; a command or a menu button ends it and goes on to the journey it is for."""
     cancel = filters.ChatType.PRIVATE & filters.Text(translations_of(CANCEL))
-    conversation = ConversationHandler(
-        entry_points=[CallbackQueryHandler(ask_place, pattern=rf"^{wire.ALERTS}:near$")],
-        states={
-            PLACE: [
-                MessageHandler(filters.ChatType.PRIVATE & filters.LOCATION, receive_place),
-                MessageHandler(cancel, cancel_place),
-                CommandHandler("cancel", cancel_place),
-                MessageHandler(filters.ChatType.PRIVATE & ~filters.COMMAND, hint_place),
-            ],
-        },
-        fallbacks=[CommandHandler("cancel", cancel_place)],
-        allow_reentry=True,
-        name="alerts_place",
-        persistent=True,
-        conversation_timeout=PLACE_TIMEOUT,
-    )
+    elsewhere = filters.COMMAND | filters.Text([label for menu in MENU_LABELS for label in translations_of(menu)])
     return [
-        conversation,
+        ConversationHandler(
+            entry_points=[CallbackQueryHandler(ask_place, pattern=rf"^{wire.ALERTS}:near$")],
+            states={
+                PLACE: [
+                    MessageHandler(filters.ChatType.PRIVATE & filters.LOCATION, receive_place),
+                    MessageHandler(cancel, cancel_place),
+                    CommandHandler("cancel", cancel_place),
+                    MessageHandler(filters.ChatType.PRIVATE & elsewhere, leave_place),
+                    MessageHandler(filters.ChatType.PRIVATE & ~filters.REPLY & ~filters.StatusUpdate.ALL, hint_place),
+                ],
+            },
+            fallbacks=[],
+            allow_reentry=True,
+            name="alerts_place",
+            persistent=True,
+            conversation_timeout=PLACE_TIMEOUT,
+        )
+    ]
+
+
+def build_handlers() -> list[BaseHandler[Any, Any, Any]]:
+    """/alerts and its buttons (all but "near a place", which enters the place conversation)."""
+    return [
         CommandHandler("alerts", show_alerts, filters=filters.ChatType.PRIVATE),
         CallbackQueryHandler(press, pattern=wire.pattern(wire.ALERTS)),
     ]

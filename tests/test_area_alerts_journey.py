@@ -197,3 +197,18 @@ async def test_a_grid_alert_once_grids_are_imported(bed: TestBed) -> None:
     await file_behind_the_scenes(bed, reporter=5058, place=(30.50, 114.17))  # 东风网格, the same district
     bed.services.wake_outbox()
     await qin.expect_no_message(wait=1.0)
+
+
+async def test_a_menu_button_instead_of_a_place_goes_to_its_journey(bed: TestBed) -> None:
+    wei = bed.person(5061, "Wei", language_code="en")
+    await wei.send("/alerts")
+    listing = await wei.expect_message(contains="no area alerts yet")
+    await wei.press(listing, "Near a place")
+    await wei.expect_message(contains="Share the place")
+    await wei.send("🛒 Where can I sell?")  # changed their mind: the vendor journey answers, not the alerts
+    choices = await wei.expect_message()
+    assert "Please share a location" not in text_of(choices) and inline_buttons(choices)
+    await wei.share_location(*HOME)  # now it is the vendor journey's location
+    answer = await wei.expect_message()
+    assert "Place received" not in text_of(answer) and "How far" not in text_of(answer)
+    assert await bed.db.fetchone("SELECT 1 FROM alert_subscriptions") is None
