@@ -240,3 +240,16 @@ async def test_the_service_definition_and_its_errors(served: tuple[Services, str
         {"code": 404, "description": "unknown service_code: potholes"}
     ]
     assert posted_elsewhere.status_code == 405
+
+
+def test_the_keys_setting_is_checked_and_never_echoed() -> None:
+    from bot.platform.config import ConfigError
+
+    settings = load_settings({"BOT_TOKEN": TOKEN, "OPEN311_API_KEYS": f" {KEY} ,{OTHER_KEY},, "}, env_file=None)
+    assert settings.open311_api_keys == frozenset({KEY, OTHER_KEY})
+    assert load_settings({"BOT_TOKEN": TOKEN}, env_file=None).open311_api_keys == frozenset()
+    for weak in ("short-key", "has space in it 0123456789", "x" * 129):
+        with pytest.raises(ConfigError) as refused:
+            load_settings({"BOT_TOKEN": TOKEN, "OPEN311_API_KEYS": f"{KEY},{weak}"}, env_file=None)
+        assert str(refused.value).startswith("OPEN311_API_KEYS is invalid: each key must be 16-128 characters")
+        assert weak not in str(refused.value) and KEY not in str(refused.value)
