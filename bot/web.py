@@ -1,4 +1,5 @@
-"""The bot's HTTP side, one tornado server: the Telegram webhook, /healthz, /metrics and the Open311 endpoints.
+"""The bot's HTTP side, one tornado server: the Telegram webhook, /healthz, /metrics, the Open311 endpoints and the
+map Mini App (/app/, bot.webapp).
 
 In webhook mode the server listens on WEBHOOK_LISTEN:WEBHOOK_PORT and takes Telegram's POSTs at the path of
 WEBHOOK_URL (refusing any without the right ``X-Telegram-Bot-Api-Secret-Token`` with 403) beside the read-only

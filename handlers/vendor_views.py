@@ -200,7 +200,14 @@ def nearby_text(t: Lang, result: NearbyResult, now: datetime, period: str, goods
 
 
 def nearby_keyboard(
-    t: Lang, result: NearbyResult, lat: float, lon: float, goods: str | None, period: str, page: int
+    t: Lang,
+    result: NearbyResult,
+    lat: float,
+    lon: float,
+    goods: str | None,
+    period: str,
+    page: int,
+    map_url: str | None = None,
 ) -> InlineKeyboardMarkup:
     at = (coordinate_text(lat), coordinate_text(lon))
     rows = spot_buttons(t, [near.spot for near in result.spots], page * PAGE_SIZE + 1)
@@ -225,6 +232,9 @@ def nearby_keyboard(
             )
         ]
     )
+    # The map opens at the vendor's place (WGS-84 in the address; the page shows it and the walking distances).
+    place = f"{'&' if map_url and '?' in map_url else '?'}lat={at[0]}&lon={at[1]}"
+    rows += map_inline_rows(t, map_url + place if map_url else None)
     return InlineKeyboardMarkup(rows)
 
 

@@ -241,6 +241,9 @@ async def test_the_page_speaks_the_persons_language_their_choice_in_the_bot_firs
     await app.services.users.set_language(7001, "zh_Hans", app.services.clock.now())
     chinese = (await app.get("/app/api/config.json", app.signed(7001, "en"))).json()
     assert chinese["language"] == "zh_Hans" and chinese["strings"]["open"] != "Open now"
+    assert english["me"] is None and english["zoom"] == 13  # no place known: the district
+    here = (await app.get("/app/api/config.json", app.signed(7001, "en"), lat="30.5", lon="114.16")).json()
+    assert here["me"] == here["center"] == {"lat": 30.5, "lon": 114.16} and here["zoom"] == 15
     nobody = (await app.get("/app/api/config.json", app.signed(7002, None))).json()
     assert nobody["language"] == "zh_Hans"  # the bot's default
     spots = (await app.get("/app/api/spots.geojson", app.signed(7001, "en"), bbox=WUHAN)).json()["features"]

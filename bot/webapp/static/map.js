@@ -305,7 +305,8 @@
     document.documentElement.lang = config.language === "zh_Hans" ? "zh-Hans" : "en";
     document.title = words("title");
     L.Icon.Default.imagePath = "static/leaflet/images/";
-    map = L.map("map", { zoomControl: true }).setView([config.center.lat, config.center.lon], config.zoom);
+    // minZoom 11: the widest view stays inside the API's 2° box, a city's districts and not a province.
+    map = L.map("map", { zoomControl: true, minZoom: 11 }).setView([config.center.lat, config.center.lon], config.zoom);
     var tiles = L.tileLayer(config.tiles.url, { attribution: config.tiles.attribution, maxZoom: 19 });
     var tileFailed = false;
     tiles.on("tileerror", function () {
