@@ -253,3 +253,33 @@ def test_the_keys_setting_is_checked_and_never_echoed() -> None:
             load_settings({"BOT_TOKEN": TOKEN, "OPEN311_API_KEYS": f"{KEY},{weak}"}, env_file=None)
         assert str(refused.value).startswith("OPEN311_API_KEYS is invalid: each key must be 16-128 characters")
         assert weak not in str(refused.value) and KEY not in str(refused.value)
+
+
+async def test_in_webhook_mode_the_same_server_takes_the_post(idle_bed: TestBed) -> None:
+    from bot.app import build_application, start_webhook, stop_webhook
+    from tests.test_web import SECRET, free_port
+
+    port = free_port()
+    idle_bed.env = {
+        **staff_env(),
+        "OPEN311_API_KEYS": KEY,
+        "WEBHOOK_URL": f"http://127.0.0.1:{port}/telegram/webhook",
+        "WEBHOOK_LISTEN": "127.0.0.1",
+        "WEBHOOK_PORT": str(port),
+        "WEBHOOK_SECRET": SECRET,
+    }
+    idle_bed.group(STAFF_GROUP, "City management staff")
+    idle_bed.settings = idle_bed.make_settings()
+    idle_bed.services = Services(idle_bed.settings)
+    application = build_application(idle_bed.settings, idle_bed.services)
+    await start_webhook(application, idle_bed.settings)
+    try:
+        form = {"api_key": KEY, "service_code": "stall", "lat": "30.48", "long": "114.15", "description": "Stall"}
+        response = await post(f"http://127.0.0.1:{port}/open311/v2", form)
+        assert response.status_code == 200, response.text
+        number = response.json()[0]["service_request_id"]
+        room = idle_bed.person(6020, "Dana", "en").in_group(idle_bed.emulator.chats[STAFF_GROUP])
+        card = await next_with(room, f"New report {number}")
+        assert "Legal vending spots to offer the vendor" in text_of(card)  # a stall case, worked like any other
+    finally:
+        await stop_webhook(application)
