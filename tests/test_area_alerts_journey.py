@@ -120,6 +120,15 @@ async def test_a_district_alert_as_a_daily_digest_in_chinese(bed: TestBed) -> No
     [tomorrow] = await area_alerts_pending(bed, 5021)
     assert tomorrow.due_at - digest.due_at == timedelta(days=1)
 
+    # The bot was stopped for days: the late digest still comes, once, and plans the next one after now.
+    late = await file_behind_the_scenes(bed, reporter=5029, category="parking")
+    await bed.services.advance_clock(timedelta(days=3))
+    message = await he.expect_message(contains="每日")
+    assert late.public_no in text_of(message) and reports[0].public_no not in text_of(message)
+    await he.expect_no_message()
+    [next_one] = await area_alerts_pending(bed, 5021)
+    assert bed.services.clock.now() < next_one.due_at <= bed.services.clock.now() + timedelta(days=1)
+
 
 async def area_alerts_pending(bed: TestBed, telegram_id: int) -> list:
     from bot.platform import reminders

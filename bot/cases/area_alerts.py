@@ -40,7 +40,8 @@ MAX_SUBSCRIPTIONS = 10
 LISTED = 8  # reports listed in one folded message or digest; the rest are counted
 FOLD = "area_alert_fold"
 DIGEST = "area_alert_digest"
-STALE_AFTER: dict[str, timedelta | None] = {FOLD: None, DIGEST: timedelta(hours=12)}
+# Both fire however late (after a long stop): what waits is still news, and the digest plans the next one.
+STALE_AFTER: dict[str, timedelta | None] = {FOLD: None, DIGEST: None}
 REF_PREFIX = "area_alert:"  # every area alert's outbox ref: area_alert:<telegram id>
 
 
