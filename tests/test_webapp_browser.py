@@ -110,6 +110,10 @@ def test_the_map_in_the_playground_subscribes_and_reports_in_both_languages(
     browser: WebDriver,  # noqa: F811
 ) -> None:
     playground = running.playground
+    browser.get(playground.url + "app/")  # opened outside Telegram, with no initData: it says where to open it
+    unsigned = wait_until(browser, lambda d: d.find_element(By.ID, "notice").text, "the page's notice")
+    assert unsigned == "请在 Telegram 里从机器人打开这张地图。"
+    assert not browser.find_elements(By.CSS_SELECTOR, "script[src*='telegram.org']")  # not inside Telegram
     browser.get(playground.url)
     choose_persona(browser, "a", "vendor")  # 李师傅, in Chinese
 
