@@ -140,7 +140,9 @@ def build_parser() -> argparse.ArgumentParser:
     )
     playground.add_argument("--port", type=int, default=None, help="the page's port on 127.0.0.1 (default 8080)")
     commands.add_parser(
-        "serve", help="serve /healthz, /metrics and Open311 read-only on HTTP_LISTEN:HTTP_PORT (default 8081)"
+        "serve",
+        help="serve /healthz, /metrics and Open311 (read, and filed with OPEN311_API_KEYS) on HTTP_LISTEN:HTTP_PORT "
+        "(default 8081)",
     )
     backup = commands.add_parser("backup", help="write a consistent copy of the database while the bot runs")
     backup.add_argument("file", help="where to write the copy")

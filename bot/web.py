@@ -2,8 +2,8 @@
 map Mini App (/app/, bot.webapp).
 
 In webhook mode the server listens on WEBHOOK_LISTEN:WEBHOOK_PORT and takes Telegram's POSTs at the path of
-WEBHOOK_URL (refusing any without the right ``X-Telegram-Bot-Api-Secret-Token`` with 403) beside the read-only
-pages; ``python -m bot serve`` (and polling mode, when HTTP_PORT is set) serves the read-only pages alone on
+WEBHOOK_URL (refusing any without the right ``X-Telegram-Bot-Api-Secret-Token`` with 403) beside the other
+pages; ``python -m bot serve`` (and polling mode, when HTTP_PORT is set) serves the other pages alone on
 HTTP_LISTEN:HTTP_PORT. The webhook hands each update to a ``feed`` coroutine the composition root gives, so
 this module knows nothing of telegram.ext.
 """
@@ -175,7 +175,7 @@ class _MetricsHandler(_Base):
 
 class _Open311Handler(_Base):
     def set_default_headers(self) -> None:
-        self.set_header("Access-Control-Allow-Origin", "*")  # public, read-only data
+        self.set_header("Access-Control-Allow-Origin", "*")  # public data; filing needs an api_key anyway
 
     async def get(self, resource: str, number: str | None, extension: str) -> None:
         if extension != "json":
