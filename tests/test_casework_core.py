@@ -103,8 +103,15 @@ async def test_a_new_case_is_queued_as_card_pin_album_and_voice(office: Database
     card = rows[0][2]
     assert "🆕 New report <b>R20261123-0001</b>" in card["text"] and "Reporter: anonymous" in card["text"]
     assert "王芳" not in card["text"] and str(RESIDENT) not in card["text"]
-    buttons = [b["callback_data"] for row in card["reply_markup"]["inline_keyboard"] for b in row]
-    assert buttons == [f"case:{a}:{report.id}:submitted" for a in ("accept", "reject", "duplicate", "return")]
+    moves, desk = card["reply_markup"]["inline_keyboard"][:-1], card["reply_markup"]["inline_keyboard"][-1]
+    assert [b["callback_data"] for row in moves for b in row] == [
+        f"case:{a}:{report.id}:submitted" for a in ("accept", "reject", "duplicate", "return")
+    ]
+    assert [b["callback_data"] for b in desk] == [
+        f"note:note:{report.id}",
+        f"note:reply:{report.id}",
+        f"mod:menu:{report.id}",
+    ]
     assert [item["media"] for item in rows[2][2]["media"]] == ["p1", "p2"]
     assert rows[3][2]["voice"] == "v1"
     ref = await office.fetchone("SELECT ref FROM outbox ORDER BY id LIMIT 1")
@@ -180,8 +187,10 @@ async def test_dispatch_needs_an_officer_and_sends_them_the_case(office: Databas
     assert [method for method, _ in to_officer] == ["sendMessage", "sendVenue", "sendMediaGroup", "sendVoice"]
     card = to_officer[0][1]
     assert "has been sent to you" in str(card["text"])
-    labels = [b["text"] for row in card["reply_markup"]["inline_keyboard"] for b in row]  # type: ignore[index]
-    assert labels == ["▶️ Start", "🛠 Resolve", "↪️ Return"]
+    keyboard = card["reply_markup"]["inline_keyboard"]  # type: ignore[index]
+    assert [b["text"] for row in keyboard[:-1] for b in row] == ["▶️ Start", "🛠 Resolve", "↪️ Return"]
+    # The officer's own copy offers notes and replies, but moderation is the group's (supervisors').
+    assert [b["text"] for b in keyboard[-1]] == ["📝 Internal note", "💬 Public reply"]
 
 
 async def test_resolving_with_an_after_photo_shows_it_to_residents_and_staff(office: Database) -> None:
@@ -209,7 +218,11 @@ async def test_a_move_made_elsewhere_refreshes_the_sent_card(office: Database) -
     assert len(edits) == 1
     chat, method, params = edits[0]
     assert (chat, method, params["message_id"]) == (GROUP, "editMessageText", 77)
-    assert "State: <b>withdrawn</b>" in str(params["text"]) and "reply_markup" not in params
+    assert "State: <b>withdrawn</b>" in str(params["text"])
+    # No moves are left on a closed case; only the desk row (notes, replies, moderation) stays.
+    assert [[b["callback_data"] for b in row] for row in params["reply_markup"]["inline_keyboard"]] == [
+        [f"note:note:{report.id}", f"note:reply:{report.id}", f"mod:menu:{report.id}"]
+    ]
     # The resident's withdrawal notice for staff replies to the card.
     notice = await outbox(office, f"report_withdrawn:{report.id}")
     assert notice[0][2]["reply_parameters"] == {"message_id": 77, "allow_sending_without_reply": True}
