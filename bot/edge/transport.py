@@ -58,17 +58,12 @@ class BotAPIRequest(BaseRequest):
         pool_timeout: float = 1.0,
     ) -> None:
         self._timeouts = (connect_timeout, read_timeout, write_timeout, pool_timeout)
+        self._pool_size = pool_size
         self._slots = asyncio.Semaphore(pool_size)
         self._idle: dict[Origin, list[_Connection]] = {}
-        self._tls = ssl.create_default_context()
-        # Uploads, downloads and proxies: PTB's client, configured alike.
-        self._fallback = HTTPXRequest(
-            connection_pool_size=pool_size,
-            connect_timeout=connect_timeout,
-            read_timeout=read_timeout,
-            write_timeout=write_timeout,
-            pool_timeout=pool_timeout,
-        )
+        # Made at first need, as each costs tens of milliseconds at start (loading the system's certificates).
+        self._tls: ssl.SSLContext | None = None
+        self._fallback: HTTPXRequest | None = None
         self._through_proxy = any(os.environ.get(name) for name in PROXY_VARIABLES)
 
     @property
@@ -76,14 +71,15 @@ class BotAPIRequest(BaseRequest):
         return self._timeouts[1]
 
     async def initialize(self) -> None:
-        await self._fallback.initialize()
+        return None
 
     async def shutdown(self) -> None:
         for connections in self._idle.values():
             for connection in connections:
                 connection.close()
         self._idle.clear()
-        await self._fallback.shutdown()
+        if self._fallback is not None:
+            await self._fallback.shutdown()
 
     async def do_request(
         self,
@@ -97,7 +93,7 @@ class BotAPIRequest(BaseRequest):
     ) -> tuple[int, bytes]:
         """One call: (HTTP status, body)."""
         if self._through_proxy or method != "POST" or (request_data is not None and request_data.contains_files):
-            return await self._fallback.do_request(
+            return await self._ptb_client().do_request(
                 url, method, request_data, read_timeout, write_timeout, connect_timeout, pool_timeout
             )
         connect_s, read_s, write_s, pool_s = (
@@ -125,6 +121,19 @@ class BotAPIRequest(BaseRequest):
             return await self._exchange(origin, head + body, connect_s, read_s, write_s)
         finally:
             self._slots.release()
+
+    def _ptb_client(self) -> HTTPXRequest:
+        """Uploads, downloads and proxies: PTB's client, configured alike."""
+        if self._fallback is None:
+            connect_s, read_s, write_s, pool_s = self._timeouts
+            self._fallback = HTTPXRequest(
+                connection_pool_size=self._pool_size,
+                connect_timeout=connect_s,
+                read_timeout=read_s,
+                write_timeout=write_s,
+                pool_timeout=pool_s,
+            )
+        return self._fallback
 
     async def _exchange(
         self, origin: Origin, request: bytes, connect_s: float | None, read_s: float | None, write_s: float | None
@@ -168,13 +177,18 @@ class BotAPIRequest(BaseRequest):
         try:
             async with asyncio.timeout(connect_s):
                 reader, writer = await asyncio.open_connection(
-                    host, port, ssl=self._tls if scheme == "https" else None, limit=MAX_HEADER_BYTES
+                    host, port, ssl=self._tls_context() if scheme == "https" else None, limit=MAX_HEADER_BYTES
                 )
         except TimeoutError:
             raise TimedOut("Connecting to the Bot API timed out") from None
         except OSError as exc:
             raise NetworkError(f"Connecting to the Bot API failed: {exc}") from exc
         return _Connection(reader, writer), False
+
+    def _tls_context(self) -> ssl.SSLContext:
+        if self._tls is None:
+            self._tls = ssl.create_default_context()
+        return self._tls
 
 
 class _Unanswered(Exception):
