@@ -279,6 +279,8 @@ def moderation_problem(t: Lang, error: ModerationError) -> str:
         return t._("Staff members cannot be blocked. An administrator can change their role with /staff.")
     if error.kind == "self":
         return t._("You cannot block yourself.")
+    if error.kind == "nobody":
+        return t._("This case has no reporter in Telegram (it came from another channel, or they were forgotten).")
     if error.kind == "past":
         return t._("That end is already past. Please reply again with a later end, or none.")
     if error.kind == "far":

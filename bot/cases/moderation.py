@@ -35,7 +35,7 @@ PHOTO = "photo:"  # + the photo's id
 
 # ------------------------------------------------------------------ errors and records
 class ModerationError(Exception):
-    """A moderation cannot be done as asked; ``kind`` says why (no_photo, staff, self, past, not_blocked)."""
+    """A moderation cannot be done as asked; ``kind`` says why (no_photo, nobody, staff, self, past, not_blocked)."""
 
     def __init__(self, kind: str) -> None:
         super().__init__(kind)
@@ -157,6 +157,8 @@ async def block(
         person = report.reporter_id if report is not None else telegram_id
         if person is None:
             raise ValueError("block whom?")
+        if person == 0:  # filed over Open311, or its reporter asked to be forgotten: nobody in Telegram to block
+            raise ModerationError("nobody")
         if person == actor_id:
             raise ModerationError("self")
         if await staff.role_of(conn, person, desk.admin_ids) is not None:
