@@ -7,6 +7,7 @@ import logging
 import time
 import warnings
 from collections.abc import Awaitable, Callable
+from contextvars import ContextVar
 from typing import Any, TypeVar
 
 from telegram import BotCommand, BotCommandScopeAllPrivateChats, MenuButtonWebApp, Update, WebAppInfo
@@ -99,7 +100,7 @@ async def guard(update: Update, context: BotContext) -> None:
         raise ApplicationHandlerStop
     if update.edited_message is not None:
         raise ApplicationHandlerStop  # an edit of something already answered: nothing new to do
-    verdict = context.application.bot_data["flood"].check(user.id, time.monotonic())
+    verdict = context.application.bot_data["flood"].check(user.id, ARRIVED.get(time.monotonic()))
     if not verdict.allowed:
         chat, pressed = update.effective_chat, update.callback_query
         warn_here = verdict.warn and chat is not None and chat.type == "private"
@@ -117,6 +118,9 @@ async def guard(update: Update, context: BotContext) -> None:
 
 
 UPDATES_WAITING = 100_000  # updates waiting for their chat's turn (a lock each: cheap)
+# When the update reached the bot: the guard judges a person's pace by arrival, not by when their chat's turn came
+# (their answers leave at about one a second, so the end of a flood is handled long after it arrived).
+ARRIVED: ContextVar[float] = ContextVar("arrived")
 
 
 class PerChatUpdateProcessor(BaseUpdateProcessor):
@@ -131,6 +135,7 @@ class PerChatUpdateProcessor(BaseUpdateProcessor):
         self._locks: dict[int, tuple[asyncio.Lock, int]] = {}  # chat id -> (its lock, updates holding or waiting)
 
     async def do_process_update(self, update: object, coroutine: Awaitable[Any]) -> None:
+        ARRIVED.set(time.monotonic())  # this update's own task: seen by its handlers only
         chat = update.effective_chat if isinstance(update, Update) else None
         key = chat.id if chat is not None else 0
         lock, users = self._locks.get(key, (asyncio.Lock(), 0))
