@@ -15,7 +15,8 @@ from bot.edge.pacing import Lane, Schedule, Waiter, paced_method
 from bot.platform.clock import to_db
 from bot.vending import staff_actions
 from bot.vending.reminders import Timing
-from tests.support.driver import TestBed, eventually
+from tests.support.driver import TestBed, eventually, text_of
+from tests.support.staff_steps import STAFF_GROUP, file_case, start_staff_bed
 
 ANSWER = 0.05  # seconds Telegram takes to answer, on the fake clock
 
@@ -243,4 +244,49 @@ async def test_a_closure_to_200_subscribers_while_residents_write_floods_nothing
     assert len(replies) == 3 * RESIDENTS
     assert max(call.at for call in replies) < max(call.at for call in news)  # every reply before the broadcast ends
     assert max(latencies) < 1.0, latencies  # a reply never waits for the broadcast
+    assert bed.emulator.flood_errors == 0, bed.emulator.flood_errors_by_scope
+
+
+@pytest.fixture
+async def limited_staff_bed(idle_bed: TestBed) -> AsyncIterator[TestBed]:
+    idle_bed.emulator.flood_limit = 30
+    await start_staff_bed(idle_bed)
+    yield idle_bed
+
+
+async def test_a_new_cases_staff_card_overtakes_a_broadcast_under_way(limited_staff_bed: TestBed) -> None:
+    bed = limited_staff_bed
+    assert bed.services is not None
+    now = bed.services.clock.now()
+    spot = await bed.db.fetchone("SELECT id FROM spots WHERE status = 'open' ORDER BY id LIMIT 1")
+    async with bed.db.transaction() as conn:
+        for n in range(SUBSCRIBERS):
+            bed.emulator.add_user(600_000 + n, f"Vendor {n}", "en")
+            await conn.execute(
+                "INSERT INTO subscriptions (user_id, spot_id, language, created_at) VALUES (?, ?, 'en', ?)",
+                (600_000 + n, spot["id"], to_db(now)),
+            )
+        await staff_actions.close_spot(
+            conn, spot["id"], None, "road works", now, timing=Timing.of(bed.services.settings)
+        )
+    bed.services.wake_outbox()
+    await bed.emulator.wait_for(lambda: len(bed.emulator.inbox) > 20, timeout=10)  # the broadcast is under way
+
+    filed = time.monotonic()
+    report = await file_case(bed, 7301)
+
+    def card() -> bool:
+        return any(report.public_no in text_of(m) for m in bed.emulator.inbox.get(STAFF_GROUP, []))
+
+    await bed.emulator.wait_for(card, timeout=10)
+    assert time.monotonic() - filed < 1.5  # it did not wait behind the rest of the broadcast
+    told = sum(1 for n in range(SUBSCRIBERS) if bed.emulator.inbox.get(600_000 + n))
+    assert told < SUBSCRIBERS  # the broadcast was still going
+
+    async def broadcast_done() -> bool:
+        row = await bed.db.fetchone("SELECT COUNT(*) FROM outbox WHERE state = 'pending'")
+        return bool(row[0] == 0)
+
+    await eventually(broadcast_done, timeout=60)
+    assert all(bed.emulator.inbox.get(600_000 + n) for n in range(SUBSCRIBERS))
     assert bed.emulator.flood_errors == 0, bed.emulator.flood_errors_by_scope
