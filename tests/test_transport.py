@@ -61,6 +61,7 @@ class Server:
     pause: Callable[[Request], float] = lambda request: 0.0  # seconds before the answer is written
     requests: list[Request] = field(default_factory=list)
     connections: int = 0
+    closed: int = 0  # connections that ended
     port: int = 0
 
     @property
@@ -93,6 +94,7 @@ class Server:
         except (asyncio.IncompleteReadError, ConnectionError):
             pass
         finally:
+            self.closed += 1
             writer.close()
 
 
@@ -227,6 +229,18 @@ async def test_a_cancelled_call_leaves_no_late_answer_for_the_next(server: Serve
         await asyncio.sleep(0.4)  # the late answer arrives on the abandoned connection
         assert (await bot.send_message(7, "next")).text == "next"
     assert server.connections == 2
+
+
+async def test_a_call_under_way_at_shutdown_keeps_no_connection_open(server: Server) -> None:
+    server.pause = lambda request: 0.3
+    bot = bot_for(server)
+    await bot.initialize()
+    call = asyncio.create_task(bot.send_message(7, "late"))
+    await asyncio.sleep(0.1)
+    await bot.shutdown()
+    assert (await call).text == "late"  # it finishes
+    await asyncio.sleep(0.1)
+    assert server.connections == server.closed == 1  # and its connection is closed, not kept
 
 
 async def test_uploads_go_through_python_telegram_bots_own_client(server: Server) -> None:

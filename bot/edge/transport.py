@@ -65,15 +65,17 @@ class BotAPIRequest(BaseRequest):
         self._tls: ssl.SSLContext | None = None
         self._fallback: HTTPXRequest | None = None
         self._through_proxy = any(os.environ.get(name) for name in PROXY_VARIABLES)
+        self._open = True
 
     @property
     def read_timeout(self) -> float | None:
         return self._timeouts[1]
 
     async def initialize(self) -> None:
-        return None
+        self._open = True
 
     async def shutdown(self) -> None:
+        self._open = False  # a call still under way closes its connection when it is done
         for connections in self._idle.values():
             for connection in connections:
                 connection.close()
@@ -159,7 +161,7 @@ class BotAPIRequest(BaseRequest):
         except BaseException:  # cancelled mid-answer: the rest of it would be read as the next call's
             connection.close()
             raise
-        if keep:
+        if keep and self._open:
             self._idle.setdefault(origin, []).append(connection)
         else:
             connection.close()
