@@ -13,7 +13,7 @@ from pathlib import Path
 
 from bot.cases import grid_import
 from bot.platform.config import ConfigError, Settings, load_settings
-from bot.platform.db import DatabaseError
+from bot.platform.db import Database, DatabaseError
 from bot.platform.logs import configure_logging as configure_structured_logging
 from bot.vending import spot_import
 
@@ -101,9 +101,20 @@ def run_bot(settings: Settings) -> None:
         build_application(settings).run_polling(allowed_updates=Update.ALL_TYPES)
 
 
+async def check_database(settings: Settings) -> None:
+    """Opens the PostgreSQL database once before anything starts, so a wrong or unreachable server is one clear line
+    and exit 2 rather than a failure inside the bot's start-up."""
+    db = await Database.open(settings.database_target)
+    await db.close()
+
+
 def run_backup(settings: Settings, target: str) -> int:
     from bot.platform.backup import BackupBusy, BackupError, backup_database
 
+    if settings.database_url is not None:
+        print("error: DATABASE_URL selects PostgreSQL: back it up with pg_dump (backup covers the SQLite file)",
+              file=sys.stderr)
+        return 2
     try:
         result = backup_database(settings.database_path, Path(target))
     except BackupBusy as exc:  # nothing failed: the same copy is being made right now
@@ -178,6 +189,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     configure_logging(settings.log_level, settings.bot_token)
     try:
+        if settings.database_url is not None and args.command != "backup":
+            asyncio.run(check_database(settings))
         if args.command in (None, "run"):
             run_bot(settings)
         elif args.command == "spots":

@@ -11,13 +11,25 @@ import pytest
 from bot.platform.db import Database
 from devtools.emulator import BotAPIEmulator
 from tests.support.driver import TestBed
+from tests.support.pg import TEST_DATABASE_URL, create_database, drop_database
 
 logging.getLogger("httpx").setLevel(logging.WARNING)
 
 
 @pytest.fixture
-async def db(tmp_path: Path) -> AsyncIterator[Database]:
-    database = await Database.open(tmp_path / "test.sqlite3")
+async def database_url() -> AsyncIterator[str | None]:
+    """A fresh PostgreSQL database's URL when TEST_DATABASE_URL is set; None on SQLite (the tests use a file)."""
+    if TEST_DATABASE_URL is None:
+        yield None
+        return
+    url = await create_database(TEST_DATABASE_URL)
+    yield url
+    await drop_database(TEST_DATABASE_URL, url)
+
+
+@pytest.fixture
+async def db(tmp_path: Path, database_url: str | None) -> AsyncIterator[Database]:
+    database = await Database.open(database_url or tmp_path / "test.sqlite3")
     yield database
     await database.close()
 
@@ -31,9 +43,9 @@ async def emulator() -> AsyncIterator[BotAPIEmulator]:
 
 
 @pytest.fixture
-async def idle_bed(emulator: BotAPIEmulator, tmp_path: Path) -> AsyncIterator[TestBed]:
+async def idle_bed(emulator: BotAPIEmulator, tmp_path: Path, database_url: str | None) -> AsyncIterator[TestBed]:
     """A test bed whose bot the test starts itself (after choosing settings)."""
-    bed = TestBed(emulator, tmp_path / "bot.sqlite3")
+    bed = TestBed(emulator, tmp_path / "bot.sqlite3", database_url=database_url)
     yield bed
     await bed.stop()
 

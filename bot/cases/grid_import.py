@@ -327,7 +327,7 @@ def run(settings: Settings, args: argparse.Namespace, now: datetime | None = Non
     area = load_service_area(settings.service_area_file or SAMPLE_CITY)
 
     async def main() -> int:
-        db = await Database.open(settings.database_path)
+        db = await Database.open(settings.database_target)
         try:
             if args.grids_command == "import":
                 summary = await import_grids(db, args.file, area, moment)

@@ -137,6 +137,22 @@ def _parse_auto_dispatch(text: str) -> str:
     return mode
 
 
+def _parse_database_url(text: str) -> tuple[str | None, Path | None]:
+    """DATABASE_URL: ``postgresql://user:pass@host:5432/db`` selects PostgreSQL (the URL); ``sqlite:///path`` the
+    SQLite file at path; empty keeps the file at DATABASE_PATH."""
+    url = text.strip()
+    if not url:
+        return None, None
+    if url.startswith("sqlite:///") and len(url) > len("sqlite:///"):
+        return None, Path(url.removeprefix("sqlite:///"))
+    if re.fullmatch(r"postgres(ql)?://[^\s/?#]*/[^\s/?#]+(\?\S*)?", url):
+        return url, None
+    raise ValueError(
+        "write postgresql://user:password@host:5432/database for PostgreSQL, or sqlite:///path/to/file.sqlite3 "
+        "(or leave it empty) for the SQLite file"
+    )
+
+
 def _parse_api_keys(text: str) -> frozenset[str]:
     """OPEN311_API_KEYS: comma-separated keys, each 16-128 characters of A-Z, a-z, 0-9, _ . ~ -."""
     keys = frozenset(part.strip() for part in text.split(",") if part.strip())
@@ -162,6 +178,7 @@ class Settings:
     api_base_url: str = DEFAULT_API_BASE_URL
     api_file_url: str = DEFAULT_API_FILE_URL
     database_path: Path = Path("data/bot.sqlite3")
+    database_url: str | None = None  # postgresql://…: PostgreSQL instead of the SQLite file
     default_language: str = "zh_Hans"
     timezone: ZoneInfo = field(default_factory=lambda: ZoneInfo("Asia/Shanghai"))
     admin_ids: frozenset[int] = frozenset()
@@ -197,6 +214,11 @@ class Settings:
     @property
     def use_webhook(self) -> bool:
         return self.webhook_url is not None
+
+    @property
+    def database_target(self) -> str | Path:
+        """What Database.open takes: the PostgreSQL URL when DATABASE_URL names one, else the SQLite file."""
+        return self.database_url or self.database_path
 
 
 class _Reader:
@@ -248,11 +270,13 @@ def load_settings(environ: Mapping[str, str] | None = None, env_file: Path | Non
     interval = read.get("PERSISTENCE_INTERVAL", parse_duration, timedelta(seconds=1))
     if interval.total_seconds() <= 0:
         raise ConfigError("PERSISTENCE_INTERVAL is invalid: it must be more than 0 seconds")
+    database_url, database_file = read.get("DATABASE_URL", _parse_database_url, (None, None))
     return Settings(
         bot_token=token,
         api_base_url=read.get("BOT_API_BASE_URL", str.strip, DEFAULT_API_BASE_URL),
         api_file_url=read.get("BOT_API_FILE_URL", str.strip, DEFAULT_API_FILE_URL),
-        database_path=read.get("DATABASE_PATH", lambda s: Path(s.strip()), Path("data/bot.sqlite3")),
+        database_path=database_file or read.get("DATABASE_PATH", lambda s: Path(s.strip()), Path("data/bot.sqlite3")),
+        database_url=database_url,
         default_language=read.get("DEFAULT_LANGUAGE", parse_language, "zh_Hans"),
         timezone=read.get("TIMEZONE", _parse_timezone, ZoneInfo("Asia/Shanghai")),
         admin_ids=read.get("ADMIN_IDS", _parse_ids, frozenset()),

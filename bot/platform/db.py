@@ -1,24 +1,35 @@
-"""The one SQLite file: connection, transactions and schema migrations.
+"""The database: one API for both engines, so callers never ask which one runs.
 
-Migrations are the numbered ``bot/migrations/NNNN_name.sql`` files; the database's ``PRAGMA user_version``
-is the number of the last one applied. Each is applied in its own transaction.
+SQLite (bot/platform/db_sqlite.py) is one file at ``DATABASE_PATH``; PostgreSQL (bot/platform/db_postgres.py) is
+chosen by ``DATABASE_URL=postgresql://…``. Both take the same SQL with ``?`` (or ``:name``) placeholders, yield a
+connection from :meth:`Database.transaction` whose ``execute()`` returns a cursor (``fetchone``, ``fetchall``,
+``rowcount``), and return rows that index by position and by column name.
+
+Migrations are numbered files, the same numbers for both engines: ``migrations/NNNN_name.sql`` for SQLite and
+``migrations/postgres/NNNN_name.sql`` for PostgreSQL. Each is applied in its own transaction; a database whose
+schema is newer than the code is refused.
 """
 
 from __future__ import annotations
 
-import asyncio
 import re
 import sqlite3
-from collections.abc import AsyncIterator, Iterable
-from contextlib import asynccontextmanager
+from collections.abc import Iterable
+from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import aiosqlite
 
 MIGRATIONS_DIR = Path(__file__).with_name("migrations")
+POSTGRES_MIGRATIONS_DIR = MIGRATIONS_DIR / "postgres"
 _MIGRATION_NAME = re.compile(r"^(\d{4})_[a-z0-9_]+\.sql$")
+POSTGRES_SCHEMES = ("postgresql://", "postgres://")
+
+# A row indexes by position and by name on both engines (sqlite3.Row, asyncpg.Record); typed as SQLite's.
+Row = sqlite3.Row
+Params = Iterable[Any] | dict[str, Any]
 
 
 class DatabaseError(Exception):
@@ -27,6 +38,10 @@ class DatabaseError(Exception):
 
 class DatabaseTooNew(DatabaseError):
     """The file was written by a newer version of the bot."""
+
+
+class DatabaseUnavailable(DatabaseError):
+    """The database server cannot be reached or refuses us; the message names the setting to check."""
 
 
 @dataclass(frozen=True)
@@ -50,98 +65,61 @@ def load_migrations(directory: Path = MIGRATIONS_DIR) -> list[Migration]:
     return migrations
 
 
-class Database:
-    """One aiosqlite connection; every write goes through :meth:`transaction`."""
+def is_postgres_url(target: str | Path) -> bool:
+    return isinstance(target, str) and target.startswith(POSTGRES_SCHEMES)
 
-    def __init__(self, connection: aiosqlite.Connection, path: Path) -> None:
-        self._conn = connection
-        self.path = path
-        # One writer at a time: a second BEGIN IMMEDIATE on the same connection would fail, so queue them.
-        self._write_lock = asyncio.Lock()
+
+class Database:
+    """What every caller uses; :meth:`open` picks the engine from the target (a file path or a postgresql:// URL)."""
+
+    engine: ClassVar[str]
 
     @classmethod
-    async def open(cls, path: str | Path, migrations: list[Migration] | None = None) -> Database:
-        """Opens (creating if needed) the database file and brings its schema up to date."""
-        path = Path(path)
-        if str(path) != ":memory:":
-            path.parent.mkdir(parents=True, exist_ok=True)
-        conn = await aiosqlite.connect(str(path), isolation_level=None)
-        conn.row_factory = aiosqlite.Row
-        db = cls(conn, path)
-        try:
-            await conn.execute("PRAGMA journal_mode=WAL")
-            await conn.execute("PRAGMA foreign_keys=ON")
-            await conn.execute("PRAGMA busy_timeout=5000")
-            await conn.execute("PRAGMA synchronous=NORMAL")
-            # Memory-mapped reads: spatial lookups touch scattered pages, and a read() per page costs more.
-            await conn.execute("PRAGMA mmap_size=268435456")
-            await db.migrate(load_migrations() if migrations is None else migrations)
-        except BaseException:
-            await conn.close()
-            raise
-        return db
+    async def open(cls, target: str | Path, migrations: list[Migration] | None = None) -> Database:
+        """Opens the database (creating the file or the tables when needed) and brings its schema up to date."""
+        if is_postgres_url(target):
+            from bot.platform.db_postgres import PostgresDatabase
+
+            return await PostgresDatabase.connect(str(target), migrations)
+        from bot.platform.db_sqlite import SqliteDatabase
+
+        return await SqliteDatabase.open_file(target, migrations)
 
     async def close(self) -> None:
-        await self._conn.close()
+        raise NotImplementedError
 
     async def user_version(self) -> int:
-        row = await self.fetchone("PRAGMA user_version")
-        return int(row[0]) if row else 0
+        """The number of the last migration applied."""
+        raise NotImplementedError
+
+    async def table_names(self) -> set[str]:
+        raise NotImplementedError
 
     async def migrate(self, migrations: list[Migration]) -> None:
-        """Applies every migration newer than the file, each in its own transaction."""
-        current = await self.user_version()
-        known = migrations[-1].version if migrations else 0
-        if current > known:
-            raise DatabaseTooNew(
-                f"the database {self.path} has schema version {current}, but this bot knows only up to "
-                f"{known}: upgrade the bot or use another DATABASE_PATH"
-            )
-        for migration in migrations:
-            if migration.version <= current:
-                continue
-            async with self.transaction() as conn:
-                for statement in split_sql(migration.sql):
-                    await conn.execute(statement)
-                await conn.execute(f"PRAGMA user_version = {migration.version}")
+        raise NotImplementedError
 
-    @asynccontextmanager
-    async def transaction(self) -> AsyncIterator[aiosqlite.Connection]:
-        """One unit of work: BEGIN IMMEDIATE … COMMIT, or ROLLBACK on any error."""
-        async with self._write_lock:
-            await self._conn.execute("BEGIN IMMEDIATE")
-            try:
-                yield self._conn
-            except BaseException:
-                await self._conn.execute("ROLLBACK")
-                raise
-            else:
-                await self._conn.execute("COMMIT")
+    def transaction(self) -> AbstractAsyncContextManager[aiosqlite.Connection]:
+        """One unit of work: all of it is committed, or none of it on any error."""
+        raise NotImplementedError
 
-    async def fetchone(self, sql: str, params: Iterable[Any] | dict[str, Any] = ()) -> sqlite3.Row | None:
-        """The first row; for queries of one row (a key, an aggregate, LIMIT 1): one trip, like fetchall."""
-        rows = await self._conn.execute_fetchall(sql, params)
-        return next(iter(rows), None)
+    async def fetchone(self, sql: str, params: Params = ()) -> Row | None:
+        raise NotImplementedError
 
-    async def fetchall(self, sql: str, params: Iterable[Any] | dict[str, Any] = ()) -> list[sqlite3.Row]:
-        # One trip to aiosqlite's thread instead of three (execute, fetch, close): it dominates small queries.
-        return list(await self._conn.execute_fetchall(sql, params))
+    async def fetchall(self, sql: str, params: Params = ()) -> list[Row]:
+        raise NotImplementedError
 
-    async def execute(self, sql: str, params: Iterable[Any] | dict[str, Any] = ()) -> None:
-        """A single write statement, atomic on its own (autocommit): one trip instead of BEGIN, it, COMMIT. The
-        writers' lock still keeps it out of another unit of work's open transaction on this connection."""
-        async with self._write_lock:
-            await self._conn.execute(sql, params)
+    async def execute(self, sql: str, params: Params = ()) -> None:
+        """A single write statement, atomic on its own."""
+        raise NotImplementedError
 
     async def integrity_check(self) -> str:
-        row = await self.fetchone("PRAGMA integrity_check")
-        return str(row[0]) if row else "no answer"
+        raise NotImplementedError
 
 
 Reader = Database | aiosqlite.Connection
 
 
-async def read_rows(source: Reader, sql: str, params: Iterable[Any] | dict[str, Any] = ()) -> list[sqlite3.Row]:
+async def read_rows(source: Reader, sql: str, params: Params = ()) -> list[Row]:
     """The one read helper: rows through the Database, or through the connection of a caller's transaction."""
     if isinstance(source, Database):
         return await source.fetchall(sql, params)
@@ -162,3 +140,4 @@ def split_sql(script: str) -> list[str]:
     if buffer.strip():
         raise DatabaseError(f"incomplete SQL statement in migration: {buffer.strip()[:80]}")
     return statements
+

@@ -45,7 +45,7 @@ class Services:
         """Opens the database once; persistence and post_init may both ask first."""
         async with self._opening:
             if self._db is None:
-                self._db = await Database.open(self.settings.database_path)
+                self._db = await Database.open(self.settings.database_target)
                 self._users = UserDirectory(self._db)
             return self._db
 

@@ -361,7 +361,7 @@ def run(settings: Settings, args: argparse.Namespace, now: datetime | None = Non
     area = load_service_area(settings.service_area_file or SAMPLE_CITY)
 
     async def main() -> int:
-        db = await Database.open(settings.database_path)
+        db = await Database.open(settings.database_target)
         try:
             if args.spots_command == "import":
                 summary = await import_file(db, args.file, area, settings.timezone, moment)

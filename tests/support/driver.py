@@ -302,6 +302,7 @@ class TestBed:
     emulator: BotAPIEmulator
     database_path: Path
     env: dict[str, str] = field(default_factory=dict)
+    database_url: str | None = None  # PostgreSQL instead of the file (TEST_DATABASE_URL)
     application: BotApplication | None = None
     services: Services | None = None
     settings: Settings | None = None
@@ -313,6 +314,7 @@ class TestBed:
             "BOT_API_BASE_URL": self.emulator.base_url,
             "BOT_API_FILE_URL": self.emulator.file_url,
             "DATABASE_PATH": str(self.database_path),
+            "DATABASE_URL": self.database_url or "",
             "PERSISTENCE_INTERVAL": "0.2",
             "LOG_LEVEL": "DEBUG",
             **self.env,
@@ -325,6 +327,11 @@ class TestBed:
         self.application = build_application(self.settings, self.services, self.more_reminder_kinds)
         await start_polling(self.application, poll_timeout=1)
         return self.application
+
+    @property
+    def database_target(self) -> str | Path:
+        """What Database.open takes for this bed's database."""
+        return self.database_url or self.database_path
 
     @property
     def desk(self) -> Desk:
