@@ -112,8 +112,10 @@ def run_backup(settings: Settings, target: str) -> int:
     from bot.platform.backup import BackupBusy, BackupError, backup_database
 
     if settings.database_url is not None:
-        print("error: DATABASE_URL selects PostgreSQL: back it up with pg_dump (backup covers the SQLite file)",
-              file=sys.stderr)
+        print(
+            "error: DATABASE_URL selects PostgreSQL: back it up with pg_dump (backup covers the SQLite file)",
+            file=sys.stderr,
+        )
         return 2
     try:
         result = backup_database(settings.database_path, Path(target))

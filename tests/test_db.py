@@ -120,9 +120,18 @@ def test_both_engines_have_the_same_migrations_tables_and_columns() -> None:
     ("sql", "expected"),
     [
         ("SELECT * FROM t WHERE a = ? AND b = ?", ("SELECT * FROM t WHERE a = $1 AND b = $2", 2, True)),
-        ("UPDATE t SET a = :x WHERE b = :y OR c = :x", ("UPDATE t SET a = $1 WHERE b = $2 OR c = $1", ("x", "y"), False)),
-        ("SELECT '?', 'it''s :no', x::text FROM t WHERE y = ?", ("SELECT '?', 'it''s :no', x::text FROM t WHERE y = $1", 1, True)),
-        ("INSERT INTO t (a) VALUES (?) RETURNING id -- why?", ("INSERT INTO t (a) VALUES ($1) RETURNING id -- why?", 1, True)),
+        (
+            "UPDATE t SET a = :x WHERE b = :y OR c = :x",
+            ("UPDATE t SET a = $1 WHERE b = $2 OR c = $1", ("x", "y"), False),
+        ),
+        (
+            "SELECT 'it''s :no ?', x::text FROM t WHERE y = ?",
+            ("SELECT 'it''s :no ?', x::text FROM t WHERE y = $1", 1, True),
+        ),
+        (
+            "INSERT INTO t (a) VALUES (?) RETURNING id -- ?",
+            ("INSERT INTO t (a) VALUES ($1) RETURNING id -- ?", 1, True),
+        ),
     ],
 )
 def test_placeholders_are_translated_for_postgresql(sql: str, expected: tuple[str, object, bool]) -> None:

@@ -140,4 +140,3 @@ def split_sql(script: str) -> list[str]:
     if buffer.strip():
         raise DatabaseError(f"incomplete SQL statement in migration: {buffer.strip()[:80]}")
     return statements
-

@@ -169,7 +169,7 @@ class PgConnection:
         try:
             if returns_rows:
                 rows = await self.raw.fetch(text, *args)
-                return PgCursor(rows, len(rows) if not sql.lstrip()[:6].upper() in ("SELECT", "VALUES") else -1)
+                return PgCursor(rows, len(rows) if sql.lstrip()[:6].upper() not in ("SELECT", "VALUES") else -1)
             return PgCursor([], _count_of(await self.raw.execute(text, *args)))
         except asyncpg.PostgresError as exc:
             raise _mapped(exc, sql) from exc
@@ -281,7 +281,9 @@ class PostgresDatabase(Database):
                         continue
                     await conn.execute(migration.sql)
                     await conn.execute(
-                        "INSERT INTO schema_migrations (version, name) VALUES ($1, $2)", migration.version, migration.name
+                        "INSERT INTO schema_migrations (version, name) VALUES ($1, $2)",
+                        migration.version,
+                        migration.name,
                     )
             if not migrations:
                 current = int(await conn.fetchval("SELECT COALESCE(MAX(version), 0) FROM schema_migrations"))
@@ -321,4 +323,3 @@ class PostgresDatabase(Database):
         """PostgreSQL checks its pages itself; this says the server answers and the schema is there."""
         await self.fetchone("SELECT 1 FROM schema_migrations LIMIT 1")
         return "ok"
-
