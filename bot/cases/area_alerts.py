@@ -24,7 +24,7 @@ from bot.cases.config import Desk, lang_of_user, next_daily
 from bot.cases.states import STATE_NAMES, Report, ReportState, category_of
 from bot.platform import reminders, users
 from bot.platform.clock import from_db, to_db
-from bot.platform.db import Database, read_rows
+from bot.platform.db import Database, read_rows, returned_id
 from bot.platform.geo import bounding_box, haversine_m
 from bot.platform.i18n import Lang
 from bot.platform.outbox import enqueue_text, enqueue_texts
@@ -136,8 +136,8 @@ async def subscribe(
             raise AlertRefused("unknown_area")
         same = await read_rows(
             conn,
-            """SELECT id FROM alert_subscriptions WHERE telegram_id = ? AND kind = ? AND lat IS ? AND lon IS ?
-               AND radius_m IS ? AND area_code IS ?""",
+            """SELECT id FROM alert_subscriptions WHERE telegram_id = ? AND kind = ? AND lat IS NOT DISTINCT FROM ?
+               AND lon IS NOT DISTINCT FROM ? AND radius_m IS NOT DISTINCT FROM ? AND area_code IS NOT DISTINCT FROM ?""",
             (telegram_id, kind, lat, lon, radius_m, area_code),
         )
         if same:
@@ -148,10 +148,10 @@ async def subscribe(
                 raise AlertRefused("too_many")
             cursor = await conn.execute(
                 """INSERT INTO alert_subscriptions (telegram_id, kind, lat, lon, radius_m, area_code, cadence,
-                   created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)""",
+                   created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?) RETURNING id""",
                 (telegram_id, kind, lat, lon, radius_m, area_code, cadence, to_db(now)),
             )
-            sub_id = int(cursor.lastrowid or 0)
+            sub_id = await returned_id(cursor) or 0
         await _plan_digest(conn, telegram_id, now, desk)
         rows = await read_rows(conn, "SELECT * FROM alert_subscriptions WHERE id = ?", (sub_id,))
     return _subscription(rows[0])

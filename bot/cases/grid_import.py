@@ -24,7 +24,7 @@ from bot.cases import grids
 from bot.people.staff import ROLE_NAMES, Role
 from bot.platform.clock import to_db
 from bot.platform.config import Settings
-from bot.platform.db import Database, read_rows
+from bot.platform.db import Database, read_rows, returned_id
 from bot.platform.geo import (
     SAMPLE_CITY,
     GeoDataError,
@@ -262,10 +262,10 @@ async def apply_grids(
             else:
                 cursor = await conn.execute(
                     """INSERT INTO grids (name, district, geometry, min_lat, max_lat, min_lon, max_lon, updated_at,
-                       external_id, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)""",
+                       external_id, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id""",
                     (*values, record.external_id, to_db(now)),
                 )
-                grid_id = int(cursor.lastrowid or 0)
+                grid_id = await returned_id(cursor) or 0
                 created += 1
             await conn.execute("DELETE FROM grid_officers WHERE grid_id = ?", (grid_id,))
             await conn.executemany(

@@ -22,7 +22,7 @@ from bot.cases.states import (
     report_of,
 )
 from bot.platform.clock import from_db, to_db
-from bot.platform.db import Database, read_rows
+from bot.platform.db import Database, read_rows, returned_id
 from bot.platform.worktime import WorkCalendar
 
 
@@ -79,7 +79,7 @@ async def insert_report(
     cursor = await conn.execute(
         """INSERT INTO reports (public_no, category, lat, lon, address_text, district, description,
                voice_file_id, anonymous, reporter_id, state, due_at, follower_count, created_at, updated_at)
-           VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)""",
+           VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id""",
         (
             public_no,
             category.code,
@@ -98,7 +98,7 @@ async def insert_report(
             to_db(now),
         ),
     )
-    report_id = int(cursor.lastrowid or 0)
+    report_id = await returned_id(cursor) or 0
     if origin is None:
         event_id = await add_event(
             conn, report_id, "transition", reporter_id, "resident", None, ReportState.SUBMITTED, "", True, now

@@ -15,7 +15,7 @@ from typing import Any
 import aiosqlite
 
 from bot.platform.clock import from_db, to_db
-from bot.platform.db import Database, read_rows
+from bot.platform.db import Database, read_rows, returned_id
 from bot.platform.i18n import N_
 from bot.platform.worktime import WorkCalendar
 
@@ -345,7 +345,7 @@ async def add_event(
 ) -> int:
     cursor = await conn.execute(
         """INSERT INTO report_events (report_id, kind, actor_id, actor_role, from_state, to_state, note, public, at)
-           VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)""",
+           VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id""",
         (
             report_id,
             kind,
@@ -358,7 +358,7 @@ async def add_event(
             to_db(now),
         ),
     )
-    return int(cursor.lastrowid or 0)
+    return await returned_id(cursor) or 0
 
 
 def report_of(row: Any) -> Report:

@@ -126,6 +126,12 @@ async def read_rows(source: Reader, sql: str, params: Params = ()) -> list[Row]:
     return list(await source.execute_fetchall(sql, params))
 
 
+async def returned_id(cursor: Any) -> int | None:
+    """The id an ``INSERT … RETURNING id`` gave back (both engines); None when ON CONFLICT DO NOTHING skipped it."""
+    row = await cursor.fetchone()
+    return int(row[0]) if row is not None else None
+
+
 def split_sql(script: str) -> list[str]:
     """Splits a migration script into complete statements (sqlite3.complete_statement knows about triggers)."""
     statements: list[str] = []

@@ -114,8 +114,7 @@ class PgCursor:
     def __init__(self, rows: list[asyncpg.Record], rowcount: int) -> None:
         self._rows = rows
         self._next = 0
-        self.rowcount = rowcount
-        self.lastrowid: int | None = None  # not known without RETURNING id: write RETURNING id and read it
+        self.rowcount = rowcount  # no lastrowid: inserts say RETURNING id, which both engines answer
 
     async def fetchone(self) -> asyncpg.Record | None:
         if self._next >= len(self._rows):

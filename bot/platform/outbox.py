@@ -12,6 +12,7 @@ from typing import Any
 import aiosqlite
 
 from bot.platform.clock import to_db
+from bot.platform.db import returned_id
 
 
 async def enqueue(
@@ -27,7 +28,7 @@ async def enqueue(
     """Queues one Bot API call to ``chat_id``; returns its outbox id, or None if ``dedupe_key`` was queued before."""
     cursor = await conn.execute(
         """INSERT INTO outbox (chat_id, method, params, dedupe_key, ref, next_attempt_at, created_at)
-           VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (dedupe_key) DO NOTHING""",
+           VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (dedupe_key) DO NOTHING RETURNING id""",
         (
             chat_id,
             method,
@@ -38,7 +39,7 @@ async def enqueue(
             to_db(now),
         ),
     )
-    return cursor.lastrowid if cursor.rowcount else None
+    return await returned_id(cursor)
 
 
 async def enqueue_text(

@@ -24,6 +24,7 @@ from typing import Any
 import aiosqlite
 
 from bot.platform.clock import from_db, to_db
+from bot.platform.db import returned_id
 from bot.platform.services import Services
 
 log = logging.getLogger(__name__)
@@ -76,10 +77,10 @@ async def schedule(
     The caller re-arms the timer after its commit (``Services.reminders_changed``)."""
     cursor = await conn.execute(
         "INSERT INTO reminders (kind, target, due_at, payload, created_at) VALUES (?, ?, ?, ?, ?) "
-        "ON CONFLICT (kind, target, due_at) WHERE state = 'pending' DO NOTHING",
+        "ON CONFLICT (kind, target, due_at) WHERE state = 'pending' DO NOTHING RETURNING id",
         (kind, target, to_db(due_at), json.dumps(payload or {}, ensure_ascii=False), to_db(now)),
     )
-    return cursor.lastrowid if cursor.rowcount else None
+    return await returned_id(cursor)
 
 
 async def cancel(conn: aiosqlite.Connection, target: str, kinds: tuple[str, ...] | None = None) -> int:

@@ -23,7 +23,7 @@ from zoneinfo import ZoneInfo
 
 from bot.platform.clock import to_db
 from bot.platform.config import Settings
-from bot.platform.db import Database
+from bot.platform.db import Database, returned_id
 from bot.platform.geo import (
     SAMPLE_CITY,
     ServiceArea,
@@ -245,10 +245,10 @@ async def apply_batch(db: Database, batch: ImportBatch, now: datetime) -> Import
                 cursor = await conn.execute(
                     """INSERT INTO spots (name, name_en, district, lat, lon, address, address_en, goods, fee_cents,
                        capacity, free_stalls, status, closed_until, status_reason, note, updated_at, external_id,
-                       created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)""",
+                       created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id""",
                     (*values, record.external_id, to_db(now)),
                 )
-                spot_id = int(cursor.lastrowid or 0)
+                spot_id = await returned_id(cursor) or 0
                 created += 1
             else:
                 spot_id = int(existing[0])
@@ -298,10 +298,10 @@ async def apply_batch(db: Database, batch: ImportBatch, now: datetime) -> Import
             if existing is None:
                 cursor = await conn.execute(
                     """INSERT INTO zones (name, name_en, kind, geometry, min_lat, max_lat, min_lon, max_lon, note,
-                       updated_at, external_id, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)""",
+                       updated_at, external_id, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id""",
                     (*zone_values, zone.external_id, to_db(now)),
                 )
-                zone_id = int(cursor.lastrowid or 0)
+                zone_id = await returned_id(cursor) or 0
                 zones_created += 1
             else:
                 zone_id = int(existing[0])
