@@ -90,7 +90,7 @@ async def test_overdue_at_start_fires_promptly(idle_bed: TestBed) -> None:
     long_ago = datetime.now().astimezone() - timedelta(hours=3)
     from bot.platform.db import Database
 
-    db = await Database.open(idle_bed.database_path)
+    db = await Database.open(idle_bed.database_target)
     async with db.transaction() as conn:
         await reminders.schedule(conn, "test_echo", "x", long_ago, long_ago, {"chat": person.id, "text": "late"})
     await db.close()
@@ -106,7 +106,7 @@ async def test_kill_between_marking_and_sending_neither_loses_nor_doubles(idle_b
     from bot.platform.db import Database
 
     now = datetime.now().astimezone()
-    db = await Database.open(idle_bed.database_path)
+    db = await Database.open(idle_bed.database_target)
     async with db.transaction() as conn:
         # Crash after the firing transaction committed: reminder done, its message queued but not yet sent.
         await reminders.schedule(conn, "test_echo", "fired", now, now, {"chat": person.id, "text": "queued"})

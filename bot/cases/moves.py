@@ -149,8 +149,10 @@ async def open_prompt(
 ) -> None:
     async with db.transaction() as conn:
         await conn.execute(
-            "INSERT OR REPLACE INTO staff_prompts (chat_id, message_id, user_id, report_id, action, expected_state, "
-            "created_at, target) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            "INSERT INTO staff_prompts (chat_id, message_id, user_id, report_id, action, expected_state, created_at, "
+            "target) VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (chat_id, message_id) DO UPDATE SET "
+            "user_id = excluded.user_id, report_id = excluded.report_id, action = excluded.action, "
+            "expected_state = excluded.expected_state, created_at = excluded.created_at, target = excluded.target",
             (chat_id, message_id, user_id, report_id, action.value, expected.value, to_db(now), target),
         )
 

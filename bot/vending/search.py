@@ -194,7 +194,7 @@ def _prefilter(period: Period | None, goods: str | None, tz: tzinfo) -> tuple[st
     length = 1 if period.choice == "now" else max(1, math.ceil((period.end - period.start).total_seconds() / 60))
     masks = hour_masks([(start_m, start_m + length)])
     sql += """(s.status = 'open' OR (s.status = 'closed_temporarily' AND s.closed_until < :period_end))
-        AND ((s.week_mask0 & :m0) OR (s.week_mask1 & :m1) OR (s.week_mask2 & :m2))"""
+        AND ((s.week_mask0 & :m0) <> 0 OR (s.week_mask1 & :m1) <> 0 OR (s.week_mask2 & :m2) <> 0)"""
     return sql, {**params, "m0": masks[0], "m1": masks[1], "m2": masks[2], "period_end": to_db(period.end)}
 
 

@@ -44,7 +44,7 @@ BEGIN
         AND NEW.params::jsonb -> 'reply_parameters' IS NULL
         AND NEW.params::jsonb -> 'reply_to_message_id' IS NULL THEN
         SELECT card.result_message_id INTO card_message FROM outbox AS card
-        WHERE card.ref = 'report_card:' || CAST(substr(NEW.ref, strpos(NEW.ref, ':') + 1) AS BIGINT)
+        WHERE card.ref = 'report_card:' || split_part(NEW.ref, ':', 2)  -- report_info:<case>:<event>
           AND card.chat_id = NEW.chat_id AND card.state = 'sent' AND card.result_message_id IS NOT NULL
         ORDER BY card.id DESC LIMIT 1;
         IF card_message IS NOT NULL THEN
