@@ -10,6 +10,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from devtools.emulator import BotAPIEmulator
 from tests.support.driver import Person
 
@@ -40,6 +42,28 @@ def test_invalid_setting_names_the_variable(tmp_path: Path) -> None:
     )
     assert result.returncode == 2
     assert "TIMEZONE is invalid" in result.stderr and "Traceback" not in result.stderr
+
+
+@pytest.mark.parametrize(
+    ("url", "says"),
+    [
+        ("mysql://bot@db/city", "DATABASE_URL is invalid: write postgresql://"),
+        (
+            "postgresql://bot@127.0.0.1:1/city",
+            "DATABASE_URL is unusable: cannot connect to postgresql://bot@127.0.0.1:1",
+        ),
+        ("postgresql://bot:secret@127.0.0.1:1/city", "cannot connect to postgresql://bot:***@127.0.0.1:1/city"),
+    ],
+)
+def test_a_wrong_or_unreachable_database_url_is_one_clear_line_and_exit_2(tmp_path: Path, url: str, says: str) -> None:
+    env = bot_env(BOT_TOKEN="123456:ABCdefGHIjklMNOpqrSTUvwxYZ012345", DATABASE_URL=url)
+    result = subprocess.run(
+        [sys.executable, "-m", "bot"], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=60
+    )
+    assert result.returncode == 2
+    assert says in result.stderr and "secret" not in result.stderr and "Traceback" not in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1
+    assert not (tmp_path / "data").exists()  # no SQLite file made instead
 
 
 async def test_starts_with_only_token_and_base_url_and_answers(emulator: BotAPIEmulator, tmp_path: Path) -> None:
