@@ -270,7 +270,8 @@ def load_settings(environ: Mapping[str, str] | None = None, env_file: Path | Non
     interval = read.get("PERSISTENCE_INTERVAL", parse_duration, timedelta(seconds=1))
     if interval.total_seconds() <= 0:
         raise ConfigError("PERSISTENCE_INTERVAL is invalid: it must be more than 0 seconds")
-    database_url, database_file = read.get("DATABASE_URL", _parse_database_url, (None, None))
+    no_url: tuple[str | None, Path | None] = (None, None)
+    database_url, database_file = read.get("DATABASE_URL", _parse_database_url, no_url)
     return Settings(
         bot_token=token,
         api_base_url=read.get("BOT_API_BASE_URL", str.strip, DEFAULT_API_BASE_URL),
