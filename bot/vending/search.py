@@ -396,12 +396,13 @@ def _like_escape(text: str) -> str:
 
 async def search_spots(source: Reader, text: str, now: datetime, tz: tzinfo, *, limit: int = 8) -> list[Spot]:
     """Spots whose name or address contains the text (either language), by name."""
-    pattern = f"%{_like_escape(text.strip())}%"
+    # lower() on both sides: SQLite's LIKE ignores ASCII case, PostgreSQL's does not; lower() reads the same on both.
+    pattern = f"%{_like_escape(text.strip().lower())}%"
     rows = await read_rows(
         source,
         f"""SELECT {SPOT_COLUMNS} FROM spots s
-            WHERE s.name LIKE :p ESCAPE '\\' OR s.address LIKE :p ESCAPE '\\'
-               OR s.name_en LIKE :p ESCAPE '\\' OR s.address_en LIKE :p ESCAPE '\\'
+            WHERE lower(s.name) LIKE :p ESCAPE '\\' OR lower(s.address) LIKE :p ESCAPE '\\'
+               OR lower(s.name_en) LIKE :p ESCAPE '\\' OR lower(s.address_en) LIKE :p ESCAPE '\\'
             ORDER BY s.status <> 'open', s.name LIMIT :limit""",
         {"p": pattern, "limit": limit, "since": exceptions_since(now, tz)},
     )

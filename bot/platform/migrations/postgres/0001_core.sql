@@ -1,3 +1,17 @@
+-- SQLite's JSON and text functions that the bot's queries use, so the same SQL runs on both engines: json_set with
+-- a '$.key' path, json_each over a JSON array (the conversation keys), json_array, json_group_array, group_concat.
+CREATE FUNCTION json_set(doc text, path text, value text) RETURNS text LANGUAGE sql IMMUTABLE
+    AS $$ SELECT jsonb_set(doc::jsonb, ARRAY[substr(path, 3)], to_jsonb(value))::text $$;
+CREATE FUNCTION json_each(doc text) RETURNS TABLE (value text) LANGUAGE sql IMMUTABLE
+    AS $$ SELECT jsonb_array_elements_text(doc::jsonb) $$;
+CREATE FUNCTION json_array(VARIADIC items text[]) RETURNS jsonb LANGUAGE sql IMMUTABLE AS $$ SELECT to_jsonb(items) $$;
+CREATE FUNCTION json_group_array_step(items jsonb, item jsonb) RETURNS jsonb LANGUAGE sql IMMUTABLE
+    AS $$ SELECT items || jsonb_build_array(item) $$;
+CREATE AGGREGATE json_group_array(jsonb) (SFUNC = json_group_array_step, STYPE = jsonb, INITCOND = '[]');
+CREATE FUNCTION group_concat_step(joined text, item text) RETURNS text LANGUAGE sql IMMUTABLE
+    AS $$ SELECT CASE WHEN item IS NULL THEN joined WHEN joined IS NULL THEN item ELSE joined || ',' || item END $$;
+CREATE AGGREGATE group_concat(text) (SFUNC = group_concat_step, STYPE = text);
+
 -- People who have written to the bot, with their language and whether pushes still reach them.
 CREATE TABLE users (
     telegram_id   BIGINT PRIMARY KEY,
