@@ -11,16 +11,14 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import sqlite3
 from collections.abc import AsyncIterator
-from contextlib import closing
 from datetime import timedelta
-from pathlib import Path
 
 import pytest
 
 from bot.cases import service, states
 from bot.cases.states import ReportState
+from bot.platform.db import Database
 from bot.platform.logs import KeyValueFormatter
 from tests.support.driver import Person, TestBed, eventually, inline_buttons, text_of
 from tests.support.report_steps import walk_to
@@ -37,25 +35,23 @@ async def bed(idle_bed: TestBed) -> AsyncIterator[TestBed]:
     yield idle_bed
 
 
-def traces(path: Path, telegram_id: int, *words: str) -> list[str]:
-    """Every table, column and row of the file that holds the id (as an integer or inside text) or a word."""
+async def traces(db: Database, telegram_id: int, *words: str) -> list[str]:
+    """Every table, column and row of the database that holds the id (as an integer or inside text) or a word."""
     needles = [str(telegram_id), *(word.casefold() for word in words)]
     found = []
-    with closing(sqlite3.connect(f"file:{path}?mode=ro", uri=True)) as conn:
-        tables = [row[0] for row in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")]
-        for table in tables:
-            cursor = conn.execute(f'SELECT * FROM "{table}"')
-            columns = [column[0] for column in cursor.description]
-            for row in cursor:
-                for column, value in zip(columns, row, strict=True):
-                    if isinstance(value, bytes):
-                        value = value.decode("utf-8", "replace")
-                    hit = value == telegram_id if isinstance(value, int | float) else False
-                    if isinstance(value, str):
-                        hit = any(needle in value.casefold() for needle in needles)
-                    if hit:
-                        found.append(f"{table}.{column} = {value!r}")
-    assert "users" in tables and "ptb_conversations" in tables and "outbox" in tables  # the scan saw them
+    tables = await db.table_names()
+    for table in sorted(tables):
+        for row in await db.fetchall(f'SELECT * FROM "{table}"'):
+            for column in row.keys():
+                value = row[column]
+                if isinstance(value, bytes):
+                    value = value.decode("utf-8", "replace")
+                hit = value == telegram_id if isinstance(value, int | float) else False
+                if isinstance(value, str):
+                    hit = any(needle in value.casefold() for needle in needles)
+                if hit:
+                    found.append(f"{table}.{column} = {value!r}")
+    assert {"users", "ptb_conversations", "outbox"} <= tables  # the scan saw them
     return found
 
 
@@ -96,7 +92,7 @@ async def test_forget_leaves_no_trace_in_any_table_and_the_posted_card_turns_ano
     # An unfinished report: a draft, its nudge and a conversation state.
     await walk_to(resident, "description", "Noise or cooking fumes")
     assert await bed.db.fetchone("SELECT 1 FROM subscriptions WHERE user_id = ?", (RESIDENT_ID,))
-    assert traces(bed.database_path, RESIDENT_ID, NAME, USERNAME)  # the scan finds them before
+    assert await traces(bed.db, RESIDENT_ID, NAME, USERNAME)  # the scan finds them before
 
     await resident.send("/forget")
     question = await resident.expect_message(contains="Do you want us to delete your data?")
@@ -108,13 +104,13 @@ async def test_forget_leaves_no_trace_in_any_table_and_the_posted_card_turns_ano
     # Persistence writes every 0.2 s and the courier sends the edit: wait for both, then insist.
     await eventually(lambda: _clean(bed), timeout=8)
     await asyncio.sleep(0.6)  # three persistence rounds later, nothing has been written back
-    assert traces(bed.database_path, RESIDENT_ID, NAME, USERNAME) == []
+    assert await traces(bed.db, RESIDENT_ID, NAME, USERNAME) == []
     row = await bed.db.fetchone("SELECT COUNT(*) FROM reports WHERE reporter_id = 0 AND anonymous = 1")
     assert row[0] == 2  # the cases stay, anonymous, for the statistics
 
 
 async def _clean(bed: TestBed) -> bool:
-    return not traces(bed.database_path, RESIDENT_ID, NAME, USERNAME)
+    return not await traces(bed.db, RESIDENT_ID, NAME, USERNAME)
 
 
 ACCOUNT = {"users", "ptb_user_data", "ptb_chat_data", "ptb_conversations"}
@@ -147,11 +143,11 @@ async def test_retention_leaves_no_trace_of_the_person_in_old_cases(bed: TestBed
     assert NAME not in text_of(card)
 
     async def only_the_account_is_left() -> bool:
-        tables = {found.split(".")[0] for found in traces(bed.database_path, RESIDENT_ID, NAME, USERNAME)}
+        tables = {found.split(".")[0] for found in await traces(bed.db, RESIDENT_ID, NAME, USERNAME)}
         return tables <= ACCOUNT
 
     await eventually(only_the_account_is_left, timeout=8)
-    left = traces(bed.database_path, RESIDENT_ID, NAME, USERNAME)
+    left = await traces(bed.db, RESIDENT_ID, NAME, USERNAME)
     assert {found.split(".")[0] for found in left} <= ACCOUNT, left  # they still use the bot: only their account
 
 
