@@ -181,7 +181,7 @@ async def gather_stats(
                       AS closed_at,
                   (SELECT MIN(e.at) FROM report_events e WHERE e.report_id = r.id AND e.to_state = 'resolved')
                       AS resolved_at
-           FROM reports r WHERE r.created_at >= ? AND r.created_at < ? AND (? IS NULL OR r.district = ?)""",
+           FROM reports r WHERE r.created_at >= ? AND r.created_at < ? AND (CAST(? AS TEXT) IS NULL OR r.district = ?)""",
         (to_db(period.start), to_db(period.end), district, district),
     )
     counts: dict[str, dict[str, int]] = {}
@@ -208,7 +208,7 @@ async def gather_stats(
     score_rows = await db.fetchall(
         """SELECT a.satisfaction FROM followup_answers a JOIN reports r ON r.id = a.report_id
            WHERE a.satisfaction IS NOT NULL AND r.created_at >= ? AND r.created_at < ?
-             AND (? IS NULL OR r.district = ?)""",
+             AND (CAST(? AS TEXT) IS NULL OR r.district = ?)""",
         (to_db(period.start), to_db(period.end), district, district),
     )
     categories = tuple(

@@ -85,7 +85,7 @@ async def detail_for_user(db: Database, report_id: int, telegram_id: int) -> Rep
     events = tuple(event_of(row) for row in rows)
     mine = report.reporter_id == telegram_id
     count = await db.fetchone(
-        "SELECT COUNT(*) FROM report_photos WHERE report_id = ? AND kind = 'report' AND (hidden = 0 OR ?)",
+        "SELECT COUNT(*) FROM report_photos WHERE report_id = ? AND kind = 'report' AND (hidden = 0 OR ? = 1)",
         (report_id, int(mine)),
     )
     hidden = await db.fetchone("SELECT description_hidden FROM reports WHERE id = ?", (report_id,))
