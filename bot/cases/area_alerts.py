@@ -136,8 +136,9 @@ async def subscribe(
             raise AlertRefused("unknown_area")
         same = await read_rows(
             conn,
-            """SELECT id FROM alert_subscriptions WHERE telegram_id = ? AND kind = ? AND lat IS NOT DISTINCT FROM ?
-               AND lon IS NOT DISTINCT FROM ? AND radius_m IS NOT DISTINCT FROM ? AND area_code IS NOT DISTINCT FROM ?""",
+            """SELECT id FROM alert_subscriptions WHERE telegram_id = ? AND kind = ?
+               AND lat IS NOT DISTINCT FROM ? AND lon IS NOT DISTINCT FROM ?
+               AND radius_m IS NOT DISTINCT FROM ? AND area_code IS NOT DISTINCT FROM ?""",
             (telegram_id, kind, lat, lon, radius_m, area_code),
         )
         if same:

@@ -181,7 +181,8 @@ async def gather_stats(
                       AS closed_at,
                   (SELECT MIN(e.at) FROM report_events e WHERE e.report_id = r.id AND e.to_state = 'resolved')
                       AS resolved_at
-           FROM reports r WHERE r.created_at >= ? AND r.created_at < ? AND (CAST(? AS TEXT) IS NULL OR r.district = ?)""",
+           FROM reports r WHERE r.created_at >= ? AND r.created_at < ?
+             AND (CAST(? AS TEXT) IS NULL OR r.district = ?)""",
         (to_db(period.start), to_db(period.end), district, district),
     )
     counts: dict[str, dict[str, int]] = {}

@@ -19,9 +19,8 @@ from urllib.parse import urlsplit
 import aiosqlite
 import asyncpg
 
-from bot.platform.db import (
+from bot.platform.db_schema import (
     POSTGRES_MIGRATIONS_DIR,
-    Database,
     DatabaseError,
     DatabaseTooNew,
     DatabaseUnavailable,
@@ -213,7 +212,7 @@ def shown_url(url: str) -> str:
     return url
 
 
-class PostgresDatabase(Database):
+class PostgresDatabase:
     """An asyncpg pool; every write goes through :meth:`transaction`."""
 
     engine = "postgres"

@@ -10,10 +10,10 @@ from pathlib import Path
 
 import aiosqlite
 
-from bot.platform.db import Database, DatabaseTooNew, Migration, Params, Row, load_migrations, split_sql
+from bot.platform.db_schema import DatabaseTooNew, Migration, Params, Row, load_migrations, split_sql
 
 
-class SqliteDatabase(Database):
+class SqliteDatabase:
     """One aiosqlite connection; every write goes through :meth:`transaction`."""
 
     engine = "sqlite"
