@@ -51,9 +51,9 @@ async def digest_counts(db: Any, now: datetime) -> list[DigestLine]:
     marks = ", ".join("?" for _ in open_states)
     rows = await db.fetchall(
         f"""SELECT category,
-                   SUM(created_at > ?) AS new,
-                   SUM(state IN ({marks})) AS open,
-                   SUM(state IN ({marks}) AND due_at < ?) AS overdue
+                   SUM(CASE WHEN created_at > ? THEN 1 ELSE 0 END) AS new,
+                   SUM(CASE WHEN state IN ({marks}) THEN 1 ELSE 0 END) AS open,
+                   SUM(CASE WHEN state IN ({marks}) AND due_at < ? THEN 1 ELSE 0 END) AS overdue
             FROM reports GROUP BY category""",
         (to_db(now - timedelta(days=1)), *open_states, *open_states, to_db(now)),
     )

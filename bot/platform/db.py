@@ -63,6 +63,7 @@ class Database:
     def __init__(self, engine: SqliteDatabase | PostgresDatabase) -> None:
         self._engine = engine
         self.engine = engine.engine  # "sqlite" or "postgres"
+        self.path = engine.path if isinstance(engine, SqliteDatabase) else None  # the SQLite file
 
     @classmethod
     async def open(cls, target: str | Path, migrations: list[Migration] | None = None) -> Database:
