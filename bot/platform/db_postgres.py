@@ -164,37 +164,19 @@ class PgConnection:
 
     async def _execute(self, sql: str, params: Params) -> PgCursor:
         text, args, returns_rows = _arguments(sql, params)
-        try:
-            if returns_rows:
-                rows = await self.raw.fetch(text, *args)
-                return PgCursor(rows, len(rows) if sql.lstrip()[:6].upper() not in ("SELECT", "VALUES") else -1)
-            return PgCursor([], _count_of(await self.raw.execute(text, *args)))
-        except asyncpg.PostgresError as exc:
-            raise _mapped(exc, sql) from exc
+        if returns_rows:
+            rows = await self.raw.fetch(text, *args)
+            return PgCursor(rows, len(rows) if sql.lstrip()[:6].upper() not in ("SELECT", "VALUES") else -1)
+        return PgCursor([], _count_of(await self.raw.execute(text, *args)))
 
     async def execute_fetchall(self, sql: str, params: Params = ()) -> list[asyncpg.Record]:
         text, args, _ = _arguments(sql, params)
-        try:
-            return list(await self.raw.fetch(text, *args))
-        except asyncpg.PostgresError as exc:
-            raise _mapped(exc, sql) from exc
+        return list(await self.raw.fetch(text, *args))
 
     async def executemany(self, sql: str, params: Iterable[Params]) -> None:
         rows = [_arguments(sql, one)[1] for one in params]
         if rows:
-            try:
-                await self.raw.executemany(translate(sql)[0], rows)
-            except asyncpg.PostgresError as exc:
-                raise _mapped(exc, sql) from exc
-
-
-def _mapped(exc: asyncpg.PostgresError, sql: str) -> Exception:
-    """Constraint violations become sqlite3.IntegrityError, which the callers already catch on SQLite."""
-    import sqlite3
-
-    if isinstance(exc, asyncpg.IntegrityConstraintViolationError):
-        return sqlite3.IntegrityError(f"{exc.__class__.__name__}: {exc}")
-    return exc
+            await self.raw.executemany(translate(sql)[0], rows)
 
 
 async def _setup_connection(conn: asyncpg.Connection) -> None:
@@ -260,35 +242,32 @@ class PostgresDatabase:
         return {str(row[0]) for row in rows}
 
     async def migrate(self, migrations: list[Migration]) -> None:
-        """Applies every migration newer than the database, each in its own transaction."""
+        """Applies every migration newer than the database, each in its own transaction, under an advisory lock (a
+        process that started at the same time and got there first is not repeated)."""
         known = migrations[-1].version if migrations else 0
+        version = "SELECT COALESCE(MAX(version), 0) FROM schema_migrations"
         async with self._pool.acquire() as conn:
             async with conn.transaction():
                 await conn.execute("SELECT pg_advisory_xact_lock($1)", _MIGRATIONS_LOCK)
                 await self._ensure_version_table(conn)
+                current = int(await conn.fetchval(version))
+            if current > known:
+                raise DatabaseTooNew(
+                    f"the database {shown_url(self.url)} has schema version {current}, but this bot knows only up "
+                    f"to {known}: upgrade the bot or use another DATABASE_URL"
+                )
             for migration in migrations:
+                if migration.version <= current:
+                    continue
                 async with conn.transaction():
                     await conn.execute("SELECT pg_advisory_xact_lock($1)", _MIGRATIONS_LOCK)
-                    current = int(await conn.fetchval("SELECT COALESCE(MAX(version), 0) FROM schema_migrations"))
-                    if current > known:
-                        raise DatabaseTooNew(
-                            f"the database {shown_url(self.url)} has schema version {current}, but this bot knows "
-                            f"only up to {known}: upgrade the bot or use another DATABASE_URL"
-                        )
-                    if migration.version <= current:
+                    if int(await conn.fetchval(version)) >= migration.version:
                         continue
                     await conn.execute(migration.sql)
                     await conn.execute(
                         "INSERT INTO schema_migrations (version, name) VALUES ($1, $2)",
                         migration.version,
                         migration.name,
-                    )
-            if not migrations:
-                current = int(await conn.fetchval("SELECT COALESCE(MAX(version), 0) FROM schema_migrations"))
-                if current > known:
-                    raise DatabaseTooNew(
-                        f"the database {shown_url(self.url)} has schema version {current}, but this bot knows only "
-                        f"up to {known}: upgrade the bot or use another DATABASE_URL"
                     )
 
     @asynccontextmanager
@@ -304,18 +283,12 @@ class PostgresDatabase:
 
     async def fetchall(self, sql: str, params: Params = ()) -> list[Row]:
         text, args, _ = _arguments(sql, params)
-        try:
-            return cast(list[Row], await self._pool.fetch(text, *args))
-        except asyncpg.PostgresError as exc:
-            raise _mapped(exc, sql) from exc
+        return cast(list[Row], await self._pool.fetch(text, *args))
 
     async def execute(self, sql: str, params: Params = ()) -> None:
         text, args, _ = _arguments(sql, params)
         async with self._write_lock:
-            try:
-                await self._pool.execute(text, *args)
-            except asyncpg.PostgresError as exc:
-                raise _mapped(exc, sql) from exc
+            await self._pool.execute(text, *args)
 
     async def integrity_check(self) -> str:
         """PostgreSQL checks its pages itself; this says the server answers and the schema is there."""
