@@ -83,3 +83,30 @@ def test_invalid_settings_name_the_variable(env: dict[str, str], names: str) -> 
     environ = {"BOT_TOKEN": TOKEN, **env} if "BOT_TOKEN" not in env and env else dict(env)
     with pytest.raises(ConfigError, match=names):
         load_settings(environ, env_file=None)
+
+
+DEFAULT_FILE = Path("data/bot.sqlite3")
+PG_URL = "postgresql://bot:pw@db.example:5432/city"
+PG_SOCKET_URL = "postgres://bot@/city?host=/run/postgresql"
+
+
+@pytest.mark.parametrize(
+    ("url", "database_url", "database_path"),
+    [
+        ("", None, DEFAULT_FILE),
+        ("sqlite:///data/other.sqlite3", None, Path("data/other.sqlite3")),  # relative after three slashes
+        ("sqlite:////var/lib/citybot/bot.sqlite3", None, Path("/var/lib/citybot/bot.sqlite3")),
+        (PG_URL, PG_URL, DEFAULT_FILE),
+        (PG_SOCKET_URL, PG_SOCKET_URL, DEFAULT_FILE),
+    ],
+)
+def test_database_url_selects_the_engine(url: str, database_url: str | None, database_path: Path) -> None:
+    settings = load_settings({"BOT_TOKEN": TOKEN, "DATABASE_URL": url}, env_file=None)
+    assert settings.database_url == database_url and settings.database_path == database_path
+    assert settings.database_target == (database_url or database_path)
+
+
+@pytest.mark.parametrize("url", ["mysql://bot@db/city", "postgresql://db.example:5432", "sqlite://", "city.sqlite3"])
+def test_a_wrong_database_url_names_the_setting(url: str) -> None:
+    with pytest.raises(ConfigError, match=r"^DATABASE_URL is invalid: write postgresql://"):
+        load_settings({"BOT_TOKEN": TOKEN, "DATABASE_URL": url}, env_file=None)
