@@ -8,8 +8,10 @@ from __future__ import annotations
 
 import asyncio
 import json
+import ssl
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 from urllib.parse import parse_qs
 
 import pytest
@@ -19,6 +21,25 @@ from telegram.error import NetworkError, TimedOut
 from bot.edge.transport import BotAPIRequest
 
 TOKEN = "123456:transport-test-token-aaaaaaaaaaaa"
+# A self-signed certificate for localhost and 127.0.0.1, valid until 2126 (openssl req -x509 -newkey ec …).
+CERTIFICATE = """-----BEGIN CERTIFICATE-----
+MIIBnDCCAUGgAwIBAgIUa7+/YqdeQczbkmy3F8siGx9KVV4wCgYIKoZIzj0EAwIw
+FDESMBAGA1UEAwwJbG9jYWxob3N0MCAXDTI2MTIwMzEzNTUwOVoYDzIxMjYxMTA5
+MTM1NTA5WjAUMRIwEAYDVQQDDAlsb2NhbGhvc3QwWTATBgcqhkjOPQIBBggqhkjO
+PQMBBwNCAAQT/K5lF/5coODeHNrQiwKjcwsVBjsbGY0JSmmMNyfHFbtGl7I41LBw
+FTA/e2EdR53NrpdR3hj7iohF1k5Lc2XGo28wbTAdBgNVHQ4EFgQUmE8qhia15nYD
+OUJ9m9Z74AE87TIwHwYDVR0jBBgwFoAUmE8qhia15nYDOUJ9m9Z74AE87TIwDwYD
+VR0TAQH/BAUwAwEB/zAaBgNVHREEEzARgglsb2NhbGhvc3SHBH8AAAEwCgYIKoZI
+zj0EAwIDSQAwRgIhALI5y/I6/SyZNXbnv4JzF0kKH+e/tGvvEPamzPOWyyQpAiEA
+ujlVSgSrXD91q0qvxvniMUfJfqJ+fD/8dQem7ya7pXE=
+-----END CERTIFICATE-----
+"""
+PRIVATE_KEY = """-----BEGIN PRIVATE KEY-----
+MIGHAgEAMBMGByqGSM49AgEGCCqGSM49AwEHBG0wawIBAQQgJ4gMjFKQFTqwKQP7
+LaC209P86524gmltJIiBGQWmfZyhRANCAAQT/K5lF/5coODeHNrQiwKjcwsVBjsb
+GY0JSmmMNyfHFbtGl7I41LBwFTA/e2EdR53NrpdR3hj7iohF1k5Lc2XG
+-----END PRIVATE KEY-----
+"""
 
 
 ME = json.dumps({"ok": True, "result": {"id": 123456, "is_bot": True, "first_name": "Bot", "username": "b"}}).encode()
@@ -102,6 +123,20 @@ class Server:
 async def server() -> AsyncIterator[Server]:
     served = Server()
     listening = await asyncio.start_server(served.handle, "127.0.0.1", 0)
+    served.port = listening.sockets[0].getsockname()[1]
+    yield served
+    listening.close()
+
+
+@pytest.fixture
+async def tls_server(tmp_path: Path) -> AsyncIterator[Server]:
+    """The same server behind TLS, with the certificate above."""
+    (tmp_path / "cert.pem").write_text(CERTIFICATE)
+    (tmp_path / "key.pem").write_text(PRIVATE_KEY)
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    context.load_cert_chain(tmp_path / "cert.pem", tmp_path / "key.pem")
+    served = Server()
+    listening = await asyncio.start_server(served.handle, "127.0.0.1", 0, ssl=context)
     served.port = listening.sockets[0].getsockname()[1]
     yield served
     listening.close()
@@ -258,3 +293,16 @@ async def test_uploads_go_through_python_telegram_bots_own_client(server: Server
         message = await bot.send_document(7, b"a,b\n1,2\n", filename="a.csv")
     assert message.document is not None and message.document.file_name == "a.csv"
     assert server.requests[-1].headers["content-type"].startswith("multipart/form-data")
+
+
+async def test_https_is_spoken_with_the_certificate_checked(tls_server: Server) -> None:
+    trusting = ssl.create_default_context(cadata=CERTIFICATE)
+    base_url = f"https://127.0.0.1:{tls_server.port}/bot"
+    async with Bot(TOKEN, base_url=base_url, request=BotAPIRequest(tls=trusting)) as bot:
+        for text in ("one", "two"):
+            assert (await bot.send_message(7, text)).text == text
+    assert tls_server.connections == 1
+    # Without trusting that certificate (the system's authorities only) the connection is refused, nothing sent.
+    with pytest.raises(NetworkError, match="CERTIFICATE_VERIFY_FAILED"):
+        await Bot(TOKEN, base_url=base_url, request=BotAPIRequest()).initialize()
+    assert len(tls_server.requests) == 2

@@ -56,13 +56,16 @@ class BotAPIRequest(BaseRequest):
         read_timeout: float = 5.0,
         write_timeout: float = 5.0,
         pool_timeout: float = 1.0,
+        tls: ssl.SSLContext | None = None,
     ) -> None:
+        """``tls``: whom to trust over https (a self-hosted Bot API server with a private CA); the system's
+        certificates when not given."""
         self._timeouts = (connect_timeout, read_timeout, write_timeout, pool_timeout)
         self._pool_size = pool_size
         self._slots = asyncio.Semaphore(pool_size)
         self._idle: dict[Origin, list[_Connection]] = {}
         # Made at first need, as each costs tens of milliseconds at start (loading the system's certificates).
-        self._tls: ssl.SSLContext | None = None
+        self._tls = self._trusted = tls
         self._fallback: HTTPXRequest | None = None
         self._through_proxy = any(os.environ.get(name) for name in PROXY_VARIABLES)
         self._open = True
@@ -134,6 +137,7 @@ class BotAPIRequest(BaseRequest):
                 read_timeout=read_s,
                 write_timeout=write_s,
                 pool_timeout=pool_s,
+                httpx_kwargs=None if self._trusted is None else {"verify": self._trusted},
             )
         return self._fallback
 
