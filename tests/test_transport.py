@@ -52,9 +52,13 @@ def message_json(text: str, message_id: int = 1) -> bytes:
 
 @dataclass
 class Request:
-    method: str
+    target: str  # as the request line names it
     headers: dict[str, str]
     body: bytes
+
+    @property
+    def method(self) -> str:
+        return self.target.rsplit("/", 1)[-1]
 
     def form(self) -> dict[str, str]:
         return {name: values[0] for name, values in parse_qs(self.body.decode()).items()}
@@ -100,7 +104,7 @@ class Server:
                     for name, _, value in (line.partition(":") for line in lines[1:] if line)
                 }
                 body = await reader.readexactly(int(headers.get("content-length", "0")))
-                request = Request(lines[0].split(" ")[1].rsplit("/", 1)[-1], headers, body)
+                request = Request(lines[0].split(" ")[1], headers, body)
                 if request.method == "getMe":  # what Bot.initialize asks first
                     writer.write(plain(ME))
                     continue
@@ -306,3 +310,15 @@ async def test_https_is_spoken_with_the_certificate_checked(tls_server: Server) 
     with pytest.raises(NetworkError, match="CERTIFICATE_VERIFY_FAILED"):
         await Bot(TOKEN, base_url=base_url, request=BotAPIRequest()).initialize()
     assert len(tls_server.requests) == 2
+
+
+async def test_through_a_proxy_the_calls_take_python_telegram_bots_client(
+    server: Server, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # HTTP(S)_PROXY set: httpx (PTB's client) honours it, so the bot's own client steps aside for every call.
+    for name in ("NO_PROXY", "no_proxy"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("HTTP_PROXY", f"http://127.0.0.1:{server.port}")
+    async with Bot(TOKEN, base_url="http://api.telegram.invalid/bot", request=BotAPIRequest()) as bot:
+        assert (await bot.send_message(7, "via the proxy")).text == "via the proxy"
+    assert server.requests[-1].target == f"http://api.telegram.invalid/bot{TOKEN}/sendMessage"
