@@ -117,21 +117,19 @@ async def press_case_button(update: Update, context: BotContext) -> None:
     t = await lang_of(update, context)
     services = context.services
     desk = context.desk
-    number = str(press.report_id)
     await keep_pressed_copy(update, context, press, desk)
     try:
-        number = (await moves.load_number(services.db, press.report_id)) or number
         await PRESSES.get(press.action, press_move)(update, context, t, press)
     except NotAllowed as error:
         await query.answer(refusal(t, error), show_alert=True)
     except StateChanged as error:
         await service.refresh(services.db, press.report_id, services.clock.now(), desk)
-        await query.answer(moved_on_text(t, error, number), show_alert=True)
+        await query.answer(moved_on_text(t, error, await case_number(context, press.report_id)), show_alert=True)
     except InvalidTransition as error:
         await query.answer(
             t._(
                 "This cannot be done while case {number} is “{state}”.",
-                number=number,
+                number=await case_number(context, press.report_id),
                 state=state_name(t, error.from_state),
             ),
             show_alert=True,
@@ -144,6 +142,11 @@ async def press_case_button(update: Update, context: BotContext) -> None:
             show_alert=True,
         )
     services.wake_outbox()
+
+
+async def case_number(context: BotContext, report_id: int) -> str:
+    """The case's public number, read only when a refusal names it (most presses need no extra read)."""
+    return (await moves.load_number(context.services.db, report_id)) or str(report_id)
 
 
 async def keep_pressed_copy(update: Update, context: BotContext, press: ButtonPress, desk: Desk) -> None:
