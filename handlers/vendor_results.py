@@ -104,7 +104,8 @@ async def show_nearby(
             address=near.spot.place(t.code) or near.spot.title(t.code),
         )
     text = nearby_text(t, result, now, period, goods, page * PAGE_SIZE + 1)
-    await send(update, context, text, nearby_keyboard(t, result, lat, lon, goods, period, page))
+    keyboard = nearby_keyboard(t, result, lat, lon, goods, period, page, context.services.settings.webapp_url)
+    await send(update, context, text, keyboard)
 
 
 async def send_nothing_near(
