@@ -21,7 +21,7 @@ from bot.platform.text import (
     clip,
     escape,
 )
-from bot.vending import reminders, search, spots, staff_actions, subscriptions
+from bot.vending import reminders, search, spot_index, spots, staff_actions, subscriptions
 from handlers.common import (
     BotContext,
     lang_of,
@@ -72,6 +72,17 @@ def density_hint(context: BotContext) -> search.DensityHint:
     return hint
 
 
+def nearest_index(context: BotContext) -> spot_index.SpotIndex | None:
+    """The in-process spot index, one per running bot (kept with the application; it reads the file itself)."""
+    index = context.bot_data.get("spot_index")
+    if not isinstance(index, spot_index.SpotIndex):
+        path = context.services.db.path
+        if not spot_index.SpotIndex.can_index(path):
+            return None
+        index = context.bot_data["spot_index"] = spot_index.SpotIndex(path)
+    return index
+
+
 async def show_nearby(
     update: Update, context: BotContext, lat: float, lon: float, goods: str | None, period: str, page: int
 ) -> None:
@@ -90,6 +101,7 @@ async def show_nearby(
         goods=goods,
         when=period,
         hint=density_hint(context),
+        index=nearest_index(context),
     )
     if not result.spots:
         await send_nothing_near(update, context, t, lat, lon, goods, period, page)
