@@ -68,13 +68,12 @@ def test_a_private_chat_gets_a_burst_of_three_then_one_a_second() -> None:
     chat = queued(schedule, [Waiter(Lane.REPLY, 42) for _ in range(5)])
     granted = schedule.grant(0.0)
     assert granted == chat[:3]
-    for n, waiter in enumerate(granted):
-        schedule.answered(waiter, n * 1.0)  # answered at 0, 1 and 2 s
-    assert schedule.grant(2.9) == []
-    assert schedule.grant(3.0) == [chat[3]]
-    schedule.answered(chat[3], 3.0)
-    assert schedule.grant(3.5) == []
-    assert schedule.grant(4.0) == [chat[4]]  # about one a second, sustained
+    answer_all(schedule, granted, ANSWER)
+    assert schedule.grant(0.9) == []
+    assert schedule.grant(1 + ANSWER) == [chat[3]]  # one second after the burst, not three
+    schedule.answered(chat[3], 1.1)
+    assert schedule.grant(1.5 + ANSWER) == []
+    assert schedule.grant(2 + ANSWER) == [chat[4]]  # about one a second, sustained
 
 
 def test_a_chats_later_calls_stay_behind_its_first_that_waits() -> None:
@@ -84,8 +83,10 @@ def test_a_chats_later_calls_stay_behind_its_first_that_waits() -> None:
     granted = schedule.grant(0.0)
     assert granted == [*chat[:3], later[1]]  # 42's fourth waits for its bucket, and its alert behind it; 43 goes
     answer_all(schedule, granted, ANSWER)
-    assert schedule.grant(1.0) == []
-    assert schedule.grant(3 + ANSWER) == [chat[3], later[0]]
+    assert schedule.grant(0.9) == []
+    assert schedule.grant(1 + ANSWER) == [chat[3]]
+    schedule.answered(chat[3], 1 + 2 * ANSWER)
+    assert schedule.grant(2 + ANSWER) == [later[0]]
 
 
 # ------------------------------------------------------------------ the lanes
