@@ -380,12 +380,6 @@ async def main(argv: list[str]) -> int:
     if 1_000_000 in by_count:
         row = by_count[1_000_000]
         verdict("p99 <= 2 ms at 1M", row["index_p99"] <= 2.0, f"{row['index_p99']:.3f} ms")
-    for row in soonest_rows:
-        verdict(
-            f"soonest at 04:30, nothing open: p99 <= 2 ms at {row['count']:,}",
-            row["index_p99"] <= 2.0,
-            f"{row['index_p99']:.3f} ms",
-        )
     growths = [b["index_p99"] / a["index_p99"] for a, b in itertools.pairwise(rows)]
     verdict("<= 2x slower per 10x more spots (p99)", max(growths) <= 2.0, ", ".join(f"{g:.2f}x" for g in growths))
     verdict("distances within 1 % of the geodesic", worst < 0.01, f"worst {worst:.3%}")

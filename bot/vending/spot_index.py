@@ -115,7 +115,9 @@ class SpotIndex:
 
     def _reload(self, conn: sqlite3.Connection, newest: int) -> None:
         exceptions = self._exceptions(conn, _EXCEPTIONS_SQL)
-        entries = [self._entry(row, exceptions.get(row[0], ())) for row in conn.execute(_ENTRY_SQL)]
+        # Read in squares of about 200 m, so neighbours sit side by side in memory: a search touches fewer pages.
+        in_squares = f"{_ENTRY_SQL} ORDER BY CAST(s.lat / 0.002 AS INTEGER), CAST(s.lon / 0.002 AS INTEGER)"
+        entries = [self._entry(row, exceptions.get(row[0], ())) for row in conn.execute(in_squares)]
         self._entries = {entry.id: entry for entry in entries}
         self._grid = Grid.build(entries)
         self._built_with = len(entries)
