@@ -12,7 +12,6 @@ import argparse
 import asyncio
 import json
 import re
-import sys
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -34,6 +33,7 @@ from bot.platform.geo import (
     rings_from_geojson,
     valid_coordinates,
 )
+from bot.platform.geojson_command import ImportFailed, add_import_export, run_import_export
 from bot.vending.spot_features import (
     EXTERNAL_ID,
     MAX_ZONE_POSITIONS,
@@ -42,7 +42,6 @@ from bot.vending.spot_features import (
     json_kind,
     shown_text,
 )
-from bot.vending.spot_import import ImportFailed
 from bot.vending.spot_import import _nesting_problems as nesting_problems  # the spots file's rule, shared
 
 SAMPLE_GRIDS = Path(__file__).parents[1] / "data" / "sample_grids.geojson"
@@ -311,12 +310,13 @@ async def export_grids(db: Database) -> dict[str, Any]:
 # ------------------------------------------------------------------ the command
 def add_arguments(commands: Any) -> None:
     """The ``grids`` sub-command of ``python -m bot``."""
-    parser = commands.add_parser("grids", help="import or export the grids (单元网格) cases are routed by")
-    actions = parser.add_subparsers(dest="grids_command", required=True)
-    importing = actions.add_parser("import", help="import grids from GeoJSON (Polygon / MultiPolygon features)")
-    importing.add_argument("file", type=Path)
-    exporting = actions.add_parser("export", help="export every grid as GeoJSON")
-    exporting.add_argument("file", type=Path)
+    add_import_export(
+        commands,
+        "grids",
+        about="import or export the grids (单元网格) cases are routed by",
+        import_help="import grids from GeoJSON (Polygon / MultiPolygon features)",
+        export_help="export every grid as GeoJSON",
+    )
 
 
 def run(settings: Settings, args: argparse.Namespace, now: datetime | None = None) -> int:
@@ -325,28 +325,10 @@ def run(settings: Settings, args: argparse.Namespace, now: datetime | None = Non
 
     moment = now or Clock().now()
     area = load_service_area(settings.service_area_file or SAMPLE_CITY)
-
-    async def main() -> int:
-        db = await Database.open(settings.database_path)
-        try:
-            if args.grids_command == "import":
-                summary = await import_grids(db, args.file, area, moment)
-                print(f"imported {args.file}: {summary}")
-            else:
-                data = await export_grids(db)
-                args.file.write_text(json.dumps(data, ensure_ascii=False, indent=1) + "\n", encoding="utf-8")
-                print(f"exported {len(data['features'])} grids to {args.file}")
-            return 0
-        finally:
-            await db.close()
-
-    try:
-        return asyncio.run(main())
-    except ImportFailed as exc:
-        print(f"error: {args.file} was not imported; nothing was changed:", file=sys.stderr)
-        for problem in exc.problems:
-            print(f"  {problem}", file=sys.stderr)
-        return 2
-    except OSError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
+    return run_import_export(
+        settings.database_path,
+        args,
+        import_file=lambda db, path: import_grids(db, path, area, moment),
+        export_all=export_grids,
+        exported="grids",
+    )
