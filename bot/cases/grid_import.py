@@ -26,18 +26,14 @@ from bot.platform.config import Settings
 from bot.platform.db import Database, read_rows
 from bot.platform.geo import (
     SAMPLE_CITY,
-    GeoDataError,
     ServiceArea,
     load_service_area,
-    polygon_problem,
-    rings_from_geojson,
-    valid_coordinates,
 )
 from bot.platform.geojson_command import ImportFailed, add_import_export, run_import_export
 from bot.vending.spot_features import (
     EXTERNAL_ID,
-    MAX_ZONE_POSITIONS,
     RowError,
+    checked_area,
     escaped_text,
     json_kind,
     shown_text,
@@ -140,31 +136,15 @@ def grid_record(number: int, feature: Any, area: ServiceArea) -> GridRecord:
         kind = geometry.get("type") if isinstance(geometry, dict) else None
         named = shown_text(kind) if isinstance(kind, str) else json_kind(geometry)
         raise RowError(f"geometry must be a Polygon or MultiPolygon, not {named}")
-    try:
-        polygons = rings_from_geojson(geometry)
-    except (GeoDataError, RecursionError) as exc:
-        raise RowError(escaped_text(str(exc), 200)) from None
-    points = [point for polygon in polygons for ring in polygon for point in ring]
-    if len(points) > MAX_ZONE_POSITIONS:
-        raise RowError(f"the grid has {len(points)} positions; at most {MAX_ZONE_POSITIONS}")
-    if not all(valid_coordinates(lat, lon) for lat, lon in points):
-        raise RowError("the polygon has invalid coordinates")
-    for index, polygon in enumerate(polygons, start=1):
-        if problem := polygon_problem(polygon):
-            which = f"polygon {index}" if len(polygons) > 1 else "the polygon"
-            raise RowError(f"{which} is not a simple area: {problem}")
+    stored, bbox = checked_area(geometry, "grid")
     officers = _officers(props.get("officers"))
-    outlines = [[[[lon, lat] for lat, lon in ring] for ring in polygon] for polygon in polygons]
-    lats, lons = [p[0] for p in points], [p[1] for p in points]
     return GridRecord(
         number=number,
         external_id=external_id,
         name=name,
         district=district,
-        geometry={"type": "Polygon", "coordinates": outlines[0]}
-        if geometry["type"] == "Polygon"
-        else {"type": "MultiPolygon", "coordinates": outlines},
-        bbox=(min(lats), max(lats), min(lons), max(lons)),
+        geometry=stored,
+        bbox=bbox,
         officers=officers,
     )
 
