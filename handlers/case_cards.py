@@ -285,16 +285,21 @@ async def ask_question(update: Update, context: BotContext, t: Lang, report: Rep
 
 
 # ------------------------------------------------------------------ answers to questions
+async def answered_prompt(message: Message, context: BotContext) -> moves.Prompt | None:
+    """The stored question of ours that this message replies to, or None when it answers none."""
+    asked = message.reply_to_message
+    if asked is None or asked.from_user is None or asked.from_user.id != context.bot.id:
+        return None
+    return await moves.find_prompt(context.services.db, message.chat.id, asked.message_id)
+
+
 async def answer_question(update: Update, context: BotContext) -> None:
     """Takes a reply to one of our questions (from the person asked) and makes the move; other replies pass on."""
     message = update.effective_message
     user = update.effective_user
     assert message is not None and user is not None
-    asked = message.reply_to_message
-    if asked is None or asked.from_user is None or asked.from_user.id != context.bot.id:
-        return
     services = context.services
-    prompt = await moves.find_prompt(services.db, message.chat.id, asked.message_id)
+    prompt = await answered_prompt(message, context)
     if prompt is None:
         return
     t = await lang_of(update, context)

@@ -24,7 +24,7 @@ from bot.edge import calls as edge
 from bot.people import staff
 from bot.people.staff import Action, NotAllowed
 from bot.platform.i18n import N_, Lang
-from handlers.case_cards import STALE, markup_of, mention, refusal
+from handlers.case_cards import STALE, answered_prompt, markup_of, mention, refusal
 from handlers.common import BotContext, lang_of, stale_button
 
 log = logging.getLogger(__name__)
@@ -197,11 +197,8 @@ async def answer_desk_question(update: Update, context: BotContext) -> None:
     message = update.effective_message
     user = update.effective_user
     assert message is not None and user is not None
-    asked = message.reply_to_message
-    if asked is None or asked.from_user is None or asked.from_user.id != context.bot.id:
-        return
     services = context.services
-    prompt = await moves.find_prompt(services.db, message.chat.id, asked.message_id)
+    prompt = await answered_prompt(message, context)
     if prompt is None or prompt.action not in DESK_ACTIONS:
         return
     t = await lang_of(update, context)
