@@ -345,22 +345,26 @@ async def soonest_selling(
     def ranked() -> list[Nearby]:
         return sorted(chances.values(), key=lambda near: (near.selling_from, near.distance_m, near.spot.id))
 
+    async def candidates(batch: int, before: datetime | None, radius_m: float) -> list[tuple[float, Spot]]:
+        """The ``batch`` nearest spots within ``radius_m`` with an opening before ``before`` (None: any)."""
+        prefilter, params = _prefilter(None if before is None else Period("soonest", start, before), goods, tz)
+        return await _nearest(
+            source,
+            lat,
+            lon,
+            now,
+            tz,
+            wanted=batch,
+            accept=partial(chance, before=before),
+            prefilter=prefilter,
+            params=params,
+            exclude=exclude,
+            max_radius_m=radius_m,
+            hint=hint,
+        )
+
     batch = max(SOONEST_CANDIDATES, wanted)
-    prefilter, params = _prefilter(None, goods, tz)
-    found = await _nearest(
-        source,
-        lat,
-        lon,
-        now,
-        tz,
-        wanted=batch,
-        accept=partial(chance, before=None),
-        prefilter=prefilter,
-        params=params,
-        exclude=exclude,
-        max_radius_m=max_radius_m,
-        hint=hint,
-    )
+    found = await candidates(batch, None, max_radius_m)
     for _ in range(SOONEST_ROUNDS):
         if len(found) < batch:
             break  # every spot that could come sooner has been read
@@ -369,22 +373,8 @@ async def soonest_selling(
         reach = (best - now) / walking_time(1.0)  # metres walked by then
         if found[-1][0] >= reach:
             break  # the spots not read yet are too far to be reached before it
-        prefilter, params = _prefilter(Period("soonest", start, best), goods, tz)
         batch *= 2
-        found = await _nearest(
-            source,
-            lat,
-            lon,
-            now,
-            tz,
-            wanted=batch,
-            accept=partial(chance, before=best),
-            prefilter=prefilter,
-            params=params,
-            exclude=exclude,
-            max_radius_m=min(max_radius_m, reach),
-            hint=hint,
-        )
+        found = await candidates(batch, best, min(max_radius_m, reach))
     return ranked()
 
 
