@@ -265,13 +265,22 @@ async def offer_officers(update: Update, context: BotContext, t: Lang, report: R
 
 async def ask_question(update: Update, context: BotContext, t: Lang, report: Report, action: Action) -> None:
     """Asks the presser, in the chat of the card, for the reason / body / number / note, and remembers it."""
+    user = update.effective_user
+    assert user is not None
+    question = t._(
+        QUESTIONS[action], name=mention(user.id, user.first_name), number=report.public_no, example="R20261123-0007"
+    )
+    await post_question(update, context, report, action, question)
+
+
+async def post_question(
+    update: Update, context: BotContext, report: Report, action: Action, question: str, target: str = ""
+) -> None:
+    """Sends the question to the presser under the card, for a reply, and remembers it for their answer."""
     query = update.callback_query
     user = update.effective_user
     assert query is not None and user is not None and query.message is not None
     chat_id = query.message.chat.id
-    question = t._(
-        QUESTIONS[action], name=mention(user.id, user.first_name), number=report.public_no, example="R20261123-0007"
-    )
     asked = await context.bot.send_message(
         chat_id,
         question,
@@ -280,7 +289,7 @@ async def ask_question(update: Update, context: BotContext, t: Lang, report: Rep
     )
     services = context.services
     await moves.open_prompt(
-        services.db, chat_id, asked.message_id, user.id, report.id, action, report.state, services.clock.now()
+        services.db, chat_id, asked.message_id, user.id, report.id, action, report.state, services.clock.now(), target
     )
 
 
