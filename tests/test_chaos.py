@@ -74,7 +74,8 @@ async def test_two_hundred_conversations_survive_sigkill_and_restart(emulator: B
     rng = random.Random(SEED)
     database = tmp_path / "bot.sqlite3"
     # The desk is a private chat: Telegram lets a bot post only 20 messages a minute into a group, so 140 cards in
-    # a minute would still be queued for minutes (the group pace is proven in tests/test_faults.py).
+    # a minute would still be queued for many minutes (the group pace is proven in tests/test_faults.py); a private
+    # chat takes about one a second after a burst (tests/test_pacing.py), which the wait at the end allows for.
     env = process_env(
         emulator,
         database,
