@@ -89,9 +89,7 @@ async def detail_for_user(db: Database, report_id: int, telegram_id: int) -> Rep
         (report_id, int(mine)),
     )
     hidden = await db.fetchone("SELECT description_hidden FROM reports WHERE id = ?", (report_id,))
-    return ReportDetail(
-        report, events, int(count[0]) if count else 0, mine, bool(hidden and hidden[0]) and not mine
-    )
+    return ReportDetail(report, events, int(count[0]) if count else 0, mine, bool(hidden and hidden[0]) and not mine)
 
 
 async def insert_info(
