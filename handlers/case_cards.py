@@ -117,21 +117,19 @@ async def press_case_button(update: Update, context: BotContext) -> None:
     t = await lang_of(update, context)
     services = context.services
     desk = context.desk
-    number = str(press.report_id)
     await keep_pressed_copy(update, context, press, desk)
     try:
-        number = (await moves.load_number(services.db, press.report_id)) or number
         await PRESSES.get(press.action, press_move)(update, context, t, press)
     except NotAllowed as error:
         await query.answer(refusal(t, error), show_alert=True)
     except StateChanged as error:
         await service.refresh(services.db, press.report_id, services.clock.now(), desk)
-        await query.answer(moved_on_text(t, error, number), show_alert=True)
+        await query.answer(moved_on_text(t, error, await case_number(context, press.report_id)), show_alert=True)
     except InvalidTransition as error:
         await query.answer(
             t._(
                 "This cannot be done while case {number} is “{state}”.",
-                number=number,
+                number=await case_number(context, press.report_id),
                 state=state_name(t, error.from_state),
             ),
             show_alert=True,
@@ -144,6 +142,11 @@ async def press_case_button(update: Update, context: BotContext) -> None:
             show_alert=True,
         )
     services.wake_outbox()
+
+
+async def case_number(context: BotContext, report_id: int) -> str:
+    """The case's public number, read only when a refusal names it (most presses need no extra read)."""
+    return (await moves.load_number(context.services.db, report_id)) or str(report_id)
 
 
 async def keep_pressed_copy(update: Update, context: BotContext, press: ButtonPress, desk: Desk) -> None:
@@ -262,13 +265,22 @@ async def offer_officers(update: Update, context: BotContext, t: Lang, report: R
 
 async def ask_question(update: Update, context: BotContext, t: Lang, report: Report, action: Action) -> None:
     """Asks the presser, in the chat of the card, for the reason / body / number / note, and remembers it."""
+    user = update.effective_user
+    assert user is not None
+    question = t._(
+        QUESTIONS[action], name=mention(user.id, user.first_name), number=report.public_no, example="R20261123-0007"
+    )
+    await post_question(update, context, report, action, question)
+
+
+async def post_question(
+    update: Update, context: BotContext, report: Report, action: Action, question: str, target: str = ""
+) -> None:
+    """Sends the question to the presser under the card, for a reply, and remembers it for their answer."""
     query = update.callback_query
     user = update.effective_user
     assert query is not None and user is not None and query.message is not None
     chat_id = query.message.chat.id
-    question = t._(
-        QUESTIONS[action], name=mention(user.id, user.first_name), number=report.public_no, example="R20261123-0007"
-    )
     asked = await context.bot.send_message(
         chat_id,
         question,
@@ -277,21 +289,26 @@ async def ask_question(update: Update, context: BotContext, t: Lang, report: Rep
     )
     services = context.services
     await moves.open_prompt(
-        services.db, chat_id, asked.message_id, user.id, report.id, action, report.state, services.clock.now()
+        services.db, chat_id, asked.message_id, user.id, report.id, action, report.state, services.clock.now(), target
     )
 
 
 # ------------------------------------------------------------------ answers to questions
+async def answered_prompt(message: Message, context: BotContext) -> moves.Prompt | None:
+    """The stored question of ours that this message replies to, or None when it answers none."""
+    asked = message.reply_to_message
+    if asked is None or asked.from_user is None or asked.from_user.id != context.bot.id:
+        return None
+    return await moves.find_prompt(context.services.db, message.chat.id, asked.message_id)
+
+
 async def answer_question(update: Update, context: BotContext) -> None:
     """Takes a reply to one of our questions (from the person asked) and makes the move; other replies pass on."""
     message = update.effective_message
     user = update.effective_user
     assert message is not None and user is not None
-    asked = message.reply_to_message
-    if asked is None or asked.from_user is None or asked.from_user.id != context.bot.id:
-        return
     services = context.services
-    prompt = await moves.find_prompt(services.db, message.chat.id, asked.message_id)
+    prompt = await answered_prompt(message, context)
     if prompt is None:
         return
     t = await lang_of(update, context)

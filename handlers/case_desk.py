@@ -12,7 +12,7 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from telegram import ForceReply, InlineKeyboardButton, InlineKeyboardMarkup, Message, ReplyParameters, Update
+from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Message, Update
 from telegram.ext import ApplicationHandlerStop, BaseHandler, CallbackQueryHandler, MessageHandler, filters
 
 from bot import wire
@@ -24,7 +24,7 @@ from bot.edge import calls as edge
 from bot.people import staff
 from bot.people.staff import Action, NotAllowed
 from bot.platform.i18n import N_, Lang
-from handlers.case_cards import STALE, markup_of, mention, refusal
+from handlers.case_cards import STALE, answered_prompt, markup_of, mention, post_question, refusal
 from handlers.common import BotContext, lang_of, stale_button
 
 log = logging.getLogger(__name__)
@@ -175,19 +175,9 @@ async def ask(
     """Asks the presser, in the chat of the card, for the text, and remembers the question."""
     query = update.callback_query
     user = update.effective_user
-    assert query is not None and user is not None and query.message is not None
-    chat_id = query.message.chat.id
+    assert query is not None and user is not None
     text = t._(QUESTIONS[question], name=mention(user.id, user.first_name), number=report.public_no, **extra)
-    asked = await context.bot.send_message(
-        chat_id,
-        text,
-        reply_parameters=ReplyParameters(query.message.message_id, allow_sending_without_reply=True),
-        reply_markup=ForceReply(selective=True),
-    )
-    services = context.services
-    await moves.open_prompt(
-        services.db, chat_id, asked.message_id, user.id, report.id, action, report.state, services.clock.now(), target
-    )
+    await post_question(update, context, report, action, text, target)
     await edge.answer(query, t._("Please reply to my question below."))
 
 
@@ -197,11 +187,8 @@ async def answer_desk_question(update: Update, context: BotContext) -> None:
     message = update.effective_message
     user = update.effective_user
     assert message is not None and user is not None
-    asked = message.reply_to_message
-    if asked is None or asked.from_user is None or asked.from_user.id != context.bot.id:
-        return
     services = context.services
-    prompt = await moves.find_prompt(services.db, message.chat.id, asked.message_id)
+    prompt = await answered_prompt(message, context)
     if prompt is None or prompt.action not in DESK_ACTIONS:
         return
     t = await lang_of(update, context)

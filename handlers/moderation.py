@@ -94,6 +94,15 @@ async def refuse_blocked_person(update: Update, context: BotContext) -> None:
 
 
 # ------------------------------------------------------------------ the commands
+def command_problem(t: Lang, error: NotAllowed | NoteInvalid | ModerationError) -> str:
+    """What a moderation command answers when it is refused or cannot be done as written."""
+    if isinstance(error, NotAllowed):
+        return refusal(t, error)
+    if isinstance(error, NoteInvalid):
+        return t._(USAGE)
+    return moderation_problem(t, error)
+
+
 async def find_case(context: BotContext, t: Lang, number: str) -> Report | str:
     try:
         return await get_report_by_no(context.services.db, number)
@@ -137,14 +146,8 @@ async def hide_or_show(update: Update, context: BotContext) -> None:
             context.desk,
             after=context.after_commit,
         )
-    except NotAllowed as error:
-        await message.reply_text(refusal(t, error))
-        return
-    except NoteInvalid:
-        await message.reply_text(t._(USAGE))
-        return
-    except ModerationError as error:
-        await message.reply_text(moderation_problem(t, error))
+    except (NotAllowed, NoteInvalid, ModerationError) as error:
+        await message.reply_text(command_problem(t, error))
         return
     if not changed:
         await message.reply_text(t._("Nothing to change: it already was so."))
@@ -183,14 +186,8 @@ async def block_person(update: Update, context: BotContext) -> None:
             telegram_id=by_id,
             after=context.after_commit,
         )
-    except NotAllowed as error:
-        await message.reply_text(refusal(t, error))
-        return
-    except NoteInvalid:
-        await message.reply_text(t._(USAGE))
-        return
-    except ModerationError as error:
-        await message.reply_text(moderation_problem(t, error))
+    except (NotAllowed, NoteInvalid, ModerationError) as error:
+        await message.reply_text(command_problem(t, error))
         return
     await message.reply_text(t._("Done: blocked as number {id}. /blocked lists everyone blocked.", id=block.id))
 
@@ -220,11 +217,8 @@ async def unblock_person(update: Update, context: BotContext) -> None:
             report_id=found.id if found else None,
             after=context.after_commit,
         )
-    except NotAllowed as error:
-        await message.reply_text(refusal(t, error))
-        return
-    except ModerationError as error:
-        await message.reply_text(moderation_problem(t, error))
+    except (NotAllowed, ModerationError) as error:
+        await message.reply_text(command_problem(t, error))
         return
     await message.reply_text(t._("Done: unblocked. They may write again."))
 

@@ -49,6 +49,7 @@ from handlers.report_review import (
     repeat_step,
     stale_step,
     submit,
+    submit_at_any_step,
     toggle_name,
 )
 from handlers.report_steps import (
@@ -422,6 +423,9 @@ def build_handler(settings: Settings) -> ConversationHandler[Any]:
             # The draft reminder's buttons work at any step (it may arrive while the wizard still waits).
             CallbackQueryHandler(resume_draft, pattern=rpt + "resume$"),
             CallbackQueryHandler(discard_from_reminder, pattern=rpt + "discard$"),
+            # A Submit the step refuses may be one the draft accepts (the step lags it after a crash); refusing a
+            # filed report's Submit would lead the person to start again and file it twice.
+            CallbackQueryHandler(submit_at_any_step, pattern=rpt + "submit$"),
             CallbackQueryHandler(stale_step, pattern=rpt),
         ],
         name="report",

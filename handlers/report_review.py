@@ -116,6 +116,18 @@ async def submit(update: Update, context: BotContext) -> int:
     return ConversationHandler.END
 
 
+async def submit_at_any_step(update: Update, context: BotContext) -> int | None:
+    """A review card's Submit while the wizard's step says otherwise (the step lags the draft after a crash): the
+    stored draft decides. Filed already: its number; waiting at review: filed; at another step: refused."""
+    assert update.effective_user is not None
+    record = await drafts.load_draft_record(context.services.db, update.effective_user.id)
+    if record is None:
+        return await already_submitted(update, context)
+    if STATE_OF_STEP.get(record.step) == REVIEW:
+        return await submit(update, context)
+    return await stale_step(update, context)
+
+
 async def already_submitted(update: Update, context: BotContext) -> int:
     """ "Submit" again on a card already filed (a double tap, or a press re-delivered after a restart): the number."""
     query = update.callback_query

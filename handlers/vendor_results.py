@@ -21,7 +21,7 @@ from bot.platform.text import (
     clip,
     escape,
 )
-from bot.vending import reminders, search, spots, staff_actions, subscriptions
+from bot.vending import reminders, search, spot_index, spots, staff_actions, subscriptions
 from handlers.common import (
     BotContext,
     lang_of,
@@ -72,6 +72,18 @@ def density_hint(context: BotContext) -> search.DensityHint:
     return hint
 
 
+def nearest_index(context: BotContext) -> spot_index.SpotIndex | None:
+    """The in-process spot index, one per running bot (kept with the application; on SQLite it reads the file
+    itself)."""
+    index = context.bot_data.get("spot_index")
+    if not isinstance(index, spot_index.SpotIndex):
+        index = spot_index.SpotIndex.for_database(context.services.db)
+        if index is None:
+            return None
+        context.bot_data["spot_index"] = index
+    return index
+
+
 async def show_nearby(
     update: Update, context: BotContext, lat: float, lon: float, goods: str | None, period: str, page: int
 ) -> None:
@@ -90,6 +102,7 @@ async def show_nearby(
         goods=goods,
         when=period,
         hint=density_hint(context),
+        index=nearest_index(context),
     )
     if not result.spots:
         await send_nothing_near(update, context, t, lat, lon, goods, period, page)
@@ -104,7 +117,8 @@ async def show_nearby(
             address=near.spot.place(t.code) or near.spot.title(t.code),
         )
     text = nearby_text(t, result, now, period, goods, page * PAGE_SIZE + 1)
-    await send(update, context, text, nearby_keyboard(t, result, lat, lon, goods, period, page))
+    keyboard = nearby_keyboard(t, result, lat, lon, goods, period, page, context.services.settings.webapp_url)
+    await send(update, context, text, keyboard)
 
 
 async def send_nothing_near(

@@ -312,6 +312,25 @@ async def test_an_officer_is_refused_moderation(bed: TestBed) -> None:
     assert labels(li.current(card)) == ["✅ Accept", "❌ Reject", "🔁 Duplicate of…", "↪️ Return"]
 
 
+async def test_moderation_commands_say_why_they_cannot_be_done(bed: TestBed) -> None:
+    sam = await colleague(bed, 9311, "Sam", "supervisor")
+    dana = await colleague(bed, 9312, "Dana", "dispatcher")
+    report = await file_case(bed, 5101)
+    await card_of(sam, report)
+    for command, answer in (
+        (f"/block {report.public_no} 30d", "How to moderate"),  # an end but no reason
+        (f"/block {report.public_no} 2001-01-01 spam", "That end is already past"),
+        (f"/block {sam.id} too many messages", "You cannot block yourself."),
+        (f"/block {dana.id} too many messages", "Staff members cannot be blocked."),
+        (f"/hide {report.public_no} photo 3 a face", "That photo is not on this case any more."),
+        ("/unblock 99", "This person is not blocked."),
+    ):
+        await sam.send(command)
+        await next_with(sam, answer)
+    assert await count_rows(bed, "blocked_people") == 0
+    assert (await bed.db.fetchone("SELECT description_hidden FROM reports"))["description_hidden"] == 0
+
+
 async def test_forgetting_keeps_the_block_but_unlinks_it_from_the_case(bed: TestBed) -> None:
     sam = await colleague(bed, 9303, "Sam", "supervisor")
     carol = await resident(bed, 5081, "Carol", "en")

@@ -7,11 +7,13 @@ import asyncio
 import itertools
 import time
 from collections.abc import AsyncIterator
+from typing import Any
 
 import pytest
+from telegram.error import RetryAfter
 
 from bot.edge.courier import OutboxRow, lane_of
-from bot.edge.pacing import Lane, Schedule, Waiter, paced_method
+from bot.edge.pacing import Lane, Paced, Pacer, Schedule, Waiter, paced_method
 from bot.platform.clock import to_db
 from bot.vending import staff_actions
 from bot.vending.reminders import Timing
@@ -66,13 +68,12 @@ def test_a_private_chat_gets_a_burst_of_three_then_one_a_second() -> None:
     chat = queued(schedule, [Waiter(Lane.REPLY, 42) for _ in range(5)])
     granted = schedule.grant(0.0)
     assert granted == chat[:3]
-    for n, waiter in enumerate(granted):
-        schedule.answered(waiter, n * 1.0)  # answered at 0, 1 and 2 s
-    assert schedule.grant(2.9) == []
-    assert schedule.grant(3.0) == [chat[3]]
-    schedule.answered(chat[3], 3.0)
-    assert schedule.grant(3.5) == []
-    assert schedule.grant(4.0) == [chat[4]]  # about one a second, sustained
+    answer_all(schedule, granted, ANSWER)
+    assert schedule.grant(0.9) == []
+    assert schedule.grant(1 + ANSWER) == [chat[3]]  # one second after the burst, not three
+    schedule.answered(chat[3], 1.1)
+    assert schedule.grant(1.5 + ANSWER) == []
+    assert schedule.grant(2 + ANSWER) == [chat[4]]  # about one a second, sustained
 
 
 def test_a_chats_later_calls_stay_behind_its_first_that_waits() -> None:
@@ -82,8 +83,10 @@ def test_a_chats_later_calls_stay_behind_its_first_that_waits() -> None:
     granted = schedule.grant(0.0)
     assert granted == [*chat[:3], later[1]]  # 42's fourth waits for its bucket, and its alert behind it; 43 goes
     answer_all(schedule, granted, ANSWER)
-    assert schedule.grant(1.0) == []
-    assert schedule.grant(3 + ANSWER) == [chat[3], later[0]]
+    assert schedule.grant(0.9) == []
+    assert schedule.grant(1 + ANSWER) == [chat[3]]
+    schedule.answered(chat[3], 1 + 2 * ANSWER)
+    assert schedule.grant(2 + ANSWER) == [later[0]]
 
 
 # ------------------------------------------------------------------ the lanes
@@ -157,6 +160,33 @@ def test_retry_after_pauses_the_chat_when_it_used_its_own_bucket_else_everyone()
     assert schedule.grant(1.0) == []
     assert schedule.next_change(1.0) == 2.0
     assert schedule.grant(2.0) == nobody
+
+
+async def test_the_pacer_retries_a_reply_after_retry_after_and_hands_an_outbox_call_its_wait() -> None:
+    pacer = Pacer()
+    answers: list[tuple[str, float]] = []
+    refusals = {"first": 1, "outbox": 1}
+
+    async def telegram(name: str) -> dict[str, Any]:
+        answers.append((name, time.monotonic()))
+        if refusals.get(name, 0):
+            refusals[name] -= 1
+            raise RetryAfter(1)
+        return {"ok": name}
+
+    started = time.monotonic()
+    reply = await pacer.process_request(telegram, ("first",), {}, "sendMessage", {"chat_id": 5}, None)
+    assert reply == {"ok": "first"} and [n for n, _ in answers] == ["first", "first"]
+    assert answers[1][1] - started >= 1.0  # waited as Telegram asked, then tried again
+
+    pace = Paced(Lane.BULK)
+    with pytest.raises(RetryAfter):  # the courier records the wait on its row instead
+        await pacer.process_request(telegram, ("outbox",), {}, "sendMessage", {"chat_id": 6}, pace)
+    assert pace.let_through.is_set()
+    paused_at = time.monotonic()
+    answered = await pacer.process_request(telegram, ("answer",), {}, "answerCallbackQuery", {}, None)
+    assert answered == {"ok": "answer"} and time.monotonic() - paused_at < 0.5  # not a message: never waits
+    await pacer.shutdown()
 
 
 def test_only_calls_that_send_a_message_are_paced() -> None:

@@ -8,6 +8,7 @@ from typing import Any
 
 import pytest
 
+from bot.cases import drafts, service
 from tests.support.driver import Person, TestBed, text_of
 from tests.support.report_steps import BEIJING, HOME, count_rows, draft_step, walk_to
 
@@ -131,6 +132,34 @@ async def test_old_wizard_buttons_after_the_report_was_filed(bed: TestBed) -> No
     again = await user.expect_message(contains="This report was already sent")
     assert number in text_of(again)
     assert await count_rows(bed, "reports") == 1
+
+
+async def test_submit_when_the_wizard_step_lags_a_report_filed_before_a_crash(bed: TestBed) -> None:
+    # A process filed the report and died before its wizard step was saved: the step still says "photos".
+    user = bed.person(3005, "Dai", language_code="en")
+    card = await walk_to(user, "review")
+    await user.press_data(card, "rpt:edit:photos")
+    await user.expect_message(contains="A photo helps")
+    assert bed.application is not None and await draft_step(bed, 3005) == "photos"
+    draft = await drafts.load_draft(bed.db, 3005)
+    assert draft is not None
+    services, policy = bed.application.bot_data["services"], bed.application.bot_data["policy"]
+    filed = await service.submit(bed.db, 3005, draft, services.clock.now(), policy)
+    await user.press_data(card, "rpt:submit")  # the press re-delivered to the restarted bot
+    again = await user.expect_message(contains="This report was already sent")
+    assert filed.public_no in text_of(again)
+    assert await count_rows(bed, "reports") == 1
+
+
+async def test_submit_on_an_old_review_card_while_editing_is_refused(bed: TestBed) -> None:
+    user = bed.person(3006, "Du", language_code="en")
+    card = await walk_to(user, "review")
+    await user.press_data(card, "rpt:edit:description")
+    await user.expect_message(contains="describe the problem")
+    answer = await user.expect_answer(await user.press_data(card, "rpt:submit"))
+    assert "belongs to an earlier step" in answer["text"] and answer["show_alert"]
+    assert await draft_step(bed, 3006) == "description"
+    assert await count_rows(bed, "reports") == 0
 
 
 async def test_the_districts_served_are_listed_as_chinese_lists_them(bed: TestBed) -> None:

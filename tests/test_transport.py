@@ -1,5 +1,6 @@
-"""The bot's HTTP client for the Bot API (bot/edge/transport.py), driven through a real telegram.Bot against a small
-HTTP server that answers as told: keep-alive, chunks, closed connections, silence, garbage, uploads.
+"""The bot's HTTP client for the Bot API (bot/edge/transport.py, over aiohttp), driven through a real telegram.Bot
+against a small HTTP server that answers as told: keep-alive, chunks, closed connections, silence, garbage, uploads,
+TLS, a proxy.
 
 Every journey test also goes through this client (the composition root installs it); these are the edges.
 """
@@ -8,8 +9,10 @@ from __future__ import annotations
 
 import asyncio
 import json
+import ssl
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 from urllib.parse import parse_qs
 
 import pytest
@@ -19,6 +22,25 @@ from telegram.error import NetworkError, TimedOut
 from bot.edge.transport import BotAPIRequest
 
 TOKEN = "123456:transport-test-token-aaaaaaaaaaaa"
+# A self-signed certificate for localhost and 127.0.0.1, valid until 2126 (openssl req -x509 -newkey ec …).
+CERTIFICATE = """-----BEGIN CERTIFICATE-----
+MIIBnDCCAUGgAwIBAgIUa7+/YqdeQczbkmy3F8siGx9KVV4wCgYIKoZIzj0EAwIw
+FDESMBAGA1UEAwwJbG9jYWxob3N0MCAXDTI2MTIwMzEzNTUwOVoYDzIxMjYxMTA5
+MTM1NTA5WjAUMRIwEAYDVQQDDAlsb2NhbGhvc3QwWTATBgcqhkjOPQIBBggqhkjO
+PQMBBwNCAAQT/K5lF/5coODeHNrQiwKjcwsVBjsbGY0JSmmMNyfHFbtGl7I41LBw
+FTA/e2EdR53NrpdR3hj7iohF1k5Lc2XGo28wbTAdBgNVHQ4EFgQUmE8qhia15nYD
+OUJ9m9Z74AE87TIwHwYDVR0jBBgwFoAUmE8qhia15nYDOUJ9m9Z74AE87TIwDwYD
+VR0TAQH/BAUwAwEB/zAaBgNVHREEEzARgglsb2NhbGhvc3SHBH8AAAEwCgYIKoZI
+zj0EAwIDSQAwRgIhALI5y/I6/SyZNXbnv4JzF0kKH+e/tGvvEPamzPOWyyQpAiEA
+ujlVSgSrXD91q0qvxvniMUfJfqJ+fD/8dQem7ya7pXE=
+-----END CERTIFICATE-----
+"""
+PRIVATE_KEY = """-----BEGIN PRIVATE KEY-----
+MIGHAgEAMBMGByqGSM49AgEGCCqGSM49AwEHBG0wawIBAQQgJ4gMjFKQFTqwKQP7
+LaC209P86524gmltJIiBGQWmfZyhRANCAAQT/K5lF/5coODeHNrQiwKjcwsVBjsb
+GY0JSmmMNyfHFbtGl7I41LBwFTA/e2EdR53NrpdR3hj7iohF1k5Lc2XG
+-----END PRIVATE KEY-----
+"""
 
 
 ME = json.dumps({"ok": True, "result": {"id": 123456, "is_bot": True, "first_name": "Bot", "username": "b"}}).encode()
@@ -31,9 +53,13 @@ def message_json(text: str, message_id: int = 1) -> bytes:
 
 @dataclass
 class Request:
-    method: str
+    target: str  # as the request line names it
     headers: dict[str, str]
     body: bytes
+
+    @property
+    def method(self) -> str:
+        return self.target.rsplit("/", 1)[-1]
 
     def form(self) -> dict[str, str]:
         return {name: values[0] for name, values in parse_qs(self.body.decode()).items()}
@@ -79,7 +105,7 @@ class Server:
                     for name, _, value in (line.partition(":") for line in lines[1:] if line)
                 }
                 body = await reader.readexactly(int(headers.get("content-length", "0")))
-                request = Request(lines[0].split(" ")[1].rsplit("/", 1)[-1], headers, body)
+                request = Request(lines[0].split(" ")[1], headers, body)
                 if request.method == "getMe":  # what Bot.initialize asks first
                     writer.write(plain(ME))
                     continue
@@ -102,6 +128,20 @@ class Server:
 async def server() -> AsyncIterator[Server]:
     served = Server()
     listening = await asyncio.start_server(served.handle, "127.0.0.1", 0)
+    served.port = listening.sockets[0].getsockname()[1]
+    yield served
+    listening.close()
+
+
+@pytest.fixture
+async def tls_server(tmp_path: Path) -> AsyncIterator[Server]:
+    """The same server behind TLS, with the certificate above."""
+    (tmp_path / "cert.pem").write_text(CERTIFICATE)
+    (tmp_path / "key.pem").write_text(PRIVATE_KEY)
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    context.load_cert_chain(tmp_path / "cert.pem", tmp_path / "key.pem")
+    served = Server()
+    listening = await asyncio.start_server(served.handle, "127.0.0.1", 0, ssl=context)
     served.port = listening.sockets[0].getsockname()[1]
     yield served
     listening.close()
@@ -194,9 +234,10 @@ async def test_nobody_listening_is_a_network_error(server: Server) -> None:
     port = closed.sockets[0].getsockname()[1]
     closed.close()
     await closed.wait_closed()
-    bot = Bot(TOKEN, base_url=f"http://127.0.0.1:{port}/bot", request=BotAPIRequest())
+    request = BotAPIRequest()
     with pytest.raises(NetworkError):
-        await bot.initialize()
+        await Bot(TOKEN, base_url=f"http://127.0.0.1:{port}/bot", request=request).initialize()
+    await request.shutdown()
 
 
 async def test_when_every_connection_is_busy_the_call_times_out_unsent(server: Server) -> None:
@@ -215,7 +256,17 @@ async def test_when_every_connection_is_busy_the_call_times_out_unsent(server: S
         with pytest.raises(TimedOut, match="not"):
             await bot.send_message(7, "second")
         held.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await held
     assert [request.form()["text"] for request in server.requests] == ["first"]
+
+
+async def test_calls_at_once_share_at_most_pool_size_connections(server: Server) -> None:
+    server.pause = lambda request: 0.1
+    async with bot_for(server, pool_size=2, pool_timeout=5) as bot:
+        sent = await asyncio.gather(*(bot.send_message(7, f"at once {n}") for n in range(6)))
+    assert [message.text for message in sent] == [f"at once {n}" for n in range(6)]
+    assert server.connections == 2
 
 
 async def test_a_cancelled_call_leaves_no_late_answer_for_the_next(server: Server) -> None:
@@ -243,7 +294,7 @@ async def test_a_call_under_way_at_shutdown_keeps_no_connection_open(server: Ser
     assert server.connections == server.closed == 1  # and its connection is closed, not kept
 
 
-async def test_uploads_go_through_python_telegram_bots_own_client(server: Server) -> None:
+async def test_uploads_are_sent_as_a_multipart_form(server: Server) -> None:
     def document(request: Request) -> tuple[bytes | None, bool]:
         result = {
             "message_id": 3,
@@ -257,4 +308,56 @@ async def test_uploads_go_through_python_telegram_bots_own_client(server: Server
     async with bot_for(server) as bot:
         message = await bot.send_document(7, b"a,b\n1,2\n", filename="a.csv")
     assert message.document is not None and message.document.file_name == "a.csv"
-    assert server.requests[-1].headers["content-type"].startswith("multipart/form-data")
+    upload = server.requests[-1]
+    assert upload.method == "sendDocument"
+    assert upload.headers["content-type"].startswith("multipart/form-data")
+    assert b'filename="a.csv"' in upload.body and b"a,b\n1,2\n" in upload.body
+    assert b'name="chat_id"\r\n' in upload.body  # the other parameters as fields of the same form
+
+
+async def test_https_is_spoken_with_the_certificate_checked(tls_server: Server) -> None:
+    trusting = ssl.create_default_context(cadata=CERTIFICATE)
+    base_url = f"https://127.0.0.1:{tls_server.port}/bot"
+    async with Bot(TOKEN, base_url=base_url, request=BotAPIRequest(tls=trusting)) as bot:
+        for text in ("one", "two"):
+            assert (await bot.send_message(7, text)).text == text
+    assert tls_server.connections == 1
+    # Without trusting that certificate (the system's authorities only) the connection is refused, nothing sent.
+    untrusting = BotAPIRequest()
+    with pytest.raises(NetworkError, match="CERTIFICATE_VERIFY_FAILED"):
+        await Bot(TOKEN, base_url=base_url, request=untrusting).initialize()
+    await untrusting.shutdown()
+    assert len(tls_server.requests) == 2
+
+
+async def test_with_http_proxy_set_the_calls_go_through_the_proxy(
+    server: Server, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The proxy is the test's server: it is asked for the Bot API's absolute URL, as a proxy is.
+    for name in ("NO_PROXY", "no_proxy"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("HTTP_PROXY", f"http://127.0.0.1:{server.port}")
+    async with Bot(TOKEN, base_url="http://api.telegram.invalid/bot", request=BotAPIRequest()) as bot:
+        assert (await bot.send_message(7, "via the proxy")).text == "via the proxy"
+    assert server.requests[-1].target == f"http://api.telegram.invalid/bot{TOKEN}/sendMessage"
+
+
+async def test_no_proxy_exempts_its_hosts(server: Server, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("HTTP_PROXY", "http://127.0.0.1:9")  # nobody listens there: a call through it would fail
+    monkeypatch.setenv("NO_PROXY", "127.0.0.1")
+    async with bot_for(server) as bot:
+        assert (await bot.send_message(7, "direct")).text == "direct"
+    assert server.requests[-1].target == f"/bot{TOKEN}/sendMessage"
+
+
+def test_made_outside_a_running_loop_it_works_inside_one() -> None:
+    request = BotAPIRequest()  # as the composition root builds it, before run_polling starts the loop
+
+    async def call() -> str | None:
+        served = Server()
+        listening = await asyncio.start_server(served.handle, "127.0.0.1", 0)
+        served.port = listening.sockets[0].getsockname()[1]
+        async with listening, Bot(TOKEN, base_url=served.base_url, request=request) as bot:
+            return (await bot.send_message(7, "hello")).text
+
+    assert asyncio.run(call()) == "hello"

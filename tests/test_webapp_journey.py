@@ -14,7 +14,7 @@ import pytest
 from bot.platform.gcj02 import wgs84_to_gcj02
 from bot.web import Metrics, WebServer
 from bot.webapp.init_data import sign
-from tests.support.driver import Person, TestBed, inline_buttons, text_of
+from tests.support.driver import Person, TestBed, eventually, inline_buttons, text_of
 from tests.support.report_steps import count_rows, draft_step
 
 URL = "https://city.example/app/"
@@ -242,3 +242,19 @@ async def test_the_pages_send_refuses_what_it_cannot_do_and_changes_nothing(page
     await someone.expect_no_message()
     assert await count_rows(page.bed, "subscriptions") == 0
     assert await count_rows(page.bed, "report_drafts") == 0
+
+
+async def test_the_nearest_spots_open_the_map_at_the_vendors_place(idle_bed: TestBed) -> None:
+    await start_with_map(idle_bed)
+    vendor = idle_bed.person(6011, "He", language_code="en")
+    await vendor.send("/sell")
+    choices = await vendor.expect_message(contains="Where and when may you sell?")
+    await vendor.press(choices, "Where can I sell now?")
+    await vendor.expect_message(contains="share your location")
+    await vendor.share_location(30.5, 114.16)
+
+    async def map_at_the_place() -> bool:
+        urls = [url for message in idle_bed.emulator.inbox.get(vendor.id, []) for url in web_app_buttons(message)]
+        return f"{URL}?lat=30.50000&lon=114.16000" in urls
+
+    assert await eventually(map_at_the_place)

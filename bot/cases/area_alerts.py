@@ -14,6 +14,7 @@ gets one digest a day at DIGEST_TIME (reminder :data:`DIGEST`). Every message go
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -402,43 +403,57 @@ def list_text(t: Lang, heading: str, waiting: list[Waiting], desk: Desk) -> str:
     return fit("\n".join(lines))
 
 
+async def _send_waiting(
+    conn: aiosqlite.Connection,
+    telegram_id: int,
+    cadence: str,
+    now: datetime,
+    desk: Desk,
+    *,
+    heading: Callable[[Lang, int], str],
+    dedupe_key: str,
+) -> bool:
+    """One message listing the person's reports held for this cadence, under ``heading``; False if none were."""
+    waiting = await _take_waiting(conn, telegram_id, cadence)
+    if not waiting:
+        return False
+    t = await lang_of_user(conn, telegram_id, desk)
+    text = list_text(t, heading(t, len(waiting)), waiting, desk)
+    await enqueue_text(conn, telegram_id, text, now, dedupe_key=dedupe_key, ref=alert_ref(telegram_id))
+    return True
+
+
 async def send_folded(conn: aiosqlite.Connection, reminder: Reminder, now: datetime, desk: Desk) -> None:
     """When the minute is up: one message with every report held since the last alert."""
     telegram_id = int(reminder.target.split(":", 1)[1])
-    waiting = await _take_waiting(conn, telegram_id, "instant")
-    if not waiting:
-        return
-    t = await lang_of_user(conn, telegram_id, desk)
-    heading = t.n_(
-        "🔔 {count} new report in your alert areas:",
-        "🔔 {count} new reports in your alert areas:",
-        len(waiting),
-    )
-    text = list_text(t, heading, waiting, desk)
-    await enqueue_text(
-        conn, telegram_id, text, now, dedupe_key=f"area_alert_fold:{reminder.id}", ref=alert_ref(telegram_id)
-    )
-    await _mark_sent(conn, telegram_id, now)
+    if await _send_waiting(
+        conn,
+        telegram_id,
+        "instant",
+        now,
+        desk,
+        heading=lambda t, count: t.n_(
+            "🔔 {count} new report in your alert areas:", "🔔 {count} new reports in your alert areas:", count
+        ),
+        dedupe_key=f"area_alert_fold:{reminder.id}",
+    ):
+        await _mark_sent(conn, telegram_id, now)
 
 
 async def send_digest(conn: aiosqlite.Connection, reminder: Reminder, now: datetime, desk: Desk) -> None:
     """Once a day: the reports of the person's daily subscriptions (nothing is sent on a day without any)."""
     telegram_id = int(reminder.target.split(":", 1)[1])
     await _plan_digest(conn, telegram_id, now, desk)  # tomorrow's, while a daily subscription is left
-    waiting = await _take_waiting(conn, telegram_id, "daily")
-    if not waiting:
-        return
-    t = await lang_of_user(conn, telegram_id, desk)
-    heading = t.n_(
-        "🗓 Your daily alert digest: {count} new report in your areas.",
-        "🗓 Your daily alert digest: {count} new reports in your areas.",
-        len(waiting),
-    )
-    await enqueue_text(
+    await _send_waiting(
         conn,
         telegram_id,
-        list_text(t, heading, waiting, desk),
+        "daily",
         now,
+        desk,
+        heading=lambda t, count: t.n_(
+            "🗓 Your daily alert digest: {count} new report in your areas.",
+            "🗓 Your daily alert digest: {count} new reports in your areas.",
+            count,
+        ),
         dedupe_key=f"area_alert_digest:{reminder.id}",
-        ref=alert_ref(telegram_id),
     )

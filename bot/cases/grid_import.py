@@ -12,7 +12,6 @@ import argparse
 import asyncio
 import json
 import re
-import sys
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -27,22 +26,18 @@ from bot.platform.config import Settings
 from bot.platform.db import Database, read_rows, returned_id
 from bot.platform.geo import (
     SAMPLE_CITY,
-    GeoDataError,
     ServiceArea,
     load_service_area,
-    polygon_problem,
-    rings_from_geojson,
-    valid_coordinates,
 )
+from bot.platform.geojson_command import ImportFailed, add_import_export, run_import_export
 from bot.vending.spot_features import (
     EXTERNAL_ID,
-    MAX_ZONE_POSITIONS,
     RowError,
+    checked_area,
     escaped_text,
     json_kind,
     shown_text,
 )
-from bot.vending.spot_import import ImportFailed
 from bot.vending.spot_import import _nesting_problems as nesting_problems  # the spots file's rule, shared
 
 SAMPLE_GRIDS = Path(__file__).parents[1] / "data" / "sample_grids.geojson"
@@ -141,31 +136,15 @@ def grid_record(number: int, feature: Any, area: ServiceArea) -> GridRecord:
         kind = geometry.get("type") if isinstance(geometry, dict) else None
         named = shown_text(kind) if isinstance(kind, str) else json_kind(geometry)
         raise RowError(f"geometry must be a Polygon or MultiPolygon, not {named}")
-    try:
-        polygons = rings_from_geojson(geometry)
-    except (GeoDataError, RecursionError) as exc:
-        raise RowError(escaped_text(str(exc), 200)) from None
-    points = [point for polygon in polygons for ring in polygon for point in ring]
-    if len(points) > MAX_ZONE_POSITIONS:
-        raise RowError(f"the grid has {len(points)} positions; at most {MAX_ZONE_POSITIONS}")
-    if not all(valid_coordinates(lat, lon) for lat, lon in points):
-        raise RowError("the polygon has invalid coordinates")
-    for index, polygon in enumerate(polygons, start=1):
-        if problem := polygon_problem(polygon):
-            which = f"polygon {index}" if len(polygons) > 1 else "the polygon"
-            raise RowError(f"{which} is not a simple area: {problem}")
+    stored, bbox = checked_area(geometry, "grid")
     officers = _officers(props.get("officers"))
-    outlines = [[[[lon, lat] for lat, lon in ring] for ring in polygon] for polygon in polygons]
-    lats, lons = [p[0] for p in points], [p[1] for p in points]
     return GridRecord(
         number=number,
         external_id=external_id,
         name=name,
         district=district,
-        geometry={"type": "Polygon", "coordinates": outlines[0]}
-        if geometry["type"] == "Polygon"
-        else {"type": "MultiPolygon", "coordinates": outlines},
-        bbox=(min(lats), max(lats), min(lons), max(lons)),
+        geometry=stored,
+        bbox=bbox,
         officers=officers,
     )
 
@@ -311,12 +290,13 @@ async def export_grids(db: Database) -> dict[str, Any]:
 # ------------------------------------------------------------------ the command
 def add_arguments(commands: Any) -> None:
     """The ``grids`` sub-command of ``python -m bot``."""
-    parser = commands.add_parser("grids", help="import or export the grids (单元网格) cases are routed by")
-    actions = parser.add_subparsers(dest="grids_command", required=True)
-    importing = actions.add_parser("import", help="import grids from GeoJSON (Polygon / MultiPolygon features)")
-    importing.add_argument("file", type=Path)
-    exporting = actions.add_parser("export", help="export every grid as GeoJSON")
-    exporting.add_argument("file", type=Path)
+    add_import_export(
+        commands,
+        "grids",
+        about="import or export the grids (单元网格) cases are routed by",
+        import_help="import grids from GeoJSON (Polygon / MultiPolygon features)",
+        export_help="export every grid as GeoJSON",
+    )
 
 
 def run(settings: Settings, args: argparse.Namespace, now: datetime | None = None) -> int:
@@ -325,28 +305,10 @@ def run(settings: Settings, args: argparse.Namespace, now: datetime | None = Non
 
     moment = now or Clock().now()
     area = load_service_area(settings.service_area_file or SAMPLE_CITY)
-
-    async def main() -> int:
-        db = await Database.open(settings.database_target)
-        try:
-            if args.grids_command == "import":
-                summary = await import_grids(db, args.file, area, moment)
-                print(f"imported {args.file}: {summary}")
-            else:
-                data = await export_grids(db)
-                args.file.write_text(json.dumps(data, ensure_ascii=False, indent=1) + "\n", encoding="utf-8")
-                print(f"exported {len(data['features'])} grids to {args.file}")
-            return 0
-        finally:
-            await db.close()
-
-    try:
-        return asyncio.run(main())
-    except ImportFailed as exc:
-        print(f"error: {args.file} was not imported; nothing was changed:", file=sys.stderr)
-        for problem in exc.problems:
-            print(f"  {problem}", file=sys.stderr)
-        return 2
-    except OSError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
+    return run_import_export(
+        settings.database_target,
+        args,
+        import_file=lambda db, path: import_grids(db, path, area, moment),
+        export_all=export_grids,
+        exported="grids",
+    )

@@ -4,8 +4,8 @@ Telegram's limits as we model them (the emulator enforces the same): about 30 me
 overall, 20 a minute into one group, about one a second sustained into one private chat with short bursts. Each
 scope is a :class:`Bucket` whose tokens come back one period after the call that spent them was *answered*, so
 Telegram (which saw the request before we saw its answer) never counts more than ``capacity`` in one period, however
-long the request was on the way; a burst of up to ``capacity`` goes at once. A private chat gets 3 per 3 s: a burst
-of 3, then one a second.
+long the request was on the way; a burst of up to ``capacity`` goes at once. A private chat's bucket refills: a
+burst of 3, then one a second.
 
 Lanes: a reply to someone who just wrote (every direct call from a handler) goes first; staff alert cards and news
 about one person's case next; bulk pushes (broadcasts, digests, reminders) take what is left, one per 1/30 s at
@@ -68,11 +68,13 @@ def paced_method(endpoint: str) -> bool:
 
 
 class Bucket:
-    """``capacity`` tokens; a spent token comes back ``period`` after the call that spent it was answered."""
+    """``capacity`` tokens; a spent token comes back ``period`` after the call that spent it was answered, or, when
+    ``refilling``, one every ``period / capacity`` (a burst, then a steady pace: no long gap after the burst)."""
 
-    def __init__(self, capacity: int, period: float) -> None:
+    def __init__(self, capacity: int, period: float, refilling: bool = False) -> None:
         self.capacity = capacity
         self.period = period
+        self.refilling = refilling
         self.in_flight = 0
         self._back: deque[float] = deque()  # when spent tokens come back, earliest first
 
@@ -86,7 +88,10 @@ class Bucket:
 
     def answered(self, now: float) -> None:
         self.in_flight -= 1
-        self._back.append(now + self.period)
+        if self.refilling:
+            self._back.append(max(now, self._back[-1] if self._back else now) + self.period / self.capacity)
+        else:
+            self._back.append(now + self.period)
 
     def next_back(self) -> float | None:
         """When the next token comes back by itself (None: only an answer frees one)."""
@@ -120,7 +125,8 @@ class Schedule:
             return None
         found = self.chats.get(chat_id)
         if found is None:
-            found = self.chats[chat_id] = Bucket(*(self.limits.group if chat_id < 0 else self.limits.private))
+            group = chat_id < 0
+            found = self.chats[chat_id] = Bucket(*(self.limits.group if group else self.limits.private), not group)
         return found
 
     def queue(self, waiter: Waiter) -> None:

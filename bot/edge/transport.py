@@ -1,53 +1,46 @@
-"""The bot's HTTP client for the Bot API: plain HTTP/1.1 keep-alive connections on asyncio streams.
+"""The bot's HTTP client for the Bot API: python-telegram-bot's BaseRequest over aiohttp.
 
 python-telegram-bot's default client (httpx over httpcore over anyio) spends about a millisecond of CPU on each
 call, more than the bot's own work on most updates; a report step makes two or three calls (answer the button,
-edit its message, ask the next question). Bot API calls are small form-encoded POSTs answered with JSON, so this
-client writes the request itself and reads the answer by its Content-Length (or chunks), over pooled connections.
-File uploads, downloads and anything sent through a proxy (HTTP(S)_PROXY / ALL_PROXY) go through PTB's own client.
-Errors map to PTB's: TimedOut for every timeout, NetworkError for a connection lost or an answer that is not HTTP.
+edit its message, ask the next question). aiohttp, its HTTP parser in C, makes the same calls for a fraction of
+that, over pooled keep-alive connections: at most ``pool_size`` at once, as PTB's own pool. Uploads go as multipart
+forms; HTTP(S)_PROXY, ALL_PROXY and NO_PROXY are honoured as httpx honours them (http:// proxies).
+PTB's timeouts map onto aiohttp's: pool (waiting for a free connection), connect (opening one: ``sock_connect``),
+read (between two reads of the answer: ``sock_read``); aiohttp times no write by itself, so the whole exchange is
+bounded by connect + write + read (``total``) and a stalled upload ends too.
+Errors map to PTB's: TimedOut for every timeout, NetworkError for a connection refused or lost or an answer that
+is not HTTP.
 """
 
 from __future__ import annotations
 
 import asyncio
-import os
 import ssl
+import urllib.request
 from dataclasses import dataclass
-from urllib.parse import urlencode, urlsplit
+from urllib.parse import urlsplit
 
+import aiohttp
 from telegram._utils.defaultvalue import DefaultValue
 from telegram._utils.types import ODVInput
 from telegram.error import NetworkError, TimedOut
-from telegram.request import BaseRequest, HTTPXRequest, RequestData
+from telegram.request import BaseRequest, RequestData
 
-PROXY_VARIABLES = ("HTTPS_PROXY", "HTTP_PROXY", "ALL_PROXY", "https_proxy", "http_proxy", "all_proxy")
-MAX_HEADER_BYTES = 64 * 1024
-USER_AGENT = BaseRequest.USER_AGENT
-
-
-class BadAnswer(Exception):
-    """The server's answer is not HTTP/1.x as this client reads it."""
+FORM = "application/x-www-form-urlencoded"
+MEDIA_WRITE_TIMEOUT = 20.0  # PTB's default write timeout for uploads
 
 
 @dataclass
-class _Connection:
-    reader: asyncio.StreamReader
-    writer: asyncio.StreamWriter
+class _Session:
+    """An aiohttp session and the calls under way on it; once shut down, the last of them closes it."""
 
-    def usable(self) -> bool:
-        """False once the server closed it (an idle keep-alive connection may be closed at any time)."""
-        return not self.reader.at_eof() and not self.writer.is_closing()
-
-    def close(self) -> None:
-        self.writer.close()
-
-
-Origin = tuple[str, str, int]  # scheme, host, port
+    http: aiohttp.ClientSession
+    calls: int = 0
+    retired: bool = False
 
 
 class BotAPIRequest(BaseRequest):
-    """PTB's BaseRequest over pooled HTTP/1.1 connections: at most ``pool_size`` requests at once."""
+    """PTB's BaseRequest over aiohttp: at most ``pool_size`` requests at once, on kept-alive connections."""
 
     def __init__(
         self,
@@ -56,32 +49,30 @@ class BotAPIRequest(BaseRequest):
         read_timeout: float = 5.0,
         write_timeout: float = 5.0,
         pool_timeout: float = 1.0,
+        tls: ssl.SSLContext | None = None,
     ) -> None:
+        """``tls``: whom to trust over https (a self-hosted Bot API server with a private CA); the system's
+        certificates when not given."""
         self._timeouts = (connect_timeout, read_timeout, write_timeout, pool_timeout)
         self._pool_size = pool_size
-        self._slots = asyncio.Semaphore(pool_size)
-        self._idle: dict[Origin, list[_Connection]] = {}
-        # Made at first need, as each costs tens of milliseconds at start (loading the system's certificates).
-        self._tls: ssl.SSLContext | None = None
-        self._fallback: HTTPXRequest | None = None
-        self._through_proxy = any(os.environ.get(name) for name in PROXY_VARIABLES)
-        self._open = True
+        self._slots = asyncio.Semaphore(pool_size)  # the pool timeout is PTB's: waiting here, the call is not sent
+        self._tls = tls
+        self._session: _Session | None = None  # made at the first call: aiohttp wants a running event loop
+        self._proxies: dict[tuple[str, str], str | None] = {}
 
     @property
     def read_timeout(self) -> float | None:
         return self._timeouts[1]
 
     async def initialize(self) -> None:
-        self._open = True
+        """Nothing yet: the session is made at the first call (the bot may be built outside a running loop)."""
 
     async def shutdown(self) -> None:
-        self._open = False  # a call still under way closes its connection when it is done
-        for connections in self._idle.values():
-            for connection in connections:
-                connection.close()
-        self._idle.clear()
-        if self._fallback is not None:
-            await self._fallback.shutdown()
+        session, self._session = self._session, None
+        if session is not None:
+            session.retired = True  # a call still under way finishes, then closes it
+            if not session.calls:
+                await session.http.close()
 
     async def do_request(
         self,
@@ -94,164 +85,111 @@ class BotAPIRequest(BaseRequest):
         pool_timeout: ODVInput[float] = BaseRequest.DEFAULT_NONE,
     ) -> tuple[int, bytes]:
         """One call: (HTTP status, body)."""
-        if self._through_proxy or method != "POST" or (request_data is not None and request_data.contains_files):
-            return await self._ptb_client().do_request(
-                url, method, request_data, read_timeout, write_timeout, connect_timeout, pool_timeout
-            )
+        uploading = request_data is not None and request_data.contains_files
+        connect, read, write, pool = self._timeouts
         connect_s, read_s, write_s, pool_s = (
             default if isinstance(given, DefaultValue) else given
-            for given, default in zip(
-                (connect_timeout, read_timeout, write_timeout, pool_timeout), self._timeouts, strict=True
+            for given, default in (
+                (connect_timeout, connect),
+                (read_timeout, read),
+                (write_timeout, MEDIA_WRITE_TIMEOUT if uploading else write),
+                (pool_timeout, pool),
             )
         )
-        parts = urlsplit(url)
-        if parts.scheme not in ("http", "https") or not parts.hostname:
-            raise NetworkError(f"cannot call {parts.scheme}:// addresses")
-        origin: Origin = (parts.scheme, parts.hostname, parts.port or (443 if parts.scheme == "https" else 80))
-        body = urlencode(request_data.json_parameters).encode() if request_data is not None else b""
-        head = (
-            f"POST {parts.path or '/'}{'?' + parts.query if parts.query else ''} HTTP/1.1\r\n"
-            f"Host: {parts.netloc}\r\nUser-Agent: {USER_AGENT}\r\nAccept: application/json\r\n"
-            f"Content-Type: application/x-www-form-urlencoded\r\nContent-Length: {len(body)}\r\n\r\n"
-        ).encode("latin-1")
+        phases = (connect_s, write_s, read_s)
+        timeout = aiohttp.ClientTimeout(
+            total=None if None in phases else sum(s for s in phases if s is not None),
+            sock_connect=connect_s,
+            sock_read=read_s,
+        )
         try:
             async with asyncio.timeout(pool_s):
                 await self._slots.acquire()
         except TimeoutError:
             raise TimedOut("Pool timeout: all connections are busy. Request was *not* sent to Telegram.") from None
+        session = self._session or self._open()
+        session.calls += 1
         try:
-            return await self._exchange(origin, head + body, connect_s, read_s, write_s)
+            return await self._exchange(session.http, url, method, request_data, timeout)
         finally:
+            session.calls -= 1
             self._slots.release()
+            if session.retired and not session.calls:
+                await session.http.close()
 
-    def _ptb_client(self) -> HTTPXRequest:
-        """Uploads, downloads and proxies: PTB's client, configured alike."""
-        if self._fallback is None:
-            connect_s, read_s, write_s, pool_s = self._timeouts
-            self._fallback = HTTPXRequest(
-                connection_pool_size=self._pool_size,
-                connect_timeout=connect_s,
-                read_timeout=read_s,
-                write_timeout=write_s,
-                pool_timeout=pool_s,
-            )
-        return self._fallback
+    def _open(self) -> _Session:
+        connector = aiohttp.TCPConnector(limit=self._pool_size, ssl=True if self._tls is None else self._tls)
+        http = aiohttp.ClientSession(
+            connector=connector, headers={"User-Agent": self.USER_AGENT}, cookie_jar=aiohttp.DummyCookieJar()
+        )
+        self._session = _Session(http)
+        return self._session
 
     async def _exchange(
-        self, origin: Origin, request: bytes, connect_s: float | None, read_s: float | None, write_s: float | None
+        self,
+        http: aiohttp.ClientSession,
+        url: str,
+        method: str,
+        request_data: RequestData | None,
+        timeout: aiohttp.ClientTimeout,
     ) -> tuple[int, bytes]:
-        connection, reused = await self._connection(origin, connect_s)
+        proxy = self._proxy_for(url)
         try:
             try:
-                status, body, keep = await _send(connection, request, read_s, write_s)
-            except (ConnectionError, _Unanswered):
-                if not reused:
+                return await _call(http, url, method, request_data, timeout, proxy)
+            except (aiohttp.ServerDisconnectedError, aiohttp.ClientOSError) as exc:
+                if isinstance(exc, aiohttp.ClientConnectorError):
                     raise
-                # The server had closed this idle connection as the request went out (nothing came back, so it
-                # was not handled): once more on a new connection.
-                connection.close()
-                connection, _ = await self._connection(origin, connect_s, idle=False)
-                status, body, keep = await _send(connection, request, read_s, write_s)
-        except TimeoutError:
-            connection.close()
+                # A kept-alive connection the server closed as the request went out: once more, on a new one
+                # (aiohttp does so only for idempotent methods; a Bot API call may arrive twice all the same).
+                return await _call(http, url, method, request_data, timeout, proxy)
+        except aiohttp.ConnectionTimeoutError:
+            raise TimedOut("Connecting to the Bot API timed out. Request was *not* sent to Telegram.") from None
+        except TimeoutError:  # aiohttp's read timeouts are TimeoutErrors too
             raise TimedOut from None
-        except (OSError, asyncio.IncompleteReadError, BadAnswer, _Unanswered) as exc:
-            connection.close()
+        except aiohttp.InvalidURL:  # its message would show the token
+            raise NetworkError("The Bot API address is not an http(s) URL") from None
+        except aiohttp.ClientHttpProxyError as exc:
+            raise NetworkError(f"The proxy refused the call: {exc.status} {exc.message}") from exc
+        except aiohttp.ClientResponseError as exc:  # never for a status (nobody raises for one): a parse error
+            raise NetworkError(f"Bot API: not an HTTP answer: {exc.message}") from exc
+        except aiohttp.ClientError as exc:
             raise NetworkError(f"Bot API connection: {type(exc).__name__}: {exc}") from exc
-        except BaseException:  # cancelled mid-answer: the rest of it would be read as the next call's
-            connection.close()
-            raise
-        if keep and self._open:
-            self._idle.setdefault(origin, []).append(connection)
-        else:
-            connection.close()
-        return status, body
 
-    async def _connection(self, origin: Origin, connect_s: float | None, idle: bool = True) -> tuple[_Connection, bool]:
-        """An idle connection to ``origin`` still open (and True), or a new one (and False)."""
-        waiting = self._idle.get(origin, []) if idle else []
-        while waiting:
-            connection = waiting.pop()
-            if connection.usable():
-                return connection, True
-            connection.close()
-        scheme, host, port = origin
-        try:
-            async with asyncio.timeout(connect_s):
-                reader, writer = await asyncio.open_connection(
-                    host, port, ssl=self._tls_context() if scheme == "https" else None, limit=MAX_HEADER_BYTES
-                )
-        except TimeoutError:
-            raise TimedOut("Connecting to the Bot API timed out") from None
-        except OSError as exc:
-            raise NetworkError(f"Connecting to the Bot API failed: {exc}") from exc
-        return _Connection(reader, writer), False
-
-    def _tls_context(self) -> ssl.SSLContext:
-        if self._tls is None:
-            self._tls = ssl.create_default_context()
-        return self._tls
+    def _proxy_for(self, url: str) -> str | None:
+        """The proxy the environment names for ``url`` (none if NO_PROXY exempts its host), read once per origin:
+        aiohttp's own trust_env reads the environment and ~/.netrc on a thread at every call."""
+        parts = urlsplit(url)
+        origin = scheme, host = parts.scheme, parts.hostname or ""
+        if origin not in self._proxies:
+            proxies = urllib.request.getproxies()
+            exempt = bool(host) and urllib.request.proxy_bypass(host)
+            self._proxies[origin] = None if exempt else proxies.get(scheme) or proxies.get("all")
+        return self._proxies[origin]
 
 
-class _Unanswered(Exception):
-    """The connection ended before the first byte of an answer."""
+async def _call(
+    http: aiohttp.ClientSession,
+    url: str,
+    method: str,
+    request_data: RequestData | None,
+    timeout: aiohttp.ClientTimeout,
+    proxy: str | None,
+) -> tuple[int, bytes]:
+    async with http.request(
+        method, url, data=_body(request_data), timeout=timeout, proxy=proxy, allow_redirects=False
+    ) as answer:
+        return answer.status, await answer.read()
 
 
-async def _send(
-    connection: _Connection, request: bytes, read_s: float | None, write_s: float | None
-) -> tuple[int, bytes, bool]:
-    connection.writer.write(request)
-    async with asyncio.timeout(write_s):
-        await connection.writer.drain()
-    async with asyncio.timeout(read_s):
-        try:
-            head = await connection.reader.readuntil(b"\r\n\r\n")
-        except asyncio.IncompleteReadError as exc:
-            if not exc.partial:
-                raise _Unanswered from exc
-            raise
-        except asyncio.LimitOverrunError as exc:
-            raise BadAnswer("headers too long") from exc
-        return await _read_answer(head, connection.reader)
-
-
-async def _read_answer(head: bytes, reader: asyncio.StreamReader) -> tuple[int, bytes, bool]:
-    """Status, body and whether the connection may be used again, of one HTTP/1.x answer (its head read)."""
-    lines = head.decode("latin-1").split("\r\n")
-    version, _, rest = lines[0].partition(" ")
-    code = rest[:3]
-    if not version.startswith("HTTP/1.") or not code.isdigit():
-        raise BadAnswer(f"not an HTTP answer: {lines[0][:80]!r}")
-    headers: dict[str, str] = {}
-    for line in lines[1:]:
-        if line:
-            name, _, value = line.partition(":")
-            headers[name.strip().lower()] = value.strip()
-    keep = version == "HTTP/1.1" and "close" not in headers.get("connection", "").lower()
-    if "chunked" in headers.get("transfer-encoding", "").lower():
-        body = await _read_chunks(reader)
-    elif "content-length" in headers:
-        length = headers["content-length"]
-        if not length.isdigit():
-            raise BadAnswer(f"bad Content-Length {length[:20]!r}")
-        body = await reader.readexactly(int(length))
-    else:  # the body ends when the server closes the connection
-        body = await reader.read()
-        keep = False
-    return int(code), body, keep
-
-
-async def _read_chunks(reader: asyncio.StreamReader) -> bytes:
-    chunks: list[bytes] = []
-    while True:
-        size_line = await reader.readuntil(b"\r\n")
-        try:
-            size = int(size_line.split(b";")[0].strip(), 16)
-        except ValueError as exc:
-            raise BadAnswer(f"bad chunk size {size_line[:20]!r}") from exc
-        if size == 0:
-            while (await reader.readuntil(b"\r\n")) != b"\r\n":  # trailers, if any, up to the blank line
-                pass
-            return b"".join(chunks)
-        chunks.append(await reader.readexactly(size))
-        await reader.readexactly(2)  # the CRLF after each chunk
+def _body(request_data: RequestData | None) -> aiohttp.BytesPayload | aiohttp.FormData | None:
+    """The call's parameters as a urlencoded form, or with files to upload as a multipart one (made anew for each
+    attempt: a form is read once)."""
+    if request_data is None:
+        return None
+    if not request_data.contains_files:
+        return aiohttp.BytesPayload(request_data.url_encoded_parameters().encode(), content_type=FORM)
+    form = aiohttp.FormData(request_data.json_parameters)
+    for name, (filename, content, mimetype) in request_data.multipart_data.items():
+        form.add_field(name, content, filename=filename, content_type=mimetype)
+    return form

@@ -89,6 +89,14 @@ class Database:
         """One unit of work: all of it is committed, or none of it on any error."""
         return self._engine.transaction()
 
+    def read_snapshot(self) -> AbstractAsyncContextManager[aiosqlite.Connection]:
+        """PostgreSQL: reads that all see one committed state, on a pooled connection beside the units of work.
+        (A SQLite reader opens the file itself, as bot.vending.spot_index does: its one connection is the writer's.)
+        """
+        if isinstance(self._engine, SqliteDatabase):
+            raise DatabaseError("read_snapshot() is PostgreSQL's: open the SQLite file for a reader of its own")
+        return self._engine.read_snapshot()
+
     async def fetchone(self, sql: str, params: Params = ()) -> Row | None:
         """The first row; for queries of one row (a key, an aggregate, LIMIT 1)."""
         return await self._engine.fetchone(sql, params)

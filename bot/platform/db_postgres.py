@@ -277,6 +277,12 @@ class PostgresDatabase:
             # The connection answers the calls the code makes on aiosqlite's (execute, execute_fetchall, …).
             yield cast(aiosqlite.Connection, PgConnection(conn))
 
+    @asynccontextmanager
+    async def read_snapshot(self) -> AsyncIterator[aiosqlite.Connection]:
+        """Reads that see one committed state (REPEATABLE READ, read only), outside the writers' lock."""
+        async with self._pool.acquire() as conn, conn.transaction(isolation="repeatable_read", readonly=True):
+            yield cast(aiosqlite.Connection, PgConnection(conn))
+
     async def fetchone(self, sql: str, params: Params = ()) -> Row | None:
         rows = await self.fetchall(sql, params)
         return rows[0] if rows else None

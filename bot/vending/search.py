@@ -1,21 +1,25 @@
 """Finding spots: the nearest open in a period, where a vendor could be selling soonest, by district, by name.
 
-Spatial lookups go through SQLite's R*Tree (``spots_rtree``): an expanding box around the point, rows ordered in
-SQL by a flat-earth distance, then the exact haversine distance in Python.
+With a SpotIndex (what the bot's vendor search passes), the nearest-spot searches walk that in-process index, in
+one read snapshot of the database and without a thread hop (bot.vending.spot_index). Without one, or inside a
+caller's transaction (whose own changes only its connection sees), spatial lookups go through SQLite's R*Tree
+(``spots_rtree``): an expanding box around the point, rows ordered in SQL by a flat-earth distance, then the exact
+haversine distance in Python. Both give the same answers.
 """
 
 from __future__ import annotations
 
+import bisect
 import math
 import re
 from collections.abc import Callable
-from dataclasses import dataclass
-from datetime import datetime, tzinfo
+from dataclasses import dataclass, replace
+from datetime import date, datetime, tzinfo
 from functools import partial
 from typing import Any
 
 from bot.platform.clock import to_db
-from bot.platform.db import Reader, read_rows
+from bot.platform.db import Database, Reader, read_rows
 from bot.platform.geo import (
     EARTH_RADIUS_M,
     bounding_box,
@@ -23,6 +27,8 @@ from bot.platform.geo import (
     walking_time,
 )
 from bot.vending.hours import Opening, Period, hour_masks, minute_of_week, period_for
+from bot.vending.spot_grid import Prefilter, period_mask
+from bot.vending.spot_index import SpotIndex
 from bot.vending.spots import (
     EXCEPTIONS_COLUMN,
     ROW_COLUMNS,
@@ -212,6 +218,7 @@ async def nearest_open_spots(
     exclude: int | None = None,
     max_radius_m: float = MAX_RADIUS_M,
     hint: DensityHint | None = None,
+    index: SpotIndex | None = None,
 ) -> NearbyResult:
     """The nearest spots open in the period (``now``, ``tonight``, ``morning``), nearest first.
 
@@ -241,42 +248,37 @@ async def nearest_open_spots(
         return Nearby(spot, distance, opening, current is not None, max(arrival, opening.opens_at))
 
     wanted = offset + limit + 1  # one more tells whether another page exists
-    prefilter, params = _prefilter(period, goods, tz)
-    found = await _nearest(
-        source,
-        lat,
-        lon,
-        now,
-        tz,
-        wanted=wanted,
-        accept=open_in_period,
-        prefilter=prefilter,
-        params=params,
-        exclude=exclude,
-        max_radius_m=max_radius_m,
-        hint=hint,
-    )
+    if indexed := _usable(source, index):
+        async with indexed.reading() as reader:
+            found = await reader.nearest(
+                lat,
+                lon,
+                exceptions_since(now, tz),
+                wanted=wanted,
+                keep=Prefilter(period_mask(period, tz), period.end, goods, exclude),
+                accept=open_in_period,
+                max_radius_m=max_radius_m,
+                in_full=slice(offset, offset + limit),
+            )
+    else:
+        prefilter, params = _prefilter(period, goods, tz)
+        found = await _nearest(
+            source,
+            lat,
+            lon,
+            now,
+            tz,
+            wanted=wanted,
+            accept=open_in_period,
+            prefilter=prefilter,
+            params=params,
+            exclude=exclude,
+            max_radius_m=max_radius_m,
+            hint=hint,
+        )
     if found:
         page = [nearby(spot, distance) for distance, spot in found[offset : offset + limit]]
         return NearbyResult(page, soonest=False, more=len(found) > offset + limit)
-    return await _soonest_open(source, lat, lon, now, tz, period, limit, offset, goods, exclude, max_radius_m, hint)
-
-
-async def _soonest_open(
-    source: Reader,
-    lat: float,
-    lon: float,
-    now: datetime,
-    tz: tzinfo,
-    period: Period,
-    limit: int,
-    offset: int,
-    goods: str | None,
-    exclude: int | None,
-    max_radius_m: float,
-    hint: DensityHint,
-) -> NearbyResult:
-    """Nothing is open in the period: the spots where the vendor could be selling soonest after it starts."""
     ranked = await soonest_selling(
         source,
         lat,
@@ -284,13 +286,19 @@ async def _soonest_open(
         now,
         tz,
         start=period.start,
-        wanted=offset + limit + 1,
+        wanted=wanted,
         goods=goods,
         exclude=exclude,
         max_radius_m=max_radius_m,
         hint=hint,
+        index=index,
     )
     return NearbyResult(ranked[offset : offset + limit], soonest=True, more=len(ranked) > offset + limit)
+
+
+def _usable(source: Reader, index: SpotIndex | None) -> SpotIndex | None:
+    """The index answers reads through the Database; inside a caller's transaction SQL sees its own changes."""
+    return index if isinstance(source, Database) else None
 
 
 async def soonest_selling(
@@ -306,6 +314,7 @@ async def soonest_selling(
     exclude: int | None = None,
     max_radius_m: float = MAX_RADIUS_M,
     hint: DensityHint | None = None,
+    index: SpotIndex | None = None,
 ) -> list[Nearby]:
     """Spots by the moment a vendor at the point could be selling there, then by distance (the first ``wanted``
     exact; a few more may follow).
@@ -316,6 +325,8 @@ async def soonest_selling(
     are looked for among the spots with an opening before that moment (the hour masks), nearest first, and the
     search repeats with the better moment until nothing nearer is left (at most SOONEST_ROUNDS times).
     """
+    if indexed := _usable(source, index):
+        return await _soonest_indexed(indexed, lat, lon, now, tz, start, wanted, goods, exclude, max_radius_m)
     hint = hint or DensityHint()
     chances: dict[int, Nearby] = {}
 
@@ -334,22 +345,26 @@ async def soonest_selling(
     def ranked() -> list[Nearby]:
         return sorted(chances.values(), key=lambda near: (near.selling_from, near.distance_m, near.spot.id))
 
+    async def candidates(batch: int, before: datetime | None, radius_m: float) -> list[tuple[float, Spot]]:
+        """The ``batch`` nearest spots within ``radius_m`` with an opening before ``before`` (None: any)."""
+        prefilter, params = _prefilter(None if before is None else Period("soonest", start, before), goods, tz)
+        return await _nearest(
+            source,
+            lat,
+            lon,
+            now,
+            tz,
+            wanted=batch,
+            accept=partial(chance, before=before),
+            prefilter=prefilter,
+            params=params,
+            exclude=exclude,
+            max_radius_m=radius_m,
+            hint=hint,
+        )
+
     batch = max(SOONEST_CANDIDATES, wanted)
-    prefilter, params = _prefilter(None, goods, tz)
-    found = await _nearest(
-        source,
-        lat,
-        lon,
-        now,
-        tz,
-        wanted=batch,
-        accept=partial(chance, before=None),
-        prefilter=prefilter,
-        params=params,
-        exclude=exclude,
-        max_radius_m=max_radius_m,
-        hint=hint,
-    )
+    found = await candidates(batch, None, max_radius_m)
     for _ in range(SOONEST_ROUNDS):
         if len(found) < batch:
             break  # every spot that could come sooner has been read
@@ -358,23 +373,56 @@ async def soonest_selling(
         reach = (best - now) / walking_time(1.0)  # metres walked by then
         if found[-1][0] >= reach:
             break  # the spots not read yet are too far to be reached before it
-        prefilter, params = _prefilter(Period("soonest", start, best), goods, tz)
         batch *= 2
-        found = await _nearest(
-            source,
-            lat,
-            lon,
-            now,
-            tz,
-            wanted=batch,
-            accept=partial(chance, before=best),
-            prefilter=prefilter,
-            params=params,
-            exclude=exclude,
-            max_radius_m=min(max_radius_m, reach),
-            hint=hint,
-        )
+        found = await candidates(batch, best, min(max_radius_m, reach))
     return ranked()
+
+
+async def _soonest_indexed(
+    index: SpotIndex,
+    lat: float,
+    lon: float,
+    now: datetime,
+    tz: tzinfo,
+    start: datetime,
+    wanted: int,
+    goods: str | None,
+    exclude: int | None,
+    max_radius_m: float,
+) -> list[Nearby]:
+    """soonest_selling in one walk of the index, nearest first: once ``wanted`` spots are ranked, only spots
+    with an opening before the ``wanted``-th moment are read, and the walk ends where walking there takes
+    until that moment (the same rule as the rounds over SQL, without rounds)."""
+    since = exceptions_since(now, tz)
+    since_day = date.fromisoformat(since)
+    keep = Prefilter(goods=goods, exclude=exclude)
+    chances: list[Nearby] = []
+    moments: list[datetime] = []  # the chances' selling moments, in order
+    async with index.reading() as reader:
+        for distance, entry in reader.walk(lat, lon, keep, max_radius_m):
+            arrival = now + walking_time(distance)
+            best = moments[wanted - 1] if len(moments) >= wanted else None
+            if best is not None and arrival >= best:
+                break  # nothing farther can be selling before the wanted-th
+            if not keep.passes(entry):
+                continue  # read before the filter narrowed
+            if best is not None and not entry.mask & period_mask(Period("soonest", max(arrival, start), best), tz):
+                continue  # not open at any time between getting there and the wanted-th moment
+            spot = entry.spot(since_day)
+            opening = selling_opening(spot, start, arrival, tz)
+            if opening is None:
+                continue
+            moment = max(arrival, opening.opens_at, start)
+            if best is not None and moment >= best:
+                continue
+            chances.append(Nearby(spot, distance, opening, opening.contains(now), moment))
+            bisect.insort(moments, moment)
+            if len(moments) >= wanted:
+                best = moments[wanted - 1]
+                keep.mask, keep.before = period_mask(Period("soonest", start, best), tz), best
+        ranked = sorted(chances, key=lambda near: (near.selling_from, near.distance_m, near.spot.id))[:wanted]
+        full = await reader.complete([(near.distance_m, near.spot) for near in ranked])
+    return [replace(near, spot=spot) for near, (_, spot) in zip(ranked, full, strict=True)]
 
 
 async def spots_in_district(

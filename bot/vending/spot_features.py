@@ -354,18 +354,15 @@ def spot_record(
     )
 
 
-def zone_record(where: str, props: Mapping[str, Any], geometry: dict[str, Any]) -> ZoneRecord:
-    external_id = _external_id(props)
-    kind = _text(props, "kind") or "other"
-    if kind not in ZONE_KINDS:
-        raise RowError(f"kind {shown_text(kind)} is not one of {', '.join(ZONE_KINDS)}")
+def checked_area(geometry: dict[str, Any], shape: str) -> tuple[dict[str, Any], tuple[float, float, float, float]]:
+    """A zone's or grid's (``shape``) polygons as stored, with their bounding box; RowError names what is wrong."""
     try:
         polygons = rings_from_geojson(geometry)
-    except GeoDataError as exc:
+    except (GeoDataError, RecursionError) as exc:
         raise RowError(escaped_text(str(exc), 200)) from None
     points = [point for polygon in polygons for ring in polygon for point in ring]
     if len(points) > MAX_ZONE_POSITIONS:
-        raise RowError(f"the zone has {len(points)} positions; at most {MAX_ZONE_POSITIONS}")
+        raise RowError(f"the {shape} has {len(points)} positions; at most {MAX_ZONE_POSITIONS}")
     if not all(valid_coordinates(lat, lon) for lat, lon in points):
         raise RowError("the polygon has invalid coordinates")
     for number, polygon in enumerate(polygons, start=1):
@@ -375,16 +372,28 @@ def zone_record(where: str, props: Mapping[str, Any], geometry: dict[str, Any]) 
     lats, lons = [p[0] for p in points], [p[1] for p in points]
     # Stored as read (plain [longitude, latitude] numbers), not as given: nothing else in the file rides along.
     outlines = [[[[lon, lat] for lat, lon in ring] for ring in polygon] for polygon in polygons]
+    stored = (
+        {"type": "Polygon", "coordinates": outlines[0]}
+        if geometry["type"] == "Polygon"
+        else {"type": "MultiPolygon", "coordinates": outlines}
+    )
+    return stored, (min(lats), max(lats), min(lons), max(lons))
+
+
+def zone_record(where: str, props: Mapping[str, Any], geometry: dict[str, Any]) -> ZoneRecord:
+    external_id = _external_id(props)
+    kind = _text(props, "kind") or "other"
+    if kind not in ZONE_KINDS:
+        raise RowError(f"kind {shown_text(kind)} is not one of {', '.join(ZONE_KINDS)}")
+    stored, bbox = checked_area(geometry, "zone")
     return ZoneRecord(
         where=where,
         external_id=external_id,
         name=_text(props, "name", required=True),
         name_en=_text(props, "name_en") or None,
         kind=kind,
-        geometry={"type": "Polygon", "coordinates": outlines[0]}
-        if geometry["type"] == "Polygon"
-        else {"type": "MultiPolygon", "coordinates": outlines},
-        bbox=(min(lats), max(lats), min(lons), max(lons)),
+        geometry=stored,
+        bbox=bbox,
         hours=_hours(props.get("hours"), required=False),
         note=_text(props, "note"),
     )

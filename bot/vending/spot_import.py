@@ -9,7 +9,6 @@ stable ``id`` property, so importing a corrected file again updates them instead
 from __future__ import annotations
 
 import argparse
-import asyncio
 import csv
 import io
 import json
@@ -29,6 +28,7 @@ from bot.platform.geo import (
     ServiceArea,
     load_service_area,
 )
+from bot.platform.geojson_command import ImportFailed, add_import_export, run_import_export
 from bot.vending.hours import store_hours
 from bot.vending.spot_export import export_geojson
 from bot.vending.spot_features import (
@@ -50,14 +50,6 @@ log = logging.getLogger(__name__)
 
 SAMPLE_SPOTS = Path(__file__).parents[1] / "data" / "sample_spots.geojson"
 SAMPLE_TIMEZONE = ZoneInfo("Asia/Shanghai")  # the sample city's
-
-
-class ImportFailed(Exception):
-    """The file cannot be imported; ``problems`` names every bad row and why."""
-
-    def __init__(self, problems: list[str]) -> None:
-        super().__init__(f"{len(problems)} problem(s): " + "; ".join(problems[:3]))
-        self.problems = problems
 
 
 @dataclass(frozen=True)
@@ -343,44 +335,25 @@ async def ensure_sample_spots(db: Database, now: datetime) -> int:
 
 def add_arguments(commands: Any) -> None:
     """The ``spots`` sub-command of ``python -m bot``."""
-    spots = commands.add_parser("spots", help="import or export vending spots and no-vending zones")
-    actions = spots.add_subparsers(dest="spots_command", required=True)
-    importing = actions.add_parser("import", help="import spots and zones from GeoJSON or spots from CSV")
-    importing.add_argument("file", type=Path)
-    exporting = actions.add_parser("export", help="export every spot and zone as GeoJSON")
-    exporting.add_argument("file", type=Path)
+    add_import_export(
+        commands,
+        "spots",
+        about="import or export vending spots and no-vending zones",
+        import_help="import spots and zones from GeoJSON or spots from CSV",
+        export_help="export every spot and zone as GeoJSON",
+    )
 
 
 def run(settings: Settings, args: argparse.Namespace, now: datetime | None = None) -> int:
     """Runs ``spots import|export``; 0 on success, 2 when the file is bad (every problem printed)."""
-    import sys
-
     from bot.platform.clock import Clock
 
     moment = now or Clock().now()
     area = load_service_area(settings.service_area_file or SAMPLE_CITY)
-
-    async def main() -> int:
-        db = await Database.open(settings.database_target)
-        try:
-            if args.spots_command == "import":
-                summary = await import_file(db, args.file, area, settings.timezone, moment)
-                print(f"imported {args.file}: {summary}")
-            else:
-                data = await export_geojson(db, moment, settings.timezone)
-                args.file.write_text(json.dumps(data, ensure_ascii=False, indent=1) + "\n", encoding="utf-8")
-                print(f"exported {len(data['features'])} features to {args.file}")
-            return 0
-        finally:
-            await db.close()
-
-    try:
-        return asyncio.run(main())
-    except ImportFailed as exc:
-        print(f"error: {args.file} was not imported; nothing was changed:", file=sys.stderr)
-        for problem in exc.problems:
-            print(f"  {problem}", file=sys.stderr)
-        return 2
-    except OSError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
+    return run_import_export(
+        settings.database_target,
+        args,
+        import_file=lambda db, path: import_file(db, path, area, settings.timezone, moment),
+        export_all=lambda db: export_geojson(db, moment, settings.timezone),
+        exported="features",
+    )

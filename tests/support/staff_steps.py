@@ -9,7 +9,7 @@ from bot.cases.drafts import Draft
 from bot.cases.states import Report
 from bot.people import staff
 from bot.people.staff import Role
-from tests.support.driver import Person, TestBed, text_of
+from tests.support.driver import DEFAULT_TIMEOUT, Person, TestBed, text_of
 
 STAFF_GROUP = -100300400
 ADMIN_ID = 9001
@@ -62,10 +62,10 @@ async def file_case(bed: TestBed, reporter: int, **changes: Any) -> Report:
     return report
 
 
-async def card_of(room: Person, report: Report) -> dict[str, Any]:
+async def card_of(room: Person, report: Report, timeout: float = DEFAULT_TIMEOUT) -> dict[str, Any]:
     """The next card about the report in the room's chat (skipping the pins, photos and notes in between)."""
     while True:
-        message = await room.expect_message()
+        message = await room.expect_message(timeout=timeout)
         if report.public_no in text_of(message) and message.get("reply_markup") is not None:
             return message
 
@@ -100,9 +100,9 @@ def desk_labels(message: dict[str, Any]) -> list[str]:
     ]
 
 
-async def next_with(person: Person, text: str) -> dict[str, Any]:
+async def next_with(person: Person, text: str, timeout: float = DEFAULT_TIMEOUT) -> dict[str, Any]:
     """The next message in the person's chat that contains ``text`` (pins and photos in between are skipped)."""
     while True:
-        message = await person.expect_message()
+        message = await person.expect_message(timeout=timeout)
         if text in text_of(message):
             return message
