@@ -29,6 +29,7 @@ from bot.cases.intake_open311 import Open311Intake
 from bot.cases.service import AfterCommit
 from bot.edge import calls as edge
 from bot.edge.courier import Notifier
+from bot.edge.inbound import SharedInbound
 from bot.edge.pacing import Pacer
 from bot.edge.persistence import SQLitePersistence
 from bot.edge.transport import BotAPIRequest
@@ -236,6 +237,8 @@ def build_application(
     """The bot, ready to run by polling or webhook; `services` may be given to share a clock with a test, and
     `more_reminder_kinds` adds reminder kinds of a test's own."""
     services = services or Services(settings)
+    # Several instances share the work only on PostgreSQL in webhook mode (see bot/edge/inbound.py).
+    shared = settings.database_url is not None and settings.use_webhook
     application: BotApplication = (
         ApplicationBuilder()
         .token(settings.bot_token)
@@ -243,7 +246,7 @@ def build_application(
         .base_file_url(settings.api_file_url)
         .defaults(Defaults(parse_mode=ParseMode.HTML, tzinfo=settings.timezone))
         .context_types(ContextTypes(context=BotContext))
-        .persistence(SQLitePersistence(services.open, update_interval=settings.persistence_interval))
+        .persistence(SQLitePersistence(services.open, update_interval=settings.persistence_interval, shared=shared))
         .rate_limiter(Pacer())  # Telegram's limits per scope, replies first: see bot/edge/pacing.py
         .request(BotAPIRequest())  # a third of the CPU of PTB's default client per call: see bot/edge/transport.py
         .get_updates_request(BotAPIRequest(pool_size=1))
@@ -270,6 +273,8 @@ def build_application(
     application.bot_data["metrics"] = Metrics()
     application.bot_data["flood"] = UserRateLimiter()
     application.bot_data["alerts"] = AlertThrottle(window=60.0 * errors.ALERT_WINDOW_MINUTES)
+    if shared:
+        application.bot_data["inbound"] = SharedInbound(application)
 
     # Order matters: the guard first, then every journey, then the catch-alls for what nobody claimed.
     application.add_handler(TypeHandler(Update, guard), group=GUARD_GROUP)
@@ -343,13 +348,19 @@ async def start_webhook(application: BotApplication, settings: Settings) -> WebS
     if application.post_init:
         await application.post_init(application)
     await application.start()
+    inbound: SharedInbound | None = application.bot_data.get("inbound")
+    if inbound is not None:
+        await inbound.start()
 
     async def feed(data: dict[str, Any]) -> None:
         try:
             update = Update.de_json(data, application.bot)
         except Exception as exc:  # PTB raises whatever a constructor meets: KeyError, TypeError, OverflowError…
             raise MalformedUpdate(type(exc).__name__) from exc
-        await application.update_queue.put(update)
+        if inbound is not None:
+            await inbound.receive(update, data)  # stored before Telegram hears 200: no instance loses it
+        else:
+            await application.update_queue.put(update)
 
     server = WebServer(
         application.bot_data["services"],
@@ -372,4 +383,7 @@ async def stop_webhook(application: BotApplication) -> None:
     server: WebServer | None = application.bot_data.pop("web", None)
     if server is not None:
         await server.stop()
+    inbound: SharedInbound | None = application.bot_data.get("inbound")
+    if inbound is not None:
+        await inbound.stop()
     await _stop_application(application)

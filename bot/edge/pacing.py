@@ -23,7 +23,7 @@ import logging
 import time
 from collections import deque
 from collections.abc import Callable, Coroutine
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import timedelta
 from enum import IntEnum
 from typing import Any
@@ -111,7 +111,7 @@ class Schedule:
     """The pacing decisions, clock-free (times are passed in): who may send now, and when to look again."""
 
     def __init__(self, limits: Limits | None = None) -> None:
-        self.limits = limits or Limits()
+        self.limits = self.whole = limits or Limits()
         self.overall = Bucket(*self.limits.overall)
         self.chats: dict[int, Bucket] = {}
         self.queues: dict[Lane, list[Waiter]] = {lane: [] for lane in Lane}
@@ -128,6 +128,16 @@ class Schedule:
             group = chat_id < 0
             found = self.chats[chat_id] = Bucket(*(self.limits.group if group else self.limits.private), not group)
         return found
+
+    def share(self, instances: int) -> None:
+        """Several instances send with one token: each takes 1/N of the overall budget (at least one message a
+        period) and spaces its bulk pushes N times wider; the per-chat and per-group buckets stay whole."""
+        capacity, period = self.whole.overall
+        share = max(1, capacity // max(1, instances))
+        self.limits = replace(
+            self.whole, overall=(share, period), bulk_spacing=self.whole.bulk_spacing * max(1, instances)
+        )
+        self.overall.capacity = share
 
     def queue(self, waiter: Waiter) -> None:
         self.queues[waiter.lane].append(waiter)
@@ -253,6 +263,11 @@ class Pacer(BaseRateLimiter[Paced]):
 
     async def initialize(self) -> None:
         return None
+
+    def share(self, instances: int) -> None:
+        """This instance's part of the overall budget when ``instances`` send with the same token."""
+        self.schedule.share(instances)
+        self._run()
 
     async def shutdown(self) -> None:
         if self._timer is not None:

@@ -2,6 +2,10 @@
 
 Conversation keys (tuples of ids) and states are stored as JSON; user and chat data as JSON objects.
 Bot data is not persisted: the domain tables are the truth and shared services live there at run time.
+
+Shared (several instances on one PostgreSQL, bot/edge/inbound.py): PTB reads conversations and data only at start,
+so a person's data is read again before each of their updates (``refresh_*``), and a chat's conversation steps
+through :meth:`SQLitePersistence.chat_conversations` before its next update is handled.
 """
 
 from __future__ import annotations
@@ -21,9 +25,12 @@ _STORE = PersistenceInput(bot_data=False, chat_data=True, user_data=True, callba
 class SQLitePersistence(BasePersistence[dict[str, Any], dict[str, Any], dict[str, Any]]):
     """Stores conversations, user data and chat data in the tables of migration 0001."""
 
-    def __init__(self, open_database: Callable[[], Awaitable[Database]], update_interval: float = 1.0) -> None:
+    def __init__(
+        self, open_database: Callable[[], Awaitable[Database]], update_interval: float = 1.0, shared: bool = False
+    ) -> None:
         super().__init__(store_data=_STORE, update_interval=update_interval)
         self._open_database = open_database
+        self.shared = shared  # other instances write the same rows: read them again before each update
         # What each row holds now (JSON as written; absent when there is no row), so that what did not change is
         # not written again: PTB hands over every touched person's data and every set state at each flush.
         self._stored: dict[tuple[str, str], str] = {}
@@ -58,8 +65,9 @@ class SQLitePersistence(BasePersistence[dict[str, Any], dict[str, Any], dict[str
         encoded_key = json.dumps(list(key))
         encoded_state = None if new_state is None else json.dumps(new_state)
         stored = (f"conversation {name}", encoded_key)
-        if self._stored.get(stored) == encoded_state:
+        if not self.shared and self._stored.get(stored) == encoded_state:
             return  # the step was set again to what it was (a hint, a repeated question)
+        # (Shared: another instance may have moved the step since this one remembered it, so it is always written.)
         db = await self._db()
         if encoded_state is None:
             await db.execute("DELETE FROM ptb_conversations WHERE name = ? AND key = ?", (name, encoded_key))
@@ -92,10 +100,23 @@ class SQLitePersistence(BasePersistence[dict[str, Any], dict[str, Any], dict[str
         self._stored.pop(("ptb_user_data", str(user_id)), None)
 
     async def refresh_user_data(self, user_id: int, user_data: dict[str, Any]) -> None:
-        return None
+        if self.shared:
+            await self._reread("ptb_user_data", "user_id", user_id, user_data)
 
     async def refresh_chat_data(self, chat_id: int, chat_data: dict[str, Any]) -> None:
-        return None
+        if self.shared:
+            await self._reread("ptb_chat_data", "chat_id", chat_id, chat_data)
+
+    async def chat_conversations(self, chat_id: int) -> dict[str, dict[ConversationKey, object]]:
+        """The conversation steps stored for one chat, by conversation name (keys start with the chat's id)."""
+        rows = await (await self._db()).fetchall(
+            "SELECT name, key, state FROM ptb_conversations WHERE key LIKE ? OR key = ?",
+            (f"[{chat_id},%", f"[{chat_id}]"),
+        )
+        found: dict[str, dict[ConversationKey, object]] = {}
+        for row in rows:
+            found.setdefault(row["name"], {})[tuple(json.loads(row["key"]))] = json.loads(row["state"])
+        return found
 
     async def refresh_bot_data(self, bot_data: dict[str, Any]) -> None:
         return None
@@ -118,6 +139,14 @@ class SQLitePersistence(BasePersistence[dict[str, Any], dict[str, Any], dict[str
                 (key, encoded),
             )
         self._remember(stored, encoded)
+
+    async def _reread(self, table: str, column: str, key: int, data: dict[str, Any]) -> None:
+        """Replaces ``data`` in place with the stored row (another instance may have changed it)."""
+        row = await (await self._db()).fetchone(f"SELECT data FROM {table} WHERE {column} = ?", (key,))
+        data.clear()
+        if row is not None:
+            data.update(json.loads(row["data"]))
+        self._remember((table, str(key)), None if row is None else row["data"])
 
     def _remember(self, stored: tuple[str, str], encoded: str | None) -> None:
         if encoded is None:
