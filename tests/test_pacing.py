@@ -50,6 +50,17 @@ def test_a_burst_of_thirty_goes_at_once_and_the_thirty_first_waits_for_the_secon
     assert schedule.grant(1 + ANSWER) == [calls[30]]
 
 
+def test_one_of_two_instances_sends_fifteen_a_second_and_thirty_once_alone_again() -> None:
+    schedule = Schedule()
+    schedule.share(2)  # two instances send with the same token (bot/edge/inbound.py counts them)
+    calls = queued(schedule, waiters(31))
+    granted = schedule.grant(0.0)
+    assert granted == calls[:15]
+    assert schedule.limits.bulk_spacing == pytest.approx(2 / 30)
+    schedule.share(1)  # the other instance is gone
+    assert schedule.grant(0.0) == calls[15:30]
+
+
 def test_a_group_gets_twenty_a_minute_and_the_twenty_first_waits_while_other_chats_go() -> None:
     schedule = Schedule()
     group = queued(schedule, [Waiter(Lane.ALERT, -100) for _ in range(21)])
