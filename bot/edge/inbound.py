@@ -126,7 +126,10 @@ class SharedInbound:
             if not await self._renew(chat_key):
                 log.warning("the lease of chat %s ran out while its updates were handled here", chat_key)
                 return  # the instance that took it over carries on from this row
-            await self._handle(chat_key, row)
+            try:
+                await self._handle(chat_key, row)
+            except Exception:  # as PTB does with an update that raised: logged and dropped, not tried forever
+                log.exception("update %s of chat %s could not be handled", row["update_id"], chat_key)
             await self.db.execute(
                 "UPDATE inbound_updates SET state = 'done', claimed_by = ?, done_at = now() "
                 "WHERE update_id = ? AND state = 'pending'",
