@@ -76,7 +76,7 @@ class Instance:
         return self.services.instance
 
 
-StartInstance = Callable[..., Awaitable[Instance]]  # (lease=…) -> a running courier
+StartInstance = Callable[..., Awaitable[Instance]]  # (lease=…) -> an instance, its courier not started yet
 
 
 @pytest.fixture
@@ -96,8 +96,7 @@ async def start_instance(emulator: BotAPIEmulator, shared_url: str) -> AsyncIter
         services = Services(settings)
         application = build_application(settings, services)
         await application.initialize()  # opens the database, the Bot API client and its pacer; no polling
-        notifier = Notifier(application.bot, services, idle_poll=0.2, lease=lease)
-        notifier.start()
+        notifier = Notifier(application.bot, services, idle_poll=0.2, lease=lease)  # started by the test
         instance = Instance(services, notifier)
         started.append((instance, application))
         return instance
@@ -136,22 +135,31 @@ async def test_two_couriers_deliver_every_row_once_in_each_chats_order(
     chats = [7100 + number for number in range(30)]
     for chat_id in chats:
         emulator.add_user(chat_id, f"Resident {chat_id}", "en")
-    first: Instance = await start_instance()
-    second: Instance = await start_instance()
-    now = first.services.clock.now()
-    await queue(first.services.db, [(chat_id, f"{chat_id} #{n}") for n in range(1, 6) for chat_id in chats], now)
-    first.notifier.wake()
-    second.notifier.wake()
+    first = await start_instance()
+    second = await start_instance()
+    db, now = first.services.db, first.services.clock.now()
+    await queue(db, [(chat_id, f"{chat_id} #{n}") for n in range(1, 6) for chat_id in chats], now)
+    # A third of the chats is already in each instance's hands (as after a first round of claims), so both are
+    # certainly at work at once; the last third goes to whichever claims it first.
+    lease = timedelta(seconds=90)
+    for instance, held in ((first, chats[:10]), (second, chats[10:20])):
+        for chat_id in held:
+            assert len(await claims.claim_chat(db, chat_id, instance.name, now, lease, batch=20)) == 5
+    first.notifier.start()
+    second.notifier.start()
     await eventually(lambda: drained(first), timeout=60)
 
     for chat_id in chats:
         assert texts_in(emulator, chat_id) == [f"{chat_id} #{n}" for n in range(1, 6)]
     assert len(emulator.calls_of("sendMessage")) == 5 * len(chats)  # nothing sent twice
-    rows = await first.services.db.fetchall("SELECT state, claimed_by FROM outbox")
+    rows = await db.fetchall("SELECT chat_id, state, claimed_by FROM outbox")
     assert {row["state"] for row in rows} == {"sent"} and len(rows) == 5 * len(chats)
-    senders = {row["claimed_by"] for row in rows}
-    assert senders == {first.name, second.name}  # both took part
+    sender = {row["chat_id"]: row["claimed_by"] for row in rows}
+    assert len({(row["chat_id"], row["claimed_by"]) for row in rows}) == len(chats)  # a chat's rows by one sender
+    assert {sender[chat_id] for chat_id in chats[:10]} == {first.name}
+    assert {sender[chat_id] for chat_id in chats[10:20]} == {second.name}
     assert first.notifier.delivered + second.notifier.delivered == 5 * len(chats)
+    assert first.notifier.delivered >= 50 and second.notifier.delivered >= 50
 
 
 async def test_a_chat_held_by_a_stopped_instance_is_taken_over_when_its_lease_ends(
@@ -160,10 +168,10 @@ async def test_a_chat_held_by_a_stopped_instance_is_taken_over_when_its_lease_en
     chat_id = 7200
     emulator.add_user(chat_id, "Qian", "en")
     lease = timedelta(seconds=3)
-    stopping: Instance = await start_instance(lease)
+    stopping = await start_instance(lease)
     await queue(stopping.services.db, [(chat_id, f"news {n}") for n in range(1, 7)], stopping.services.clock.now())
     claimed_at = time.monotonic()
-    stopping.notifier.wake()
+    stopping.notifier.start()
     # A private chat takes a burst of three, then one a second: stop the instance while it waits for the fourth.
     await eventually(received(emulator, chat_id, 3), timeout=10)
     # Gone without giving its claim back, as a killed process: its database first, then its courier.
@@ -171,10 +179,10 @@ async def test_a_chat_held_by_a_stopped_instance_is_taken_over_when_its_lease_en
     await held_by.close()
     await stopping.notifier.stop()
     assert texts_in(emulator, chat_id) == ["news 1", "news 2", "news 3"]
-    taking_over: Instance = await start_instance(lease)
+    taking_over = await start_instance(lease)
     held = await taking_over.services.db.fetchall("SELECT claimed_by FROM outbox WHERE state = 'pending'")
     assert [row["claimed_by"] for row in held] == [stopping.name] * 3
-    taking_over.notifier.wake()
+    taking_over.notifier.start()
     await asyncio.sleep(max(0.0, claimed_at + lease.total_seconds() - 0.7 - time.monotonic()))
     assert texts_in(emulator, chat_id) == ["news 1", "news 2", "news 3"]  # the lease still holds
     await eventually(lambda: drained(taking_over), timeout=20)

@@ -17,7 +17,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Any
 
-from bot.platform.clock import to_db
+from bot.platform.clock import from_db, to_db
 from bot.platform.db import Database, Row
 
 _CHAT_HEAD = "SELECT MIN(id) FROM outbox WHERE chat_id = ? AND state = 'pending'"
@@ -99,6 +99,18 @@ async def release_all(db: Database, instance: str) -> None:
                 f"UPDATE {table} SET claimed_by = NULL, lease_until = NULL WHERE claimed_by = ? AND state = 'pending'",
                 (instance,),
             )
+
+
+async def next_unclaimed(db: Database, instance: str) -> datetime | None:
+    """When the earliest pending reminder is due for this instance: one another instance has claimed is looked at
+    again when that claim runs out (it is normally fired before then)."""
+    row = await db.fetchone(
+        "SELECT LEAST((SELECT MIN(due_at) FROM reminders WHERE state = 'pending' "
+        "AND (claimed_by IS NULL OR claimed_by = ?)), (SELECT MIN(GREATEST(due_at, lease_until)) FROM reminders "
+        "WHERE state = 'pending' AND claimed_by IS NOT NULL AND claimed_by <> ?))",
+        (instance, instance),
+    )
+    return from_db(row[0]) if row and row[0] else None
 
 
 async def claim_due_reminders(db: Database, instance: str, now: datetime, lease: timedelta, limit: int) -> list[Row]:

@@ -30,7 +30,7 @@ import aiosqlite
 
 from bot.platform import claims
 from bot.platform.clock import from_db, to_db
-from bot.platform.db import returned_id
+from bot.platform.db import Database, returned_id
 from bot.platform.services import Services
 
 log = logging.getLogger(__name__)
@@ -127,14 +127,11 @@ async def pending(db: Any, target: str | None = None) -> list[Reminder]:
     return [_reminder(row) for row in rows]
 
 
-async def next_due(db: Any, instance: str = "") -> datetime | None:
-    """When the earliest pending reminder is due for this instance: a reminder another instance has claimed is
-    looked at again when that claim runs out (it is normally fired before then)."""
-    row = await db.fetchone(
-        "SELECT MIN(CASE WHEN claimed_by IS NOT NULL AND claimed_by <> ? AND lease_until > due_at "
-        "THEN lease_until ELSE due_at END) FROM reminders WHERE state = 'pending'",
-        (instance,),
-    )
+async def next_due(db: Database, instance: str = "") -> datetime | None:
+    """When the earliest pending reminder is due (on PostgreSQL, for this instance: see claims.next_unclaimed)."""
+    if claims.shared(db):
+        return await claims.next_unclaimed(db, instance)
+    row = await db.fetchone("SELECT MIN(due_at) FROM reminders WHERE state = 'pending'")
     return from_db(row[0]) if row and row[0] else None
 
 

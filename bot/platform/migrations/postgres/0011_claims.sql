@@ -6,3 +6,5 @@ ALTER TABLE outbox ADD COLUMN claimed_by TEXT;
 ALTER TABLE outbox ADD COLUMN lease_until TEXT;   -- UTC
 ALTER TABLE reminders ADD COLUMN claimed_by TEXT;
 ALTER TABLE reminders ADD COLUMN lease_until TEXT;   -- UTC
+-- The claimed reminders still pending (few: those being fired), for the timer's "when next" (claims.next_unclaimed).
+CREATE INDEX reminders_claimed ON reminders (lease_until) WHERE state = 'pending' AND claimed_by IS NOT NULL;
