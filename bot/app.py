@@ -33,6 +33,7 @@ from bot.edge.inbound import SharedInbound
 from bot.edge.pacing import Pacer
 from bot.edge.persistence import SQLitePersistence
 from bot.edge.transport import BotAPIRequest
+from bot.platform import claims
 from bot.platform.config import SUPPORTED_LANGUAGES, Settings
 from bot.platform.i18n import N_, get_lang
 from bot.platform.ratelimit import AlertThrottle, UserRateLimiter
@@ -210,6 +211,13 @@ async def post_stop(application: BotApplication) -> None:
     notifier: Notifier | None = application.bot_data.get("notifier")
     if notifier is not None:
         await notifier.stop()
+    services: Services = application.bot_data["services"]
+    if notifier is not None and claims.shared(services.db):
+        # Several instances share the database: what this one claimed is free for the others now, not at lease end.
+        try:
+            await claims.release_all(services.db, services.instance)
+        except Exception:
+            log.warning("claims not given back at stop; other instances take them over when their lease ends")
 
 
 async def post_shutdown(application: BotApplication) -> None:

@@ -1,268 +1,258 @@
-"""Two instances of the bot on one PostgreSQL behind one webhook URL: each update handled once, a chat's updates in
-order, the wizard's steps carried from one instance to the other, a dead instance's chat taken over, and Telegram's
-budget divided between them. Needs TEST_DATABASE_URL (PostgreSQL); CI sets it."""
+"""Several bot instances on one PostgreSQL database (bot/platform/claims.py): two couriers against one database and
+one Telegram deliver every outbox row once, each chat's rows in order; a chat claimed by an instance that stopped
+is taken over when its lease runs out; two reminder timers fire each due reminder once, and a reminder claimed by
+an instance that died is fired by the other after the lease.
+
+These run on PostgreSQL whatever the engine of the run: TEST_DATABASE_URL's server when it is set, otherwise a
+throwaway one started by scripts/postgres.sh for this module.
+"""
 
 from __future__ import annotations
 
-import itertools
-import json
-import socket
-from collections.abc import AsyncIterator
-from dataclasses import dataclass, field
+import asyncio
+import os
+import subprocess
+import tempfile
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from dataclasses import dataclass
+from datetime import datetime, timedelta
 from pathlib import Path
 
-import aiohttp
+import aiosqlite
 import pytest
-from aiohttp import web
 
-from bot.app import BotApplication, build_application, start_webhook, stop_webhook
-from bot.edge.inbound import SharedInbound
-from bot.edge.pacing import Pacer
+from bot.app import BotApplication, build_application
+from bot.edge.courier import Notifier, backlog
+from bot.platform import claims
+from bot.platform.config import load_settings
+from bot.platform.db import Database
+from bot.platform.outbox import enqueue_text
+from bot.platform.reminders import Reminder, ReminderKinds, fire_due, next_due, schedule
 from bot.platform.services import Services
-from bot.web import Metrics
 from devtools.emulator import BotAPIEmulator
-from tests.support.driver import TestBed, eventually
-from tests.support.pg import TEST_DATABASE_URL
-from tests.support.report_steps import DESCRIPTION, HOME, STAFF_CHAT, walk_to
+from tests.support.driver import eventually
+from tests.support.pg import TEST_DATABASE_URL, create_database, drop_database
 
-pytestmark = pytest.mark.skipif(
-    TEST_DATABASE_URL is None,
-    reason="several instances share a PostgreSQL database: set TEST_DATABASE_URL (bash scripts/postgres.sh)",
-)
-
-SECRET = "instances-secret"
+ROOT = Path(__file__).resolve().parent.parent
+EMULATOR_TOKEN = "123456:emulator-token-aaaaaaaaaaaaaaaaaaaa"
 
 
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
-@dataclass
-class Balancer:
-    """The load balancer in front of the instances: each POST goes to the next one in turn, or to all of them at
-    once (as when Telegram re-delivers an update whose answer was late)."""
-
-    targets: list[str]
-    to_all: bool = False
-    routed: list[int] = field(default_factory=list)  # which instance got each POST, in order
-    _turns: itertools.cycle[int] = field(init=False)
-    _runner: web.AppRunner | None = None
-    url: str = ""
-
-    async def start(self) -> None:
-        self._turns = itertools.cycle(range(len(self.targets)))
-        app = web.Application()
-        app.router.add_post("/telegram/webhook", self._forward)
-        self._runner = web.AppRunner(app)
-        await self._runner.setup()
-        port = free_port()
-        await web.TCPSite(self._runner, "127.0.0.1", port).start()
-        self.url = f"http://127.0.0.1:{port}/telegram/webhook"
-
-    async def _forward(self, request: web.Request) -> web.Response:
-        body, headers = await request.read(), {k: v for k, v in request.headers.items() if k.startswith("X-")}
-        chosen = list(range(len(self.targets))) if self.to_all else [next(self._turns)]
-        statuses = []
-        async with aiohttp.ClientSession() as session:
-            for index in chosen:
-                self.routed.append(index)
-                async with session.post(
-                    self.targets[index], data=body, headers={**headers, "Content-Type": "application/json"}
-                ) as answer:
-                    statuses.append(answer.status)
-        return web.Response(status=max(statuses))
-
-    async def stop(self) -> None:
-        if self._runner is not None:
-            await self._runner.cleanup()
-
-
-@dataclass
-class Pair:
-    emulator: BotAPIEmulator
-    instances: list[TestBed]
-    balancer: Balancer
-
-    def app(self, index: int) -> BotApplication:
-        application = self.instances[index].application
-        assert application is not None
-        return application
-
-    def inbound(self, index: int) -> SharedInbound:
-        inbound: SharedInbound = self.app(index).bot_data["inbound"]
-        return inbound
-
-
-async def start_instance(emulator: BotAPIEmulator, tmp_path: Path, url: str) -> TestBed:
-    port = free_port()
-    bed = TestBed(emulator, tmp_path / "unused.sqlite3", database_url=url)
-    bed.env = {
-        "STAFF_CHAT_ID": str(STAFF_CHAT),
-        "WEBHOOK_URL": f"http://127.0.0.1:{port}/telegram/webhook",
-        "WEBHOOK_LISTEN": "127.0.0.1",
-        "WEBHOOK_PORT": str(port),
-        "WEBHOOK_SECRET": SECRET,
-    }
-    bed.settings = bed.make_settings()
-    bed.services = Services(bed.settings)
-    bed.application = build_application(bed.settings, bed.services)
-    await start_webhook(bed.application, bed.settings)
-    return bed
+@pytest.fixture(scope="module")
+def server_url() -> Iterator[str]:
+    """A PostgreSQL server: TEST_DATABASE_URL's, or a throwaway one for this module."""
+    if TEST_DATABASE_URL is not None:
+        yield TEST_DATABASE_URL
+        return
+    folder = tempfile.mkdtemp(prefix="citybot-instances-")
+    env = {**os.environ, "PG_DIR": folder, "PG_PORT": str(20000 + os.getpid() % 20000)}
+    script = str(ROOT / "scripts" / "postgres.sh")
+    started = subprocess.run(["bash", script], env=env, capture_output=True, text=True, timeout=300, check=True)
+    try:
+        yield started.stdout.strip()
+    finally:
+        subprocess.run(["bash", script, "stop"], env=env, capture_output=True, timeout=120, check=False)
 
 
 @pytest.fixture
-async def pair(emulator: BotAPIEmulator, tmp_path: Path, database_url: str | None) -> AsyncIterator[Pair]:
-    assert database_url is not None
-    first = await start_instance(emulator, tmp_path, database_url)
-    second = await start_instance(emulator, tmp_path, database_url)
-    assert first.settings is not None and second.settings is not None
-    balancer = Balancer([str(first.settings.webhook_url), str(second.settings.webhook_url)])
-    await balancer.start()
-    emulator.webhook_url = balancer.url  # Telegram knows one URL: the balancer's
-    emulator.add_group(STAFF_CHAT, "Staff")
-    yield Pair(emulator, [first, second], balancer)
-    for bed in (first, second):
-        if bed.application is not None:
-            await stop_webhook(bed.application)
-            bed.application = None
-    await balancer.stop()
+async def shared_url(server_url: str) -> AsyncIterator[str]:
+    """A fresh database on the server, migrated, that the instances of one test share."""
+    url = await create_database(server_url)
+    db = await Database.open(url)
+    await db.close()
+    yield url
+    await drop_database(server_url, url)
 
 
-def handled(pair: Pair) -> int:
-    total = 0
-    for index in range(2):
-        metrics: Metrics = pair.app(index).bot_data["metrics"]
-        total += metrics.handled
-    return total
+@dataclass
+class Instance:
+    """One running bot's courier: its own services, database pool, Bot API client and pacer."""
+
+    services: Services
+    notifier: Notifier
+
+    @property
+    def name(self) -> str:
+        return self.services.instance
 
 
-async def settled(pair: Pair, chat_id: int) -> None:
-    """Waits until the chat's updates are all handled and its lease let go, so the next one may land anywhere."""
-    db = pair.instances[0].db
+StartInstance = Callable[..., Awaitable[Instance]]  # (lease=…) -> an instance, its courier not started yet
 
-    async def idle() -> bool:
-        busy = await db.fetchone(
-            "SELECT 1 FROM inbound_updates WHERE chat_key = ? AND state = 'pending' "
-            "UNION ALL SELECT 1 FROM chat_leases WHERE chat_key = ?",
-            (chat_id, chat_id),
+
+@pytest.fixture
+async def start_instance(emulator: BotAPIEmulator, shared_url: str) -> AsyncIterator[StartInstance]:
+    started: list[tuple[Instance, BotApplication]] = []
+
+    async def start(lease: timedelta = timedelta(seconds=90)) -> Instance:
+        settings = load_settings(
+            {
+                "BOT_TOKEN": emulator.token,
+                "BOT_API_BASE_URL": emulator.base_url,
+                "BOT_API_FILE_URL": emulator.file_url,
+                "DATABASE_URL": shared_url,
+            },
+            env_file=None,
         )
-        return busy is None
+        services = Services(settings)
+        application = build_application(settings, services)
+        await application.initialize()  # opens the database, the Bot API client and its pacer; no polling
+        notifier = Notifier(application.bot, services, idle_poll=0.2, lease=lease)  # started by the test
+        instance = Instance(services, notifier)
+        started.append((instance, application))
+        return instance
 
-    await eventually(idle)
-
-
-async def test_the_wizard_continues_whichever_instance_gets_each_step(pair: Pair) -> None:
-    bed = pair.instances[0]
-    alice = bed.person(8101, "Alice", language_code="en")
-    await alice.send("/report")  # to the first instance, then the second, the first… in turn
-    prompt = await alice.expect_message(contains="What kind of problem")
-    await settled(pair, alice.id)
-    await alice.press(prompt, "Exposed garbage")
-    await alice.expect_message(contains="Where is it?")
-    await settled(pair, alice.id)
-    await alice.share_location(*HOME)
-    await alice.expect_message(contains="Location received")
-    await alice.expect_message(contains="describe the problem")
-    await settled(pair, alice.id)
-    await alice.send(DESCRIPTION)
-    prompt = await alice.expect_message(contains="A photo helps")
-    await settled(pair, alice.id)
-    await alice.press(prompt, "Skip")
-    card = await alice.expect_message(contains="Please check your report")
-    await settled(pair, alice.id)
-    await alice.press(card, "Submit")
-    await alice.expect_message(contains="Thank you! Your report number is R")
-    await alice.expect_no_message(0.5)
-
-    assert pair.balancer.routed == [0, 1, 0, 1, 0, 1]
-    rows = await bed.db.fetchall("SELECT state, claimed_by FROM inbound_updates ORDER BY update_id")
-    assert len(rows) == 6 and {row["state"] for row in rows} == {"done"}
-    owners = {pair.inbound(0).instance_id, pair.inbound(1).instance_id}
-    assert {row["claimed_by"] for row in rows} == owners  # both instances handled steps of the one wizard
-    report = await bed.db.fetchall("SELECT category, description FROM reports WHERE reporter_id = ?", (8101,))
-    assert [tuple(r) for r in report] == [("garbage", DESCRIPTION)]
-    assert await bed.db.fetchone("SELECT 1 FROM ptb_conversations WHERE key LIKE '[8101,%'") is None  # ended
-    assert await bed.db.fetchall("SELECT * FROM chat_leases") == []
-    assert handled(pair) == 6
+    yield start
+    for instance, application in started:
+        await instance.notifier.stop()
+        await application.shutdown()
+        await instance.services.close()
 
 
-async def test_an_update_sent_to_both_instances_is_handled_once_and_in_order(pair: Pair) -> None:
-    pair.balancer.to_all = True  # every update reaches both instances, as a re-delivery after a timeout does
-    bed = pair.instances[0]
-    bob = bed.person(8102, "Bob", language_code="en")
-    for text in ("/start", "/help", "/start", "/help"):
-        await bob.send(text)
-    await bob.expect_message(contains="Hello, Bob")
-    await bob.expect_message(contains="What I can do")
-    await bob.expect_message(contains="Hello, Bob")
-    await bob.expect_message(contains="What I can do")
-    await bob.expect_no_message(0.5)
-
-    assert len(pair.balancer.routed) == 8
-    assert handled(pair) == 4
-    rows = await bed.db.fetchall("SELECT state FROM inbound_updates WHERE chat_key = 8102")
-    assert [row["state"] for row in rows] == ["done"] * 4
+async def queue(db: Database, messages: list[tuple[int, str]], now: datetime) -> None:
+    async with db.transaction() as conn:
+        for chat_id, text in messages:
+            await enqueue_text(conn, chat_id, text, now)
 
 
-async def test_a_chat_held_by_a_dead_instance_is_taken_over_when_its_lease_runs_out(pair: Pair) -> None:
-    bed = pair.instances[0]
-    carol = bed.person(8103, "Carol", language_code="en")
-    # An instance took Carol's chat and was killed: its lease still runs for two seconds, and nobody renews it.
-    await bed.db.execute(
-        "INSERT INTO chat_leases (chat_key, owner, lease_until) VALUES (?, 'killed', now() + interval '2 seconds')",
-        (8103,),
-    )
-    await carol.send("/start")
-    await carol.send("/help")
-    await carol.expect_no_message(1.0)  # stored, but the chat is the dead instance's for now
-    pending = await bed.db.fetchall("SELECT state FROM inbound_updates WHERE chat_key = 8103")
-    assert [row["state"] for row in pending] == ["pending", "pending"]
-
-    await carol.expect_message(contains="Hello, Carol", timeout=5)  # the sweeper took the chat over, in order
-    await carol.expect_message(contains="What I can do")
-    await carol.expect_no_message(0.5)
-    rows = await bed.db.fetchall("SELECT state FROM inbound_updates WHERE chat_key = 8103")
-    assert [row["state"] for row in rows] == ["done", "done"]
-    assert await bed.db.fetchall("SELECT * FROM chat_leases") == []
+def texts_in(emulator: BotAPIEmulator, chat_id: int) -> list[str]:
+    return [message.get("text", "") for message in emulator.inbox.get(chat_id, [])]
 
 
-async def test_a_wizard_left_on_a_stopped_instance_goes_on_on_the_other(pair: Pair) -> None:
-    bed = pair.instances[1]
-    dan = bed.person(8104, "Dan", language_code="en")
-    await walk_to(dan, "description")
-    first = pair.instances[0]
-    assert first.application is not None
-    await stop_webhook(first.application)
-    first.application = None
-    pair.balancer.targets = [pair.balancer.targets[1]] * 2  # the balancer sends everything to the one left
-    await dan.send("Broken street light on the corner")
-    await dan.expect_message(contains="A photo helps")
-    row = await bed.db.fetchone("SELECT step, data FROM report_drafts WHERE telegram_id = 8104")
-    assert row["step"] == "photos" and json.loads(row["data"])["description"] == "Broken street light on the corner"
+async def drained(instance: Instance) -> bool:
+    return await backlog(instance.services) == 0
 
 
-async def test_the_instances_divide_telegrams_budget(pair: Pair) -> None:
-    pacers = [pair.app(index).bot.rate_limiter for index in range(2)]
+def received(emulator: BotAPIEmulator, chat_id: int, count: int) -> Callable[[], Awaitable[bool]]:
+    async def check() -> bool:
+        return len(texts_in(emulator, chat_id)) >= count
 
-    def overall(index: int) -> tuple[int, float]:
-        pacer = pacers[index]
-        assert isinstance(pacer, Pacer)
-        return pacer.schedule.limits.overall
+    return check
 
-    async def halves() -> bool:
-        return overall(0) == overall(1) == (15, 1.0)
 
-    async def whole() -> bool:
-        return overall(0) == (30, 1.0)
+async def test_two_couriers_deliver_every_row_once_in_each_chats_order(
+    emulator: BotAPIEmulator, start_instance: StartInstance
+) -> None:
+    chats = [7100 + number for number in range(30)]
+    for chat_id in chats:
+        emulator.add_user(chat_id, f"Resident {chat_id}", "en")
+    first = await start_instance()
+    second = await start_instance()
+    db, now = first.services.db, first.services.clock.now()
+    await queue(db, [(chat_id, f"{chat_id} #{n}") for n in range(1, 6) for chat_id in chats], now)
+    # A third of the chats is already in each instance's hands (as after a first round of claims), so both are
+    # certainly at work at once; the last third goes to whichever claims it first.
+    lease = timedelta(seconds=90)
+    for instance, held in ((first, chats[:10]), (second, chats[10:20])):
+        for chat_id in held:
+            assert len(await claims.claim_chat(db, chat_id, instance.name, now, lease, batch=20)) == 5
+    first.notifier.start()
+    second.notifier.start()
+    await eventually(lambda: drained(first), timeout=60)
 
-    assert await eventually(halves)
-    live = await pair.instances[0].db.fetchone("SELECT COUNT(*) FROM instances")
-    assert live[0] == 2
+    for chat_id in chats:
+        assert texts_in(emulator, chat_id) == [f"{chat_id} #{n}" for n in range(1, 6)]
+    assert len(emulator.calls_of("sendMessage")) == 5 * len(chats)  # nothing sent twice
+    rows = await db.fetchall("SELECT chat_id, state, claimed_by FROM outbox")
+    assert {row["state"] for row in rows} == {"sent"} and len(rows) == 5 * len(chats)
+    sender = {row["chat_id"]: row["claimed_by"] for row in rows}
+    assert len({(row["chat_id"], row["claimed_by"]) for row in rows}) == len(chats)  # a chat's rows by one sender
+    assert {sender[chat_id] for chat_id in chats[:10]} == {first.name}
+    assert {sender[chat_id] for chat_id in chats[10:20]} == {second.name}
+    assert first.notifier.delivered + second.notifier.delivered == 5 * len(chats)
+    assert first.notifier.delivered >= 50 and second.notifier.delivered >= 50
 
-    second = pair.instances[1]
-    assert second.application is not None
-    await stop_webhook(second.application)
-    second.application = None
-    assert await eventually(whole)  # the one left has the whole budget again
+
+async def test_a_chat_held_by_a_stopped_instance_is_taken_over_when_its_lease_ends(
+    emulator: BotAPIEmulator, start_instance: StartInstance
+) -> None:
+    chat_id = 7200
+    emulator.add_user(chat_id, "Qian", "en")
+    lease = timedelta(seconds=3)
+    stopping = await start_instance(lease)
+    await queue(stopping.services.db, [(chat_id, f"news {n}") for n in range(1, 7)], stopping.services.clock.now())
+    claimed_at = time.monotonic()
+    stopping.notifier.start()
+    # A private chat takes a burst of three, then one a second: stop the instance while it waits for the fourth.
+    await eventually(received(emulator, chat_id, 3), timeout=10)
+    # Gone without giving its claim back, as a killed process: its database first, then its courier.
+    held_by = stopping.services.db
+    await held_by.close()
+    await stopping.notifier.stop()
+    assert texts_in(emulator, chat_id) == ["news 1", "news 2", "news 3"]
+    taking_over = await start_instance(lease)
+    held = await taking_over.services.db.fetchall("SELECT claimed_by FROM outbox WHERE state = 'pending'")
+    assert [row["claimed_by"] for row in held] == [stopping.name] * 3
+    taking_over.notifier.start()
+    await asyncio.sleep(max(0.0, claimed_at + lease.total_seconds() - 0.7 - time.monotonic()))
+    assert texts_in(emulator, chat_id) == ["news 1", "news 2", "news 3"]  # the lease still holds
+    await eventually(lambda: drained(taking_over), timeout=20)
+    assert texts_in(emulator, chat_id) == [f"news {n}" for n in range(1, 7)]  # in order, none twice
+    rows = await taking_over.services.db.fetchall("SELECT claimed_by FROM outbox ORDER BY id", ())
+    assert [row["claimed_by"] for row in rows] == [stopping.name] * 3 + [taking_over.name] * 3
+
+
+# ------------------------------------------------------------------ reminders
+def recording_kinds(fired: list[tuple[str, int]], name: str) -> ReminderKinds:
+    async def fire(conn: aiosqlite.Connection, reminder: Reminder, now: datetime) -> None:
+        fired.append((name, reminder.id))
+        await asyncio.sleep(0.002)  # a little work inside the transaction, so the two timers overlap
+
+    return ReminderKinds({"test_tick": None}, fire)
+
+
+@pytest.fixture
+async def two_services(shared_url: str) -> AsyncIterator[tuple[Services, Services]]:
+    pair = []
+    for _ in range(2):
+        services = Services(load_settings({"BOT_TOKEN": EMULATOR_TOKEN, "DATABASE_URL": shared_url}, env_file=None))
+        await services.open()
+        pair.append(services)
+    yield pair[0], pair[1]
+    for services in pair:
+        await services.close()
+
+
+async def test_two_reminder_timers_fire_each_due_reminder_once(two_services: tuple[Services, Services]) -> None:
+    first, second = two_services
+    now = first.clock.now()
+    async with first.db.transaction() as conn:
+        for number in range(200):
+            await schedule(conn, "test_tick", f"thing:{number}", now - timedelta(seconds=number % 7), now)
+    fired: list[tuple[str, int]] = []
+
+    async def timer(services: Services, name: str) -> None:
+        while await fire_due(services, recording_kinds(fired, name), services.clock.now(), limit=10):
+            pass
+
+    await asyncio.gather(timer(first, "first"), timer(second, "second"))
+    ids = [reminder_id for _, reminder_id in fired]
+    assert len(ids) == len(set(ids)) == 200
+    assert {name for name, _ in fired} == {"first", "second"}
+    row = await first.db.fetchone("SELECT COUNT(*) FROM reminders WHERE state = 'done'")
+    assert row is not None and row[0] == 200
+
+
+async def test_reminders_claimed_by_an_instance_that_died_fire_after_the_lease(
+    two_services: tuple[Services, Services],
+) -> None:
+    survivor, _ = two_services
+    now = survivor.clock.now()
+    async with survivor.db.transaction() as conn:
+        await schedule(conn, "test_tick", "thing:orphan", now - timedelta(minutes=1), now)
+    lease = timedelta(minutes=2)
+    taken = await claims.claim_due_reminders(survivor.db, "died-mid-lease", now, lease, 10)
+    assert len(taken) == 1
+    fired: list[tuple[str, int]] = []
+    kinds = recording_kinds(fired, "survivor")
+
+    assert await fire_due(survivor, kinds, now + timedelta(minutes=1)) == 0  # still held
+    lease_end = await next_due(survivor.db, survivor.instance)
+    assert lease_end is not None and abs(lease_end - (now + lease)) < timedelta(seconds=1)  # looked at again then
+    assert await fire_due(survivor, kinds, now + lease + timedelta(seconds=1)) == 1
+    assert [reminder_id for _, reminder_id in fired] == [taken[0]["id"]]
+    assert await next_due(survivor.db, survivor.instance) is None
+
+
+async def test_sqlite_claims_nothing(db: Database, database_url: str | None) -> None:
+    """On SQLite one process owns the file: the courier and the timer read rows as they always did."""
+    assert claims.shared(db) is (database_url is not None)

@@ -6,6 +6,10 @@ chats whose next row is not bulk are started first. Every outcome is recorded on
 Telegram asks; network errors and 5xx retry with capped exponential backoff (bounded in attempts); ``Forbidden``
 marks the user unreachable and drops their pushes until they write again. A crash between sending and marking
 re-sends that one row on restart (at least once).
+
+On PostgreSQL several instances may run the courier on one database: a chat's rows are claimed before they are
+sent (bot/platform/claims.py), the claim renewed while the chat is served and given back when it waits for a retry
+or the courier stops; a chat claimed by an instance that died is taken over when its lease runs out.
 """
 
 from __future__ import annotations
@@ -22,6 +26,7 @@ from telegram.error import BadRequest, Forbidden, NetworkError, RetryAfter, Tele
 
 from bot.edge import calls as edge
 from bot.edge.pacing import Lane, Paced
+from bot.platform import claims
 from bot.platform.clock import from_db, to_db
 from bot.platform.outbox import duplicate_removal, is_known_copy
 from bot.platform.services import Services
@@ -39,6 +44,7 @@ CHAT_BATCH = 20  # rows of one chat read at a time
 BULK_KEYS = ("reminder:", "spot-news:", "area_alert")
 ANSWER_TIMEOUT = 5.0  # seconds without Telegram's answer before the row is tried again (PTB's read timeout)
 LATE_ANSWER_WAIT = 60.0  # a slow answer is still awaited this long, to learn whether that try arrived after all
+LEASE = timedelta(seconds=90)  # PostgreSQL: a chat claimed by an instance that stopped answering is taken over then
 
 
 @dataclass(frozen=True)
@@ -79,9 +85,11 @@ class Notifier:
         idle_poll: float = 1.0,
         answer_timeout: float = ANSWER_TIMEOUT,
         late_answer_wait: float = LATE_ANSWER_WAIT,
+        lease: timedelta = LEASE,
     ) -> None:
         self.bot = bot
         self.services = services
+        self.lease = lease
         self.idle_poll = idle_poll
         self.answer_timeout = answer_timeout
         self.late_answer_wait = late_answer_wait
@@ -91,6 +99,11 @@ class Notifier:
         self._chats: dict[int, asyncio.Task[None]] = {}  # chat id -> the task delivering its rows
         self._stopping = False
         self.delivered = 0
+
+    @property
+    def claims(self) -> bool:
+        """Whether rows are claimed before they are sent (PostgreSQL, where several instances may share the work)."""
+        return claims.shared(self.services.db)
 
     def start(self) -> None:
         if self._task is None:
@@ -134,10 +147,10 @@ class Notifier:
         heads = await self.services.db.fetchall(
             "SELECT chat_id, next_attempt_at, "
             f"CASE WHEN {_BULK_SQL} THEN 1 ELSE 0 END AS bulk FROM outbox AS o "
-            "WHERE state = 'pending' AND NOT EXISTS (SELECT 1 FROM outbox AS e "
+            f"WHERE state = 'pending' AND {claims.FREE_HEAD_SQL} AND NOT EXISTS (SELECT 1 FROM outbox AS e "
             "WHERE e.state = 'pending' AND e.chat_id = o.chat_id AND e.id < o.id) "
             "ORDER BY bulk, id LIMIT ?",
-            (*_BULK_PARAMS, SCAN),
+            (*_BULK_PARAMS, *claims.free_head_params(self.services.instance, now), SCAN),
         )
         started = 0
         for head in heads:
@@ -152,12 +165,17 @@ class Notifier:
 
     async def _deliver_chat(self, chat_id: int) -> None:
         """Sends the chat's pending rows in id order until one must wait for a retry or none is left."""
+        held: datetime | None = None  # PostgreSQL: until when this instance's claim on the chat holds
         try:
             while True:
                 rows = await self._chat_rows(chat_id)
+                if self.claims:
+                    held = self.services.clock.now() + self.lease if rows else None
                 for row in rows:
                     if row.next_attempt_at is not None and row.next_attempt_at > self.services.clock.now():
                         return
+                    if held is not None and not (held := await self._renewed(chat_id, held)):
+                        return  # the claim ran out and another instance took the chat
                     if await self._unreachable(chat_id):
                         await self._settle(row, "dropped", error="the user has blocked the bot")
                     elif not await self._send(row):
@@ -170,15 +188,37 @@ class Notifier:
             log.exception("outbox delivery to chat %s failed; trying again shortly", chat_id)
         finally:
             self._chats.pop(chat_id, None)
+            if held is not None:
+                await self._release(chat_id)
             if len(self._chats) <= BULK_CHATS // 2:
                 self.wake()  # room for more chats: look again (not after every chat of a big broadcast)
 
+    async def _renewed(self, chat_id: int, held: datetime) -> datetime | None:
+        """The claim on the chat, renewed when half its lease is gone; None when this instance lost it."""
+        now = self.services.clock.now()
+        if held - now > self.lease / 2:
+            return held
+        until = now + self.lease
+        return until if await claims.renew_chat(self.services.db, chat_id, self.services.instance, until) else None
+
+    async def _release(self, chat_id: int) -> None:
+        try:
+            await claims.release_chat(self.services.db, chat_id, self.services.instance)
+        except Exception:  # the rows stay claimed until the lease runs out: later, not lost
+            log.warning("outbox claim on chat %s not given back; it is taken over when its lease ends", chat_id)
+
     async def _chat_rows(self, chat_id: int) -> list[OutboxRow]:
-        rows = await self.services.db.fetchall(
-            "SELECT id, chat_id, method, params, attempts, ref, dedupe_key, next_attempt_at FROM outbox "
-            "WHERE chat_id = ? AND state = 'pending' ORDER BY id LIMIT ?",
-            (chat_id, CHAT_BATCH),
-        )
+        """The chat's next pending rows in id order; on PostgreSQL claimed first (none if another instance holds
+        the chat)."""
+        if self.claims:
+            db, now = self.services.db, self.services.clock.now()
+            rows = await claims.claim_chat(db, chat_id, self.services.instance, now, self.lease, CHAT_BATCH)
+        else:
+            rows = await self.services.db.fetchall(
+                "SELECT id, chat_id, method, params, attempts, ref, dedupe_key, next_attempt_at FROM outbox "
+                "WHERE chat_id = ? AND state = 'pending' ORDER BY id LIMIT ?",
+                (chat_id, CHAT_BATCH),
+            )
         return [
             OutboxRow(
                 r["id"],

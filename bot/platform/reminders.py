@@ -9,6 +9,11 @@ may still fire (:class:`ReminderKinds`; bot/scheduled.py holds both). Overdue re
 are coalesced (only the latest fires), a reminder later than its kind's ``stale_after`` expires unsent ("your spot
 opens in 30 minutes" is no use three hours after the opening), and a kind the timer was not told of fails. Whoever
 schedules re-arms the timer after the commit (``Services.reminders_changed``).
+
+On PostgreSQL several instances may run the timer on one database: due reminders are claimed first
+(bot/platform/claims.py), so each is fired by one instance, and those claimed by an instance that died are fired
+by another once the claim's lease runs out. Firing stays exactly once either way: the reminder is marked done only
+while still pending, in the transaction that queues its messages.
 """
 
 from __future__ import annotations
@@ -23,14 +28,16 @@ from typing import Any
 
 import aiosqlite
 
+from bot.platform import claims
 from bot.platform.clock import from_db, to_db
-from bot.platform.db import returned_id
+from bot.platform.db import Database, returned_id
 from bot.platform.services import Services
 
 log = logging.getLogger(__name__)
 
 TICK_JOB_NAME = "reminders:tick"
 FIRE_BATCH = 200
+LEASE = timedelta(minutes=2)  # PostgreSQL: reminders claimed by an instance that died are fired by another then
 
 
 @dataclass(frozen=True)
@@ -120,7 +127,10 @@ async def pending(db: Any, target: str | None = None) -> list[Reminder]:
     return [_reminder(row) for row in rows]
 
 
-async def next_due(db: Any) -> datetime | None:
+async def next_due(db: Database, instance: str = "") -> datetime | None:
+    """When the earliest pending reminder is due (on PostgreSQL, for this instance: see claims.next_unclaimed)."""
+    if claims.shared(db):
+        return await claims.next_unclaimed(db, instance)
     row = await db.fetchone("SELECT MIN(due_at) FROM reminders WHERE state = 'pending'")
     return from_db(row[0]) if row and row[0] else None
 
@@ -129,14 +139,20 @@ def _reminder(row: Any) -> Reminder:
     return Reminder(row["id"], row["kind"], row["target"], from_db(row["due_at"]), json.loads(row["payload"]))
 
 
-async def fire_due(services: Services, kinds: ReminderKinds, now: datetime, limit: int = FIRE_BATCH) -> int:
-    """Fires the reminders due by ``now`` (one transaction each); returns how many were settled."""
+async def fire_due(
+    services: Services, kinds: ReminderKinds, now: datetime, limit: int = FIRE_BATCH, lease: timedelta = LEASE
+) -> int:
+    """Fires the reminders due by ``now`` (one transaction each; on PostgreSQL those this instance could claim);
+    returns how many were settled."""
     db = services.db
-    rows = await db.fetchall(
-        "SELECT id, kind, target, due_at, payload FROM reminders WHERE state = 'pending' AND due_at <= ? "
-        "ORDER BY due_at, id LIMIT ?",
-        (to_db(now), limit),
-    )
+    if claims.shared(db):
+        rows = await claims.claim_due_reminders(db, services.instance, now, lease, limit)
+    else:
+        rows = await db.fetchall(
+            "SELECT id, kind, target, due_at, payload FROM reminders WHERE state = 'pending' AND due_at <= ? "
+            "ORDER BY due_at, id LIMIT ?",
+            (to_db(now), limit),
+        )
     due = [_reminder(row) for row in rows]
     latest: dict[tuple[str, str], Reminder] = {}
     for reminder in due:
@@ -189,6 +205,7 @@ class ReminderTimer:
         self.services = services
         self.kinds = kinds
         self.job_queue = job_queue
+        self.lease = LEASE
         self.fired = 0
         self._stopped = False
         self._tasks: set[asyncio.Task[Any]] = set()
@@ -207,7 +224,7 @@ class ReminderTimer:
     async def arm(self) -> datetime | None:
         """Makes sure the tick runs by the earliest pending reminder. A tick already armed for sooner is kept (every
         draft saved schedules a nudge an hour away: no job is replaced for it); a tick too early only looks again."""
-        due = await next_due(self.services.db)
+        due = await next_due(self.services.db, self.services.instance)
         if due is None:
             return None
         # The JobQueue runs on the wall clock; the bot's clock may be shifted (tests, playground).
@@ -235,7 +252,7 @@ class ReminderTimer:
         """Fires everything due now (after the clock jumped) and re-arms."""
         total = 0
         while True:
-            fired = await fire_due(self.services, self.kinds, self.services.clock.now())
+            fired = await fire_due(self.services, self.kinds, self.services.clock.now(), lease=self.lease)
             total += fired
             if fired:
                 self.services.wake_outbox()

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import os
+import secrets
+import socket
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import timedelta, tzinfo
@@ -18,6 +21,12 @@ from bot.platform.users import UserDirectory, answer_lang
 TimeListener = Callable[[], Awaitable[None]]
 
 
+def instance_name() -> str:
+    """This running bot's name in the rows it claims (bot/platform/claims.py): host, process, and a random part,
+    so a restarted process never takes the claims of the one before it for its own."""
+    return f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(3)}"
+
+
 @dataclass
 class Services:
     settings: Settings
@@ -30,6 +39,7 @@ class Services:
     # Set by the composition root: nudge the outbox courier / re-arm the reminder timer after a commit.
     outbox_listeners: list[Callable[[], None]] = field(default_factory=list)
     reminder_listeners: list[Callable[[], None]] = field(default_factory=list)
+    instance: str = field(default_factory=instance_name)
 
     def wake_outbox(self) -> None:
         """Call after committing outbox rows, so they go out now rather than at the next poll."""

@@ -1,2 +1,8 @@
--- Placeholder: the outbox and reminder claims (branch postgres) fill this number.
-SELECT 1;
+-- 0011_claims: which running instance is sending an outbox row or firing a reminder, and until when its claim
+-- holds. Several instances on one PostgreSQL database claim rows with SELECT … FOR UPDATE SKIP LOCKED and a lease
+-- (bot/platform/claims.py); a claim whose lease has run out (its instance died) is taken over. On SQLite, one
+-- process owns the file and nothing is claimed: the columns stay empty.
+ALTER TABLE outbox ADD COLUMN claimed_by TEXT;
+ALTER TABLE outbox ADD COLUMN lease_until TEXT;   -- UTC
+ALTER TABLE reminders ADD COLUMN claimed_by TEXT;
+ALTER TABLE reminders ADD COLUMN lease_until TEXT;   -- UTC
