@@ -27,7 +27,7 @@ from telegram.ext import (
 )
 
 from bot import wire
-from bot.cases import drafts, intake, service, states
+from bot.cases import drafts, service, states
 from bot.cases.drafts import Draft
 from bot.platform.config import Settings
 from bot.platform.text import ADDRESS_SHOWN, escape
@@ -42,8 +42,10 @@ from handlers.common import (
 )
 from handlers.report_review import (
     cancel_report,
+    draft_gone,
     edit_field,
     hint_for,
+    nothing_to_resume,
     pause_for_menu,
     pause_idle,
     repeat_step,
@@ -122,25 +124,6 @@ async def resume_draft(update: Update, context: BotContext) -> int:
     return await ask(update, context, STATE_OF_STEP.get(record.step, CATEGORY), record.draft)
 
 
-async def nothing_to_resume(update: Update, context: BotContext) -> int:
-    """ "Continue" when the draft is gone (sent or discarded meanwhile; the reminder may arrive late): says so."""
-    assert update.effective_user is not None
-    services = context.services
-    t = await lang_of(update, context)
-    latest = await intake.latest_filed_by(services.db, update.effective_user.id)
-    if latest is None:
-        text = t._("There is no unfinished report any more. Here is the menu.")
-    else:
-        text = t._(
-            "There is no unfinished report any more. Your latest report is <b>{number}</b>, sent {age}; "
-            "you find it under 📋 My reports.",
-            number=latest.public_no,
-            age=t.relative(latest.created_at, services.clock.now()),
-        )
-    await send(update, context, text, main_menu(t))
-    return ConversationHandler.END
-
-
 async def restart_draft(update: Update, context: BotContext) -> int:
     """Drops the unfinished report and asks for the category of a new one."""
     await settle(update)
@@ -161,6 +144,8 @@ async def choose_category(update: Update, context: BotContext) -> int | None:
     t = await lang_of(update, context)
     await settle(update, t._("Category: {category}", category=t._(states.CATEGORY_BY_CODE[code].name)))
     draft = await load(update, context)
+    if draft is None:
+        return await draft_gone(update, context)
     draft.category = code
     return await after_step(update, context, draft, LOCATION)
 
@@ -176,6 +161,8 @@ async def receive_location(update: Update, context: BotContext) -> int:
         await message.reply_text(outside_area(t, context))
         return LOCATION
     draft = await load(update, context)
+    if draft is None:
+        return await draft_gone(update, context)
     draft.lat, draft.lon, draft.district, draft.address_text = lat, lon, district.code, None
     await message.reply_text(
         t._("📍 Location received: {district}.", district=escape(district.name(t.code))),
@@ -202,6 +189,8 @@ async def receive_address(update: Update, context: BotContext) -> int:
         )
         return LOCATION
     draft = await load(update, context)
+    if draft is None:
+        return await draft_gone(update, context)
     draft.address_text, draft.lat, draft.lon, draft.district = address, None, None, None
     await message.reply_text(
         t._("✍️ Address noted: {address}", address=escape(address, ADDRESS_SHOWN)), reply_markup=ReplyKeyboardRemove()
@@ -219,6 +208,8 @@ async def choose_district(update: Update, context: BotContext) -> int | None:
     t = await lang_of(update, context)
     await settle(update, t._("District: {district}", district=escape(district.name(t.code))))
     draft = await load(update, context)
+    if draft is None:
+        return await draft_gone(update, context)
     draft.district = district.code
     return await after_step(update, context, draft, DESCRIPTION)
 
@@ -229,6 +220,8 @@ async def same_as_nearby(update: Update, context: BotContext) -> int | None:
     button = pressed(update, "same")
     report_id = button.report_id if button is not None else None
     draft = await load(update, context)
+    if draft is None:
+        return await draft_gone(update, context, answered=False)
     if report_id is None or report_id not in draft.offered:
         return await stale_step(update, context)
     t = await lang_of(update, context)
@@ -265,6 +258,8 @@ async def not_a_duplicate(update: Update, context: BotContext) -> int:
     t = await lang_of(update, context)
     await settle(update, t._("➕ A new report, then."))
     draft = await load(update, context)
+    if draft is None:
+        return await draft_gone(update, context)
     draft.offered = []
     return await ask(update, context, DESCRIPTION, draft)
 
@@ -295,6 +290,8 @@ async def receive_description(update: Update, context: BotContext) -> int:
         )
         return DESCRIPTION
     draft = await load(update, context)
+    if draft is None:
+        return await draft_gone(update, context)
     draft.description, draft.voice_file_id, draft.voice_seconds = text, None, None
     return await after_step(update, context, draft, PHOTOS)
 
@@ -304,6 +301,8 @@ async def receive_voice(update: Update, context: BotContext) -> int:
     message = update.effective_message
     assert message is not None and message.voice is not None
     draft = await load(update, context)
+    if draft is None:
+        return await draft_gone(update, context)
     draft.description, draft.voice_file_id = None, message.voice.file_id
     duration = message.voice.duration
     draft.voice_seconds = int(duration.total_seconds()) if isinstance(duration, timedelta) else int(duration)
@@ -317,6 +316,8 @@ async def receive_photo(update: Update, context: BotContext) -> int:
     message = update.effective_message
     assert message is not None and message.photo and update.effective_user is not None
     draft = await load(update, context)
+    if draft is None:
+        return await draft_gone(update, context)
     _added, refused = draft.add_photos([message.photo[-1].file_id])
     await store(update, context, draft, PHOTOS)
     if message.media_group_id is None:
@@ -356,6 +357,8 @@ async def finish_photos(update: Update, context: BotContext) -> int:
     """ "Done" or "Skip": shows the review card."""
     await settle(update)
     draft = await load(update, context)
+    if draft is None:
+        return await draft_gone(update, context)
     draft.editing = False
     return await ask(update, context, REVIEW, draft)
 

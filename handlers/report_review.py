@@ -58,6 +58,8 @@ async def edit_field(update: Update, context: BotContext) -> int | None:
         return await stale_step(update, context)
     await settle(update)
     draft = await load(update, context)
+    if draft is None:
+        return await draft_gone(update, context)
     draft.editing = field != "photos"  # photos always end on the review card
     if field == "photos":
         draft.photos = []
@@ -69,6 +71,8 @@ async def toggle_name(update: Update, context: BotContext) -> int:
     query = update.callback_query
     assert query is not None
     draft = await load(update, context)
+    if draft is None:
+        return await draft_gone(update, context, answered=False)
     draft.show_name = not draft.show_name
     await store(update, context, draft, REVIEW)
     t = await lang_of(update, context)
@@ -154,6 +158,33 @@ async def already_submitted(update: Update, context: BotContext) -> int:
         main_menu(t),
     )
     return ConversationHandler.END
+
+
+async def nothing_to_resume(update: Update, context: BotContext) -> int:
+    """ "Continue" when the draft is gone (sent or discarded meanwhile; the reminder may arrive late): says so."""
+    assert update.effective_user is not None
+    services = context.services
+    t = await lang_of(update, context)
+    latest = await intake.latest_filed_by(services.db, update.effective_user.id)
+    if latest is None:
+        text = t._("There is no unfinished report any more. Here is the menu.")
+    else:
+        text = t._(
+            "There is no unfinished report any more. Your latest report is <b>{number}</b>, sent {age}; "
+            "you find it under 📋 My reports.",
+            number=latest.public_no,
+            age=t.relative(latest.created_at, services.clock.now()),
+        )
+    await send(update, context, text, main_menu(t))
+    return ConversationHandler.END
+
+
+async def draft_gone(update: Update, context: BotContext, *, answered: bool = True) -> int:
+    """A step whose draft is gone (filed or cancelled meanwhile): says so with the latest report, ends the wizard.
+    ``answered``: the step already answered the button press."""
+    if not answered and update.callback_query is not None:
+        await settle(update)
+    return await nothing_to_resume(update, context)
 
 
 # ------------------------------------------------------------------ leaving, hints, stale buttons

@@ -197,9 +197,11 @@ async def send(update: Update, context: BotContext, text: str, markup: object = 
     return await context.bot.send_message(update.effective_chat.id, text, reply_markup=markup)  # type: ignore[arg-type]
 
 
-async def load(update: Update, context: BotContext) -> Draft:
+async def load(update: Update, context: BotContext) -> Draft | None:
+    """The draft a wizard step works on; None when it is gone (filed or cancelled meanwhile, e.g. by an update
+    delivered again after a restart): the step must not begin a new report unasked."""
     assert update.effective_user is not None
-    return await drafts.load_draft(context.services.db, update.effective_user.id) or Draft()
+    return await drafts.load_draft(context.services.db, update.effective_user.id)
 
 
 async def store(update: Update, context: BotContext, draft: Draft, state: int) -> int:

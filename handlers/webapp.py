@@ -18,6 +18,7 @@ from telegram import Message, ReplyKeyboardRemove, Update
 from telegram.ext import BaseHandler, ConversationHandler, MessageHandler, filters
 
 from bot.cases import states
+from bot.cases.drafts import Draft
 from bot.platform.gcj02 import from_map_crs
 from bot.platform.geo import valid_coordinates
 from bot.platform.text import NAME_SHOWN, clip, escape
@@ -95,7 +96,7 @@ async def report_from_map(update: Update, context: BotContext) -> int:
         return ConversationHandler.END
     t = await lang_of(update, context)
     lat, lon = from_map_crs(context.services.settings.map_tile_crs, found.lat, found.lon)
-    draft = await load(update, context)
+    draft = await load(update, context) or Draft()  # from the map: a new report, or the one under way
     draft.category, draft.offered, draft.editing = found.category, [], False
     district = context.services.service_area.district_at(lat, lon) if valid_coordinates(lat, lon) else None
     if district is None:

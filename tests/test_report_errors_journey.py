@@ -140,15 +140,40 @@ async def test_submit_when_the_wizard_step_lags_a_report_filed_before_a_crash(be
     card = await walk_to(user, "review")
     await user.press_data(card, "rpt:edit:photos")
     await user.expect_message(contains="A photo helps")
-    assert bed.application is not None and await draft_step(bed, 3005) == "photos"
-    draft = await drafts.load_draft(bed.db, 3005)
-    assert draft is not None
-    services, policy = bed.application.bot_data["services"], bed.application.bot_data["policy"]
-    filed = await service.submit(bed.db, 3005, draft, services.clock.now(), policy)
+    assert await draft_step(bed, 3005) == "photos"
+    number = await file_the_draft_as_a_crashed_process_did(bed, 3005)
     await user.press_data(card, "rpt:submit")  # the press re-delivered to the restarted bot
     again = await user.expect_message(contains="This report was already sent")
-    assert filed.public_no in text_of(again)
+    assert number in text_of(again)
     assert await count_rows(bed, "reports") == 1
+
+
+async def file_the_draft_as_a_crashed_process_did(bed: TestBed, telegram_id: int) -> str:
+    """Files the person's draft through the core, leaving the wizard's saved step behind (as a kill does): the
+    description answered and the report filed in a process that died before its step was saved."""
+    assert bed.application is not None
+    draft = await drafts.load_draft(bed.db, telegram_id)
+    assert draft is not None
+    draft.description = draft.description or "Garbage by the gate"
+    services, policy = bed.application.bot_data["services"], bed.application.bot_data["policy"]
+    return (await service.submit(bed.db, telegram_id, draft, services.clock.now(), policy)).public_no
+
+
+@pytest.mark.parametrize("step", ["description", "photos"])
+async def test_a_step_answered_after_its_report_was_filed_starts_no_new_report(bed: TestBed, step: str) -> None:
+    # A step's answer re-delivered after a restart, or the wizard's saved step behind a report filed before a kill.
+    user = bed.person(3007, "Fang", language_code="en")
+    prompt = await walk_to(user, step)
+    number = await file_the_draft_as_a_crashed_process_did(bed, 3007)
+    if step == "description":
+        await user.send("Garbage by the gate, again")
+    else:
+        await user.press(prompt, "Skip")
+    told = await user.expect_message(contains="There is no unfinished report any more")
+    assert number in text_of(told)
+    await user.expect_no_message(wait=0.5)
+    assert await count_rows(bed, "reports") == 1
+    assert await draft_step(bed, 3007) is None  # no new draft begun unasked
 
 
 async def test_submit_on_an_old_review_card_while_editing_is_refused(bed: TestBed) -> None:
