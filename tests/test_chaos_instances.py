@@ -1,0 +1,131 @@
+"""Crash chaos on two instances: two ``python -m bot`` processes share one PostgreSQL database behind one webhook.
+
+Telegram posts each update to one URL; a round-robin balancer (as a load balancer in front of N instances does)
+hands each POST to the next instance that answers. One instance at a time is SIGKILLed at random moments while the
+other carries on, and is restarted a moment later. The people, the desk and the invariant are those of
+tests/test_chaos.py (no report lost or doubled, every conversation finished, each reminder fired once, each
+outbox row sent once — again only where a kill fell between sending and marking it sent), and besides: each
+chat's queued messages reached Telegram in the order they were queued.
+
+Run with CHAOS_SEED=<n> to repeat a run (the seed is printed). PostgreSQL: TEST_DATABASE_URL's server when it is
+set, otherwise a throwaway one (scripts/postgres.sh).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import random
+from collections import defaultdict
+from pathlib import Path
+
+import pytest
+
+from bot.platform.db import Database
+from devtools.emulator import BotAPIEmulator
+from tests.support.balancer import Balancer, free_port
+from tests.support.chaos import BotProcess, process_env
+from tests.support.chaos_storm import DESK, check_invariants, play, settle
+from tests.support.pg import TEST_DATABASE_URL
+
+SEED = int(os.environ.get("CHAOS_SEED") or random.SystemRandom().randrange(1_000_000))
+MAX_KILLS = int(os.environ.get("CHAOS_KILLS", "10"))
+UPTIME = (1.0, 5.0)  # seconds between two kills
+DOWNTIME = (0.5, 3.0)  # seconds the killed instance stays down while the other carries on
+SECRET = "chaos-webhook-secret"
+PATH = "/telegram/webhook"
+
+pytestmark = pytest.mark.skipif(
+    TEST_DATABASE_URL is None,
+    reason="two instances share a PostgreSQL database: set TEST_DATABASE_URL (bash scripts/postgres.sh)",
+)
+
+
+async def chaos_monkey(instances: list[BotProcess], rng: random.Random, done: asyncio.Event) -> None:
+    """Kills one instance at a time at random moments; the other carries on until the killed one is back."""
+    while sum(bot.kills for bot in instances) < MAX_KILLS and not done.is_set():
+        try:
+            await asyncio.wait_for(done.wait(), rng.uniform(*UPTIME))
+            return
+        except TimeoutError:
+            pass
+        victim = rng.choice(instances)
+        await victim.kill()
+        await asyncio.sleep(rng.uniform(*DOWNTIME))
+        await victim.start()
+
+
+async def sent_out_of_order(db: Database) -> dict[int, list[int]]:
+    """Chats whose queued messages Telegram numbered in another order than they were queued in."""
+    rows = await db.fetchall(
+        "SELECT chat_id, result_message_id FROM outbox WHERE state = 'sent' AND result_message_id IS NOT NULL "
+        "ORDER BY id"
+    )
+    numbers: dict[int, list[int]] = defaultdict(list)
+    for row in rows:
+        numbers[row["chat_id"]].append(row["result_message_id"])
+    return {chat: got for chat, got in numbers.items() if got != sorted(got)}
+
+
+@pytest.mark.timeout(900)
+async def test_two_instances_on_postgresql_survive_sigkill_of_either(
+    emulator: BotAPIEmulator, database_url: str | None, tmp_path: Path
+) -> None:
+    print(f"chaos seed: {SEED} (repeat with CHAOS_SEED={SEED})")
+    assert database_url is not None
+    url = database_url
+    rng = random.Random(SEED)
+    ports = [free_port(), free_port()]
+    balancer = Balancer([f"http://127.0.0.1:{port}{PATH}" for port in ports])
+    await balancer.start(PATH)
+    instances: list[BotProcess] = []
+    for name, port in zip("ab", ports, strict=True):
+        env = process_env(
+            emulator,
+            tmp_path / "unused.sqlite3",
+            DATABASE_URL=url,
+            WEBHOOK_URL=balancer.url,
+            WEBHOOK_SECRET=SECRET,
+            WEBHOOK_LISTEN="127.0.0.1",
+            WEBHOOK_PORT=str(port),
+            DEFAULT_LANGUAGE="en",
+            STAFF_CHAT_ID=str(DESK),
+            ADMIN_IDS=str(DESK),
+            PERSISTENCE_INTERVAL="0.2",
+            DRAFT_REMINDER_AFTER="3s",
+            ACK_ESCALATE_AFTER="4s",
+            REPORTS_PER_HOUR="50",
+            LOG_LEVEL="INFO",
+        )
+        (tmp_path / name).mkdir()
+        instances.append(BotProcess(env, tmp_path / name))
+    try:
+        for bot in instances:
+            await bot.start()
+        monkey_rng = random.Random(rng.random())
+        played = await play(
+            emulator, rng, lambda done: chaos_monkey(instances, monkey_rng, done), tmp_path / "people.txt"
+        )
+        kills = sum(bot.kills for bot in instances)
+        db = await Database.open(url)
+        try:
+            await settle(db)
+            for bot in instances:
+                assert await bot.stop() == 0
+            checks = await check_invariants(db, played, emulator, kills)
+            assert not await sent_out_of_order(db)
+        finally:
+            await db.close()
+    finally:
+        for bot in instances:
+            if bot.running:
+                await bot.kill()
+        await balancer.stop()
+
+    for bot in instances:
+        logs = bot.logs()
+        assert "Traceback" not in logs, logs[logs.index("Traceback") - 2000 : logs.index("Traceback") + 3000]
+    print(
+        f"chaos seed {SEED}: {len(played.journals)} conversations + {len(played.accepted)} staff actions in "
+        f"{played.seconds:.0f}s on two instances, {kills} kills; {checks}"
+    )
