@@ -14,9 +14,9 @@ fresh change on top of the copied ``spot_changes`` log. SQLite's R*Tree tables a
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from graphlib import TopologicalSorter
+from graphlib import CycleError, TopologicalSorter
 from pathlib import Path
 from typing import Any
 
@@ -129,6 +129,16 @@ async def _copy_all(reader: sqlite3.Connection, conn: asyncpg.Connection, url: s
     extra = sorted(source_tables - set(tables))
     if missing or extra:
         raise CopyRefused(f"the schemas differ: missing from the file {missing}, not in PostgreSQL {extra}")
+    try:
+        copied = await _copy_in_one_transaction(reader, conn, url, tables)
+    except asyncpg.PostgresError as exc:
+        raise CopyRefused(f"the copy failed and was rolled back, nothing was copied: {exc}") from None
+    return CopyResult(version, copied, skipped)
+
+
+async def _copy_in_one_transaction(
+    reader: sqlite3.Connection, conn: asyncpg.Connection, url: str, tables: dict[str, _Table]
+) -> list[CopiedTable]:
     used = _used_ids(reader)
     copied: list[CopiedTable] = []
     async with conn.transaction():
@@ -140,7 +150,11 @@ async def _copy_all(reader: sqlite3.Connection, conn: asyncpg.Connection, url: s
             await conn.execute(f'ALTER TABLE "{name}" DISABLE TRIGGER USER')
         for name in _parents_first(tables, await _references(conn)):
             table = tables[name]
-            rows = await _copy_table(reader, conn, table)
+            try:
+                rows = await _copy_table(reader, conn, table)
+            except asyncpg.PostgresError as exc:
+                problem = getattr(exc, "message", None) or str(exc)
+                raise CopyRefused(f"{name} could not be copied, so the copy was rolled back: {problem}") from None
             await _set_identity(conn, table, used.get(name, 0))
             count = int(await conn.fetchval(f'SELECT count(*) FROM "{name}"'))
             if count != rows:
@@ -148,7 +162,7 @@ async def _copy_all(reader: sqlite3.Connection, conn: asyncpg.Connection, url: s
             copied.append(CopiedTable(name, rows))
         for name in triggered:
             await conn.execute(f'ALTER TABLE "{name}" ENABLE TRIGGER USER')
-    return CopyResult(version, copied, skipped)
+    return copied
 
 
 async def _target_tables(conn: asyncpg.Connection) -> dict[str, _Table]:
@@ -234,32 +248,36 @@ def _parents_first(tables: dict[str, _Table], references: list[tuple[str, str]])
 
 
 async def _copy_table(reader: sqlite3.Connection, conn: asyncpg.Connection, table: _Table) -> int:
-    """Sends the table's rows with COPY; columns pointing at the same table are filled afterwards, once every row
-    they may point at is there."""
+    """Sends the table's rows with COPY, in batches; a table whose rows point at each other (a spot relocated to
+    another, a report marked a duplicate of another) is sent in one go, every row after the rows it points at."""
     names = [name for name, _ in table.columns]
     converters = [_converter(kind) for _, kind in table.columns]
-    later = [names.index(column) for column in table.self_references]
-    if later and table.key is None:
-        raise CopyRefused(f"{table.name} references itself but has no single-column key")
-    key = names.index(table.key) if table.key is not None else -1
     quoted = ", ".join(f'"{name}"' for name in names)
     cursor = reader.execute(f'SELECT {quoted} FROM "{table.name}"')
-    fix_ups: list[tuple[str, Any, Any]] = []
+    batches: Iterator[list[tuple[Any, ...]]] = iter(lambda: cursor.fetchmany(_BATCH), [])
+    if table.self_references:
+        if table.key is None:
+            raise CopyRefused(f"{table.name} references itself but has no single-column key")
+        pointers = [names.index(column) for column in table.self_references]
+        batches = iter([_pointed_at_first(cursor.fetchall(), names.index(table.key), pointers)])
     total = 0
-    while batch := cursor.fetchmany(_BATCH):
-        records = []
-        for row in batch:
-            values = [convert(value) for convert, value in zip(converters, row, strict=True)]
-            for index in later:
-                if values[index] is not None:
-                    fix_ups.append((names[index], values[index], values[key]))
-                    values[index] = None
-            records.append(tuple(values))
+    for batch in batches:
+        records = [tuple(convert(value) for convert, value in zip(converters, row, strict=True)) for row in batch]
         await conn.copy_records_to_table(table.name, records=records, columns=names)
-        total += len(batch)
-    for column, value, row_key in fix_ups:
-        await conn.execute(f'UPDATE "{table.name}" SET "{column}" = $1 WHERE "{table.key}" = $2', value, row_key)
+        total += len(records)
     return total
+
+
+def _pointed_at_first(rows: list[tuple[Any, ...]], key: int, pointers: list[int]) -> list[tuple[Any, ...]]:
+    """The rows ordered so that each comes after the rows of the same table it points at (the check constraints
+    hold from the first row, so a pointer cannot be filled in afterwards)."""
+    graph = {row[key]: {row[i] for i in pointers if row[i] is not None and row[i] != row[key]} for row in rows}
+    by_key = {row[key]: row for row in rows}
+    try:
+        order = list(TopologicalSorter(graph).static_order())
+    except CycleError as exc:
+        raise CopyRefused(f"rows pointing at each other in a circle: {exc.args[1]}") from None
+    return [by_key[row_key] for row_key in order if row_key in by_key]
 
 
 async def _set_identity(conn: asyncpg.Connection, table: _Table, used: int) -> None:
