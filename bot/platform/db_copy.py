@@ -66,7 +66,10 @@ async def copy_to_postgres(source: Path, url: str) -> CopyResult:
         conn = await _connect(url)
         try:
             await _refuse_data(conn, url)
-            await (await PostgresDatabase.connect(url)).close()  # the PostgreSQL migrations, under their lock
+            try:  # the PostgreSQL migrations, under their lock
+                await (await PostgresDatabase.connect(url)).close()
+            except asyncpg.PostgresError as exc:  # e.g. a table of another application in the way
+                raise CopyRefused(f"the migrations failed on {shown_url(url)}: {exc}") from None
             return await _copy_all(reader, conn, url, version)
         finally:
             await conn.close()
