@@ -109,23 +109,44 @@ async def check_database(settings: Settings) -> None:
 
 
 def run_backup(settings: Settings, target: str) -> int:
-    from bot.platform.backup import BackupBusy, BackupError, backup_database
+    from bot.platform.backup import BackupBusy, BackupError, backup_database, backup_postgres
 
-    if settings.database_url is not None:
-        print(
-            "error: DATABASE_URL selects PostgreSQL: back it up with pg_dump (backup covers the SQLite file)",
-            file=sys.stderr,
-        )
-        return 2
     try:
-        result = backup_database(settings.database_path, Path(target))
+        if settings.database_url is not None:
+            result = backup_postgres(settings.database_url, Path(target))
+        else:
+            result = backup_database(settings.database_path, Path(target))
     except BackupBusy as exc:  # nothing failed: the same copy is being made right now
         print(f"error: {exc}", file=sys.stderr)
         return 2
     except BackupError as exc:
         print(f"error: {exc}", file=sys.stderr)
-        return 1
-    print(f"backup written: {result.path} ({result.size_bytes} bytes, schema {result.schema_version}, checked ok)")
+        return 2 if settings.database_url is not None else 1  # PostgreSQL: pg_dump missing or refused
+    checked = "pg_restore --list ok" if settings.database_url is not None else "checked ok"
+    print(f"backup written: {result.path} ({result.size_bytes} bytes, schema {result.schema_version}, {checked})")
+    return 0
+
+
+def run_db_copy(settings: Settings, target: str) -> int:
+    """`db copy --to URL`: the SQLite file into an empty PostgreSQL database; a line per table copied."""
+    from bot.platform.db import is_postgres_url
+    from bot.platform.db_copy import copy_to_postgres
+    from bot.platform.db_postgres import shown_url
+
+    if settings.database_url is not None:
+        print("error: DATABASE_URL selects PostgreSQL: db copy reads the SQLite file (DATABASE_PATH)", file=sys.stderr)
+        return 2
+    if not is_postgres_url(target):
+        print(f"error: --to must be a postgresql:// URL, not {target!r}", file=sys.stderr)
+        return 2
+    result = asyncio.run(copy_to_postgres(settings.database_path, target))
+    rows = sum(table.rows for table in result.tables)
+    print(f"copied {settings.database_path} (schema {result.schema_version}) to {shown_url(target)}:")
+    for table in result.tables:
+        print(f"  {table.name}: {table.rows} {'row' if table.rows == 1 else 'rows'}")
+    for name, reason in result.skipped.items():
+        print(f"  {name}: not copied ({reason})")
+    print(f"{len(result.tables)} tables, {rows} rows, in one transaction; ids kept, sequences set past them")
     return 0
 
 
@@ -159,6 +180,10 @@ def build_parser() -> argparse.ArgumentParser:
     )
     backup = commands.add_parser("backup", help="write a consistent copy of the database while the bot runs")
     backup.add_argument("file", help="where to write the copy")
+    db_parser = commands.add_parser("db", help="database chores")
+    db_commands = db_parser.add_subparsers(dest="db_command", required=True)
+    copy = db_commands.add_parser("copy", help="copy the SQLite file into an empty PostgreSQL database")
+    copy.add_argument("--to", required=True, metavar="URL", help="postgresql://user:password@host:5432/database")
     open311_parser = commands.add_parser("open311", help="Open311 GeoReport v2")
     open311_commands = open311_parser.add_subparsers(dest="open311_command", required=True)
     export = open311_commands.add_parser("export", help="write services.json and requests.json (last 90 days)")
@@ -191,7 +216,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     configure_logging(settings.log_level, settings.bot_token)
     try:
-        if settings.database_url is not None and args.command != "backup":
+        if settings.database_url is not None and args.command not in ("backup", "db"):
             asyncio.run(check_database(settings))
         if args.command in (None, "run"):
             run_bot(settings)
@@ -203,6 +228,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             asyncio.run(serve_http(settings, settings.http_port or DEFAULT_HTTP_PORT))
         elif args.command == "backup":
             return run_backup(settings, args.file)
+        elif args.command == "db":
+            return run_db_copy(settings, args.to)
         elif args.command == "open311":
             from bot.cases.open311 import write_export
 

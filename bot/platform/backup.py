@@ -5,18 +5,24 @@ the bot keep writing meanwhile); it is written beside the target under a name of
 only after it passed ``PRAGMA integrity_check`` and reached the disk, so a failed backup never leaves a half-written
 file under the target's name. Two backups to the same file at once: the second is told so (an exclusive lock on
 ``.NAME.lock`` beside the target), instead of both writing one temporary file.
+
+On PostgreSQL the copy is ``pg_dump``'s custom format (restored with ``pg_restore``), made the same way: beside the
+target, read back before it is renamed into place.
 """
 
 from __future__ import annotations
 
 import fcntl
 import os
+import shutil
 import sqlite3
+import subprocess
 import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from urllib.parse import urlsplit
 
 
 class BackupError(Exception):
@@ -111,6 +117,59 @@ def _copy(source: Path, target: Path) -> BackupResult:
         partial.unlink(missing_ok=True)
         raise
     return BackupResult(target, target.stat().st_size, version, tables)
+
+
+def backup_postgres(url: str, target: Path) -> BackupResult:
+    """PostgreSQL: ``pg_dump -Fc`` (one consistent snapshot, the bot may keep writing) into a name of its own beside
+    the target, checked by reading it back with ``pg_restore``, then renamed into place; blocking.
+
+    BackupBusy as for SQLite; BackupError when pg_dump is missing or fails, or the file does not read back."""
+    dump, restore = shutil.which("pg_dump"), shutil.which("pg_restore")
+    if dump is None or restore is None:
+        raise BackupError("pg_dump and pg_restore are needed for a PostgreSQL backup: install postgresql-client")
+    target = target.resolve()
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        with _exclusive(target):
+            return _dump(dump, restore, url, target)
+    except OSError as exc:
+        raise BackupError(f"cannot write {target}: {exc.strerror or exc}") from exc
+
+
+def _dump(dump: str, restore: str, url: str, target: Path) -> BackupResult:
+    handle, name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".partial", dir=target.parent)
+    os.close(handle)
+    partial = Path(name)
+    # The password goes to pg_dump in its environment, not on its command line where `ps` would show it.
+    parts = urlsplit(url)
+    env = {**os.environ, "PGCONNECT_TIMEOUT": "10"}
+    if parts.password:
+        env["PGPASSWORD"] = parts.password
+        url = parts._replace(netloc=parts.netloc.replace(f":{parts.password}@", "@")).geturl()
+    try:
+        _run("pg_dump", [dump, "--format=custom", "--no-password", f"--dbname={url}", f"--file={partial}"], env)
+        listing = _run("pg_restore", [restore, "--list", str(partial)], env)
+        tables = sum(1 for line in listing.splitlines() if " TABLE DATA " in line)
+        versions = _run(
+            "pg_restore", [restore, "--data-only", "--table=schema_migrations", "--file=-", str(partial)], env
+        )
+        version = max((int(line.split("\t")[0]) for line in versions.splitlines() if line[:1].isdigit()), default=0)
+        _fsync(partial, os.O_RDWR)
+        os.replace(partial, target)
+        _fsync(target.parent, os.O_RDONLY)
+    except BaseException:
+        partial.unlink(missing_ok=True)
+        raise
+    return BackupResult(target, target.stat().st_size, version, tables)
+
+
+def _run(tool: str, command: list[str], env: dict[str, str]) -> str:
+    """The tool's output; BackupError with its last line of complaint when it fails."""
+    done = subprocess.run(command, env=env, capture_output=True, text=True, check=False)
+    if done.returncode != 0:
+        complaint = (done.stderr.strip().splitlines() or [f"exit code {done.returncode}"])[-1]
+        raise BackupError(f"{tool} failed: {complaint}")
+    return done.stdout
 
 
 def _fsync(path: Path, flags: int) -> None:

@@ -55,7 +55,13 @@ CREATE INDEX spot_exceptions_spot ON spot_exceptions (spot_id, last_day);
 -- spots_rtree, a view with the columns of SQLite's R*Tree so the box queries read the same on both engines.
 CREATE EXTENSION IF NOT EXISTS cube;
 CREATE EXTENSION IF NOT EXISTS earthdistance;
-CREATE INDEX spots_earth ON spots USING gist (ll_to_earth(lat, lon));
+-- The index is on spot_earth(), not on ll_to_earth() itself: earthdistance 1.1 (PostgreSQL 15) names its types
+-- without their schema, and pg_restore builds indexes with an empty search_path, so an index on ll_to_earth(lat, lon)
+-- fails to restore ("type earth does not exist"). spot_earth() keeps the search_path it was created with, in the dump.
+CREATE FUNCTION spot_earth(lat DOUBLE PRECISION, lon DOUBLE PRECISION) RETURNS earth
+LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE SET search_path FROM CURRENT
+AS $$ SELECT ll_to_earth(lat, lon) $$;
+CREATE INDEX spots_earth ON spots USING gist (spot_earth(lat, lon));
 CREATE INDEX spots_lat_lon ON spots (lat, lon);
 CREATE VIEW spots_rtree AS SELECT id, lat AS min_lat, lat AS max_lat, lon AS min_lon, lon AS max_lon FROM spots;
 
