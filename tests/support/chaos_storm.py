@@ -89,7 +89,13 @@ async def play(emulator: BotAPIEmulator, rng: random.Random, monkey: Monkey, rec
             for a in unfinished[:5]
         )
         # The cards reach the desk behind the residents' answers (one pace for all); the desk works on meanwhile.
-        await eventually(lambda: all_answered(desk), timeout=max(30.0, deadline - time.monotonic()))
+        try:
+            await eventually(lambda: all_answered(desk), timeout=max(30.0, deadline - time.monotonic()))
+        except AssertionError as late:
+            answered = sum(1 for action in desk.actions.values() if action.answer)
+            raise AssertionError(
+                f"the desk saw {desk.cards_seen} cards, pressed on {len(desk.actions)}, got {answered} answers"
+            ) from late
         print(f"desk saw {desk.cards_seen} cards, acted on {len(desk.actions)}")
         done.set()
         await killing
