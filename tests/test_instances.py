@@ -23,6 +23,8 @@ import aiosqlite
 import pytest
 
 from bot.app import BotApplication, build_application
+from bot.cases import service
+from bot.cases.drafts import Draft
 from bot.edge.courier import Notifier, backlog
 from bot.platform import claims
 from bot.platform.config import load_settings
@@ -256,3 +258,22 @@ async def test_reminders_claimed_by_an_instance_that_died_fire_after_the_lease(
 async def test_sqlite_claims_nothing(db: Database, database_url: str | None) -> None:
     """On SQLite one process owns the file: the courier and the timer read rows as they always did."""
     assert claims.shared(db) is (database_url is not None)
+
+
+async def test_two_instances_filing_at_once_number_each_report_once(shared_url: str) -> None:
+    """Each instance numbers a report with the day's last number + 1: the numbering takes turns across them."""
+    from tests.test_casework_core import NOW, POLICY
+
+    first, second = await Database.open(shared_url), await Database.open(shared_url)
+    try:
+        draft = Draft(category="garbage", lat=30.5, lon=114.1, district="wuhan-edz", description="Bins overflowing")
+        filed = await asyncio.gather(
+            *(service.submit((first, second)[n % 2], 60_000 + n, draft, NOW, POLICY) for n in range(20))
+        )
+        numbers = {report.public_no for report in filed}
+        assert len(numbers) == 20
+        row = await first.fetchone("SELECT COUNT(DISTINCT public_no) FROM reports")
+        assert row is not None and row[0] == 20
+    finally:
+        await first.close()
+        await second.close()

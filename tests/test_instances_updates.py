@@ -4,16 +4,12 @@ budget divided between them. Needs TEST_DATABASE_URL (PostgreSQL); CI sets it.""
 
 from __future__ import annotations
 
-import itertools
 import json
-import socket
 from collections.abc import AsyncIterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
-import aiohttp
 import pytest
-from aiohttp import web
 
 from bot.app import BotApplication, build_application, start_webhook, stop_webhook
 from bot.edge.inbound import SharedInbound
@@ -21,6 +17,7 @@ from bot.edge.pacing import Pacer
 from bot.platform.services import Services
 from bot.web import Metrics
 from devtools.emulator import BotAPIEmulator
+from tests.support.balancer import Balancer, free_port
 from tests.support.driver import TestBed, eventually
 from tests.support.pg import TEST_DATABASE_URL
 from tests.support.report_steps import DESCRIPTION, HOME, STAFF_CHAT, walk_to
@@ -31,52 +28,6 @@ pytestmark = pytest.mark.skipif(
 )
 
 SECRET = "instances-secret"
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
-@dataclass
-class Balancer:
-    """The load balancer in front of the instances: each POST goes to the next one in turn, or to all of them at
-    once (as when Telegram re-delivers an update whose answer was late)."""
-
-    targets: list[str]
-    to_all: bool = False
-    routed: list[int] = field(default_factory=list)  # which instance got each POST, in order
-    _turns: itertools.cycle[int] = field(init=False)
-    _runner: web.AppRunner | None = None
-    url: str = ""
-
-    async def start(self) -> None:
-        self._turns = itertools.cycle(range(len(self.targets)))
-        app = web.Application()
-        app.router.add_post("/telegram/webhook", self._forward)
-        self._runner = web.AppRunner(app)
-        await self._runner.setup()
-        port = free_port()
-        await web.TCPSite(self._runner, "127.0.0.1", port).start()
-        self.url = f"http://127.0.0.1:{port}/telegram/webhook"
-
-    async def _forward(self, request: web.Request) -> web.Response:
-        body, headers = await request.read(), {k: v for k, v in request.headers.items() if k.startswith("X-")}
-        chosen = list(range(len(self.targets))) if self.to_all else [next(self._turns)]
-        statuses = []
-        async with aiohttp.ClientSession() as session:
-            for index in chosen:
-                self.routed.append(index)
-                async with session.post(
-                    self.targets[index], data=body, headers={**headers, "Content-Type": "application/json"}
-                ) as answer:
-                    statuses.append(answer.status)
-        return web.Response(status=max(statuses))
-
-    async def stop(self) -> None:
-        if self._runner is not None:
-            await self._runner.cleanup()
 
 
 @dataclass

@@ -22,8 +22,10 @@ from bot.cases.states import (
     report_of,
 )
 from bot.platform.clock import from_db, to_db
-from bot.platform.db import Database, read_rows, returned_id
+from bot.platform.db import Database, read_rows, returned_id, take_turns
 from bot.platform.worktime import WorkCalendar
+
+NUMBERING_LOCK = 7_216_011  # PostgreSQL advisory lock key: one report numbered at a time across instances
 
 
 async def check_limits(
@@ -50,6 +52,7 @@ async def check_limits(
 async def next_public_no(conn: aiosqlite.Connection, now: datetime, calendar: WorkCalendar) -> str:
     """R + the city's local date + a daily sequence: R20261123-0007. Call inside the inserting transaction."""
     prefix = "R" + now.astimezone(calendar.timezone).strftime("%Y%m%d") + "-"
+    await take_turns(conn, NUMBERING_LOCK)  # two instances filing at once would both read the same last number
     # A range on the unique index ('.' sorts right after '-'), rather than LIKE, which cannot use it.
     async with conn.execute(
         "SELECT MAX(public_no) FROM reports WHERE public_no >= ? AND public_no < ?",

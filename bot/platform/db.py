@@ -18,7 +18,7 @@ from typing import Any
 
 import aiosqlite
 
-from bot.platform.db_postgres import PostgresDatabase
+from bot.platform.db_postgres import PgConnection, PostgresDatabase
 from bot.platform.db_schema import (
     MIGRATIONS_DIR,
     POSTGRES_MIGRATIONS_DIR,
@@ -120,6 +120,13 @@ async def read_rows(source: Reader, sql: str, params: Params = ()) -> list[Row]:
     if isinstance(source, Database):
         return await source.fetchall(sql, params)
     return list(await source.execute_fetchall(sql, params))
+
+
+async def take_turns(conn: Any, key: int) -> None:
+    """Makes instances sharing a PostgreSQL database run this unit of work one at a time: the lock ``key`` is held
+    until the caller's transaction ends (SQLite has one writer at a time already)."""
+    if isinstance(conn, PgConnection):
+        await conn.execute("SELECT pg_advisory_xact_lock(?)", (key,))
 
 
 async def returned_id(cursor: Any) -> int | None:

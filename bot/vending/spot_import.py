@@ -22,7 +22,7 @@ from zoneinfo import ZoneInfo
 
 from bot.platform.clock import to_db
 from bot.platform.config import Settings
-from bot.platform.db import Database, returned_id
+from bot.platform.db import Database, returned_id, take_turns
 from bot.platform.geo import (
     SAMPLE_CITY,
     ServiceArea,
@@ -50,6 +50,7 @@ log = logging.getLogger(__name__)
 
 SAMPLE_SPOTS = Path(__file__).parents[1] / "data" / "sample_spots.geojson"
 SAMPLE_TIMEZONE = ZoneInfo("Asia/Shanghai")  # the sample city's
+IMPORT_LOCK = 7_216_010  # PostgreSQL advisory lock key: one spot import at a time across instances
 
 
 @dataclass(frozen=True)
@@ -210,6 +211,7 @@ async def apply_batch(db: Database, batch: ImportBatch, now: datetime) -> Import
     created = updated = zones_created = zones_updated = 0
     problems: list[str] = []
     async with db.transaction() as conn:
+        await take_turns(conn, IMPORT_LOCK)  # two instances starting at once both load the sample spots
         ids: dict[str, int] = {}
         for record in batch.spots:
             async with conn.execute("SELECT id FROM spots WHERE external_id = ?", (record.external_id,)) as cursor:
