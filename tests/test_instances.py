@@ -1,7 +1,8 @@
 """Several bot instances on one PostgreSQL database (bot/platform/claims.py): two couriers against one database and
 one Telegram deliver every outbox row once, each chat's rows in order; a chat claimed by an instance that stopped
 is taken over when its lease runs out; two reminder timers fire each due reminder once, and a reminder claimed by
-an instance that died is fired by the other after the lease.
+an instance that died is fired by the other after the lease; two writers of spots number their changes in commit
+order, as the spot index needs.
 
 These run on PostgreSQL whatever the engine of the run: TEST_DATABASE_URL's server when it is set, otherwise a
 throwaway one started by scripts/postgres.sh for this module.
@@ -20,6 +21,7 @@ from datetime import datetime, timedelta
 from pathlib import Path
 
 import aiosqlite
+import asyncpg
 import pytest
 
 from bot.app import BotApplication, build_application
@@ -35,6 +37,7 @@ from bot.platform.services import Services
 from devtools.emulator import BotAPIEmulator
 from tests.support.driver import eventually
 from tests.support.pg import TEST_DATABASE_URL, create_database, drop_database
+from tests.test_spots import load, offset, record
 
 ROOT = Path(__file__).resolve().parent.parent
 EMULATOR_TOKEN = "123456:emulator-token-aaaaaaaaaaaaaaaaaaaa"
@@ -274,6 +277,32 @@ async def test_two_instances_filing_at_once_number_each_report_once(shared_url: 
         assert len(numbers) == 20
         row = await first.fetchone("SELECT COUNT(DISTINCT public_no) FROM reports")
         assert row is not None and row[0] == 20
+    finally:
+        await first.close()
+        await second.close()
+
+
+# ------------------------------------------------------------------ the spot index's log
+async def test_spot_changes_are_numbered_in_commit_order_across_connections(shared_url: str) -> None:
+    """Two instances editing spots at once: the second writer waits for the first to commit, so a spot index that
+    has read number n never meets a smaller number committed later (migration 0010's advisory lock)."""
+    db = await Database.open(shared_url)
+    try:
+        ids = await load(db, record("one", *offset(100, 0)), record("two", *offset(200, 0)))
+    finally:
+        await db.close()
+    first, second = await asyncpg.connect(shared_url), await asyncpg.connect(shared_url)
+    try:
+        early = first.transaction()
+        await early.start()
+        await first.execute("UPDATE spots SET note = 'first' WHERE id = $1", ids["one"])
+        late = asyncio.create_task(second.execute("UPDATE spots SET note = 'second' WHERE id = $1", ids["two"]))
+        await asyncio.sleep(0.5)
+        assert not late.done()  # queued behind the first writer, not numbered before its commit
+        await early.commit()
+        await asyncio.wait_for(late, 10)
+        log = await first.fetch("SELECT spot_id FROM spot_changes ORDER BY seq DESC LIMIT 2")
+        assert [row["spot_id"] for row in log] == [ids["two"], ids["one"]]
     finally:
         await first.close()
         await second.close()

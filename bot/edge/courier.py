@@ -17,6 +17,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import time
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -98,6 +99,7 @@ class Notifier:
         self._late: set[asyncio.Task[None]] = set()  # slow answers still awaited after their row was retried
         self._chats: dict[int, asyncio.Task[None]] = {}  # chat id -> the task delivering its rows
         self._stopping = False
+        self._renew_at = 0.0  # monotonic: when this instance's claims are renewed next (PostgreSQL)
         self.delivered = 0
 
     @property
@@ -127,6 +129,7 @@ class Notifier:
     async def _run(self) -> None:
         while not self._stopping:
             try:
+                await self._keep_claims()
                 more = await self.start_due()
             except asyncio.CancelledError:
                 raise
@@ -139,6 +142,15 @@ class Notifier:
                 except TimeoutError:
                     pass
                 self._wake.clear()
+
+    async def _keep_claims(self) -> None:
+        """Renews the leases of every chat this instance holds, a third of a lease apart: a row waiting long for
+        its turn in the pacer (a broadcast under way) keeps its chat."""
+        if not self.claims or time.monotonic() < self._renew_at:
+            return
+        until = self.services.clock.now() + self.lease
+        await claims.renew_all(self.services.db, self.services.instance, until)
+        self._renew_at = time.monotonic() + self.lease.total_seconds() / 3
 
     async def start_due(self) -> bool:
         """Starts delivering to each chat whose oldest pending row is due and that nobody serves yet; True when

@@ -80,6 +80,14 @@ async def renew_chat(db: Database, chat_id: int, instance: str, until: datetime)
         return bool(cursor.rowcount)
 
 
+async def renew_all(db: Database, instance: str, until: datetime) -> None:
+    """Extends every claim this instance holds on outbox rows still pending (its heartbeat)."""
+    async with db.transaction() as conn:
+        await conn.execute(
+            "UPDATE outbox SET lease_until = ? WHERE claimed_by = ? AND state = 'pending'", (to_db(until), instance)
+        )
+
+
 async def release_chat(db: Database, chat_id: int, instance: str) -> None:
     """Gives back the chat's rows this instance claimed and did not settle (one waits for a retry, or it stops):
     whoever is free when the head is due takes the chat."""

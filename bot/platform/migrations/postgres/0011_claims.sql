@@ -8,3 +8,5 @@ ALTER TABLE reminders ADD COLUMN claimed_by TEXT;
 ALTER TABLE reminders ADD COLUMN lease_until TEXT;   -- UTC
 -- The claimed reminders still pending (few: those being fired), for the timer's "when next" (claims.next_unclaimed).
 CREATE INDEX reminders_claimed ON reminders (lease_until) WHERE state = 'pending' AND claimed_by IS NOT NULL;
+-- The outbox rows an instance holds, for its heartbeat that renews their lease (claims.renew_all).
+CREATE INDEX outbox_claimed ON outbox (claimed_by) WHERE state = 'pending' AND claimed_by IS NOT NULL;
