@@ -184,7 +184,7 @@ async def post_init(application: BotApplication) -> None:
         await ensure_sample_spots(services.db, services.clock.now())
     await publish_commands(application)
 
-    notifier = Notifier(application.bot, services)
+    notifier = Notifier(application.bot, services, lease=services.settings.instance_lease)
     application.bot_data["notifier"] = notifier
     services.outbox_listeners.append(notifier.wake)
     notifier.start()
@@ -193,6 +193,7 @@ async def post_init(application: BotApplication) -> None:
     kinds = Dispatcher(services, application.bot_data["desk"]).kinds()
     more: ReminderKinds | None = application.bot_data.get("more_reminder_kinds")
     timer = ReminderTimer(services, application.job_queue, kinds.with_more(more) if more else kinds)
+    timer.lease = services.settings.instance_lease
     application.bot_data["reminder_timer"] = timer
     services.reminder_listeners.append(timer.changed)
     services.time_listeners.append(timer.catch_up)
@@ -282,7 +283,7 @@ def build_application(
     application.bot_data["flood"] = UserRateLimiter()
     application.bot_data["alerts"] = AlertThrottle(window=60.0 * errors.ALERT_WINDOW_MINUTES)
     if shared:
-        application.bot_data["inbound"] = SharedInbound(application)
+        application.bot_data["inbound"] = SharedInbound(application, settings.instance_lease.total_seconds())
 
     # Order matters: the guard first, then every journey, then the catch-alls for what nobody claimed.
     application.add_handler(TypeHandler(Update, guard), group=GUARD_GROUP)

@@ -95,6 +95,7 @@ async def test_two_instances_on_postgresql_survive_sigkill_of_either(
             DRAFT_REMINDER_AFTER="3s",
             ACK_ESCALATE_AFTER="4s",
             REPORTS_PER_HOUR="50",
+            INSTANCE_LEASE="5s",  # a killed instance's chats, rows and reminders are taken over within seconds
             LOG_LEVEL="INFO",
         )
         (tmp_path / name).mkdir()

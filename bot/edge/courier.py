@@ -45,7 +45,7 @@ CHAT_BATCH = 20  # rows of one chat read at a time
 BULK_KEYS = ("reminder:", "spot-news:", "area_alert")
 ANSWER_TIMEOUT = 5.0  # seconds without Telegram's answer before the row is tried again (PTB's read timeout)
 LATE_ANSWER_WAIT = 60.0  # a slow answer is still awaited this long, to learn whether that try arrived after all
-LEASE = timedelta(seconds=90)  # PostgreSQL: a chat claimed by an instance that stopped answering is taken over then
+LEASE = timedelta(seconds=15)  # PostgreSQL: a dead instance's chats are taken over then (INSTANCE_LEASE)
 
 
 @dataclass(frozen=True)

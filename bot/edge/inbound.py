@@ -39,7 +39,7 @@ from bot.platform.services import Services
 
 log = logging.getLogger(__name__)
 
-LEASE_SECONDS = 10.0  # a chat held by an instance that stopped beating is taken over after this
+LEASE_SECONDS = 15.0  # a chat held by an instance that stopped beating is taken over after this (INSTANCE_LEASE)
 BEAT_SECONDS = 1.0  # heartbeat, lease renewal and sweep
 ALIVE_SECONDS = 5.0  # an instance seen this recently counts in the budget's N
 KEEP_DONE = "1 hour"  # done updates are kept this long, so a late re-delivery is still recognised

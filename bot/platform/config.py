@@ -185,6 +185,8 @@ class Settings:
     staff_chat_id: int | None = None
     log_level: str = "INFO"
     persistence_interval: float = 1.0
+    # PostgreSQL, several instances: what a dead instance held (chats, outbox rows, reminders) is taken over after it
+    instance_lease: timedelta = timedelta(seconds=15)
     webhook_url: str | None = None
     webhook_listen: str = "0.0.0.0"
     webhook_port: int = 8443
@@ -270,6 +272,9 @@ def load_settings(environ: Mapping[str, str] | None = None, env_file: Path | Non
     interval = read.get("PERSISTENCE_INTERVAL", parse_duration, timedelta(seconds=1))
     if interval.total_seconds() <= 0:
         raise ConfigError("PERSISTENCE_INTERVAL is invalid: it must be more than 0 seconds")
+    lease = read.get("INSTANCE_LEASE", parse_duration, timedelta(seconds=15))
+    if lease.total_seconds() < 3:
+        raise ConfigError("INSTANCE_LEASE is invalid: it must be at least 3 seconds (it is renewed every second)")
     no_url: tuple[str | None, Path | None] = (None, None)
     database_url, database_file = read.get("DATABASE_URL", _parse_database_url, no_url)
     return Settings(
@@ -284,6 +289,7 @@ def load_settings(environ: Mapping[str, str] | None = None, env_file: Path | Non
         staff_chat_id=staff_chat or None,
         log_level=read.get("LOG_LEVEL", _parse_log_level, "INFO"),
         persistence_interval=interval.total_seconds(),
+        instance_lease=lease,
         webhook_url=webhook_url,
         webhook_listen=read.get("WEBHOOK_LISTEN", str.strip, "0.0.0.0"),
         webhook_port=read.get("WEBHOOK_PORT", _parse_int, 8443),

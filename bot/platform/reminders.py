@@ -37,7 +37,7 @@ log = logging.getLogger(__name__)
 
 TICK_JOB_NAME = "reminders:tick"
 FIRE_BATCH = 200
-LEASE = timedelta(minutes=2)  # PostgreSQL: reminders claimed by an instance that died are fired by another then
+LEASE = timedelta(seconds=15)  # PostgreSQL: a dead instance's reminders are fired by another then (INSTANCE_LEASE)
 
 
 @dataclass(frozen=True)
