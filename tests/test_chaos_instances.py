@@ -22,8 +22,8 @@ from pathlib import Path
 import pytest
 
 from bot.platform.db import Database
+from devtools.balancer import Balancer, free_port
 from devtools.emulator import BotAPIEmulator
-from tests.support.balancer import Balancer, free_port
 from tests.support.chaos import BotProcess, process_env
 from tests.support.chaos_storm import DESK, check_invariants, play, settle
 from tests.support.pg import TEST_DATABASE_URL

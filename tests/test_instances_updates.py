@@ -16,8 +16,8 @@ from bot.edge.inbound import SharedInbound
 from bot.edge.pacing import Pacer
 from bot.platform.services import Services
 from bot.web import Metrics
+from devtools.balancer import Balancer, free_port
 from devtools.emulator import BotAPIEmulator
-from tests.support.balancer import Balancer, free_port
 from tests.support.driver import TestBed, eventually
 from tests.support.pg import TEST_DATABASE_URL
 from tests.support.report_steps import DESCRIPTION, HOME, STAFF_CHAT, walk_to

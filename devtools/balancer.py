@@ -1,6 +1,6 @@
-"""A load balancer for tests of several bot instances: Telegram knows one webhook URL, the balancer hands each POST
-to one instance in turn — to the next when that one does not answer (killed), or to all of them at once (as when
-Telegram posts an update again because its answer was late)."""
+"""A load balancer in front of several bot instances (tests, benchmarks): Telegram knows one webhook URL, the
+balancer hands each POST to one instance in turn — to the next when that one does not answer (killed), or to all
+of them at once (as when Telegram posts an update again because its answer was late)."""
 
 from __future__ import annotations
 
