@@ -14,6 +14,7 @@ set, otherwise a throwaway one (scripts/postgres.sh).
 from __future__ import annotations
 
 import asyncio
+import itertools
 import os
 import random
 from collections import defaultdict
@@ -56,15 +57,20 @@ async def chaos_monkey(instances: list[BotProcess], rng: random.Random, done: as
 
 
 async def sent_out_of_order(db: Database) -> dict[int, list[int]]:
-    """Chats whose queued messages Telegram numbered in another order than they were queued in."""
+    """Chats whose queued new messages Telegram numbered in another order than they were queued in (an edit keeps
+    the number of the message it edits, so edits are left out)."""
     rows = await db.fetchall(
         "SELECT chat_id, result_message_id FROM outbox WHERE state = 'sent' AND result_message_id IS NOT NULL "
-        "ORDER BY id"
+        "AND method LIKE 'send%' ORDER BY id"
     )
     numbers: dict[int, list[int]] = defaultdict(list)
     for row in rows:
         numbers[row["chat_id"]].append(row["result_message_id"])
-    return {chat: got for chat, got in numbers.items() if got != sorted(got)}
+    return {
+        chat: [pair for pair in itertools.pairwise(got) if pair[0] > pair[1]]
+        for chat, got in numbers.items()
+        if got != sorted(got)
+    }
 
 
 @pytest.mark.timeout(900)
