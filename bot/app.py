@@ -43,6 +43,7 @@ from bot.privacy import ensure_retention
 from bot.scheduled import Dispatcher
 from bot.vending import reminders as spot_reminders
 from bot.vending.spot_import import ensure_sample_spots
+from bot.vending.spot_index import SpotIndex
 from bot.web import MalformedUpdate, Metrics, WebServer, webhook_path
 from handlers import (
     alerts,
@@ -201,6 +202,10 @@ async def post_init(application: BotApplication) -> None:
     await spot_reminders.ensure_spot_reminders(services, services.clock.now())
     await ensure_retention(services, services.clock.now())
     await timer.restore()
+    index = SpotIndex.for_database(services.db)
+    if index is not None:  # the first search reads every spot (a second at 100k): before anyone asks, not then
+        async with index.reading():
+            application.bot_data["spot_index"] = index
     log.info("bot started as @%s", application.bot.username)
 
 
@@ -222,6 +227,9 @@ async def post_stop(application: BotApplication) -> None:
 
 
 async def post_shutdown(application: BotApplication) -> None:
+    index: SpotIndex | None = application.bot_data.pop("spot_index", None)
+    if index is not None:
+        index.close()
     services: Services = application.bot_data["services"]
     await services.close()
 
