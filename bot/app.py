@@ -185,6 +185,8 @@ async def post_init(application: BotApplication) -> None:
         await ensure_sample_spots(services.db, services.clock.now())
     await publish_commands(application)
 
+    if claims.shared(services.db):  # what this name held before a restart (INSTANCE_NAME) is free at once
+        await claims.release_all(services.db, services.instance)
     notifier = Notifier(application.bot, services, lease=services.settings.instance_lease)
     application.bot_data["notifier"] = notifier
     services.outbox_listeners.append(notifier.wake)

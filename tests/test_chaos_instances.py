@@ -85,7 +85,7 @@ async def test_two_instances_on_postgresql_survive_sigkill_of_either(
     balancer = Balancer([f"http://127.0.0.1:{port}{PATH}" for port in ports])
     await balancer.start(PATH)
     instances: list[BotProcess] = []
-    for name, port in zip("ab", ports, strict=True):
+    for name, port in zip(("bot-a", "bot-b"), ports, strict=True):
         env = process_env(
             emulator,
             tmp_path / "unused.sqlite3",
@@ -102,6 +102,7 @@ async def test_two_instances_on_postgresql_survive_sigkill_of_either(
             ACK_ESCALATE_AFTER="4s",
             REPORTS_PER_HOUR="50",
             INSTANCE_LEASE="5s",  # a killed instance's chats, rows and reminders are taken over within seconds
+            INSTANCE_NAME=name,  # the same name after a restart: what it held is its own again at once
             LOG_LEVEL="INFO",
         )
         (tmp_path / name).mkdir()

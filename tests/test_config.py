@@ -72,6 +72,7 @@ def test_env_file_is_read_and_the_environment_wins(tmp_path: Path) -> None:
         ({"PERSISTENCE_INTERVAL": "often"}, "PERSISTENCE_INTERVAL is invalid"),
         ({"INSTANCE_LEASE": "1s"}, "INSTANCE_LEASE is invalid"),
         ({"INSTANCE_LEASE": "soon"}, "INSTANCE_LEASE is invalid"),
+        ({"INSTANCE_NAME": "bot one"}, "INSTANCE_NAME is invalid"),
         ({"LOG_LEVEL": "LOUD"}, "LOG_LEVEL is invalid"),
         ({"WEBHOOK_URL": "https://example.org/hook"}, "WEBHOOK_LISTEN is missing"),
         (

@@ -24,9 +24,6 @@ import asyncio
 import contextlib
 import json
 import logging
-import os
-import socket
-import uuid
 from typing import Any
 
 from telegram import Update
@@ -56,7 +53,8 @@ class SharedInbound:
         self, application: AnyApplication, lease_seconds: float = LEASE_SECONDS, beat_seconds: float = BEAT_SECONDS
     ) -> None:
         self.application = application
-        self.instance_id = f"{socket.gethostname()}-{os.getpid()}-{uuid.uuid4().hex[:8]}"
+        services: Services = application.bot_data["services"]
+        self.instance_id = services.instance  # the name its outbox and reminder claims carry too
         self.lease_seconds = lease_seconds
         self.beat_seconds = beat_seconds
         self.instances = 1  # live instances at the last beat: this one's share of the budget is 1/instances
@@ -188,6 +186,8 @@ class SharedInbound:
 
     # --------------------------------------------------------- heartbeat
     async def start(self) -> None:
+        # Chats this name held before a restart (INSTANCE_NAME) are its own again at once, not after the lease.
+        await self.db.execute("DELETE FROM chat_leases WHERE owner = ?", (self.instance_id,))
         await self.beat()
         self._beating = asyncio.create_task(self._beat_forever(), name="inbound heartbeat")
 

@@ -187,6 +187,8 @@ class Settings:
     persistence_interval: float = 1.0
     # PostgreSQL, several instances: what a dead instance held (chats, outbox rows, reminders) is taken over after it
     instance_lease: timedelta = timedelta(seconds=15)
+    # This instance's name in the rows it holds; kept across restarts, it takes back at once what it held before
+    instance_name: str | None = None
     webhook_url: str | None = None
     webhook_listen: str = "0.0.0.0"
     webhook_port: int = 8443
@@ -237,6 +239,13 @@ class _Reader:
             return parse(raw)
         except ValueError as exc:
             raise ConfigError(f"{name} is invalid: {exc}") from None
+
+
+def _parse_instance_name(text: str) -> str:
+    name = text.strip()
+    if not re.fullmatch(r"[A-Za-z0-9_.:-]{1,64}", name):
+        raise ValueError("use 1-64 characters A-Z, a-z, 0-9, _ . : and -")
+    return name
 
 
 def load_settings(environ: Mapping[str, str] | None = None, env_file: Path | None = Path(".env")) -> Settings:
@@ -290,6 +299,7 @@ def load_settings(environ: Mapping[str, str] | None = None, env_file: Path | Non
         log_level=read.get("LOG_LEVEL", _parse_log_level, "INFO"),
         persistence_interval=interval.total_seconds(),
         instance_lease=lease,
+        instance_name=read.get("INSTANCE_NAME", _parse_instance_name, None),
         webhook_url=webhook_url,
         webhook_listen=read.get("WEBHOOK_LISTEN", str.strip, "0.0.0.0"),
         webhook_port=read.get("WEBHOOK_PORT", _parse_int, 8443),

@@ -22,8 +22,9 @@ TimeListener = Callable[[], Awaitable[None]]
 
 
 def instance_name() -> str:
-    """This running bot's name in the rows it claims (bot/platform/claims.py): host, process, and a random part,
-    so a restarted process never takes the claims of the one before it for its own."""
+    """This running bot's name in the rows it claims (bot/platform/claims.py) when INSTANCE_NAME is not set: host,
+    process, and a random part, so a restarted process never takes the claims of the one before it for its own
+    (they wait out their lease)."""
     return f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(3)}"
 
 
@@ -40,6 +41,10 @@ class Services:
     outbox_listeners: list[Callable[[], None]] = field(default_factory=list)
     reminder_listeners: list[Callable[[], None]] = field(default_factory=list)
     instance: str = field(default_factory=instance_name)
+
+    def __post_init__(self) -> None:
+        if self.settings.instance_name is not None:  # INSTANCE_NAME: the same name after a restart
+            self.instance = self.settings.instance_name
 
     def wake_outbox(self) -> None:
         """Call after committing outbox rows, so they go out now rather than at the next poll."""
