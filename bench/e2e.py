@@ -362,12 +362,14 @@ async def on_postgresql(work: Path, database_url: str, count: int, conversations
 
     started = time.perf_counter()
     bots = await start_instances(env, work, count)
-    await ask()
-    cold = time.perf_counter() - started
-    await bots.all_answering(ask)
-    p99_10, p99_50, paced = await at_work(emulator, conversations)
-    await bots.stop()
-    await emulator.stop()
+    try:
+        await ask()
+        cold = time.perf_counter() - started
+        await bots.all_answering(ask)
+        p99_10, p99_50, paced = await at_work(emulator, conversations)
+    finally:  # never leave bots behind on the server that is about to stop
+        await bots.stop()
+        await emulator.stop()
     return Column(p99_10, p99_50, paced, cold, emulator.flood_errors)
 
 
@@ -427,9 +429,9 @@ async def run(quick: bool) -> tuple[list[Row], list[Column]]:
         )
         rows.append(("flood errors", f"{floods}", "0", verdict(floods == 0)))  # every paced run, Telegram's limits on
 
-        async with throwaway_postgres() as database:
-            one = await on_postgresql(work, await database("one_instance"), 1, conversations)
-            two = await on_postgresql(work, await database("two_instances"), 2, conversations)
+        async with throwaway_postgres() as new_database:
+            one = await on_postgresql(work, await new_database("one_instance"), 1, conversations)
+            two = await on_postgresql(work, await new_database("two_instances"), 2, conversations)
     return rows, [sqlite, one, two]
 
 
