@@ -18,6 +18,11 @@ Measured side by side in one run, printed one row per line (label, measured, tar
   against the pace the replies left over of Telegram's 30 a second;
 - flood errors: the 429s of every paced run, against emulators enforcing Telegram's limits (30 in any second, 20 a
   minute per group, about one a second per private chat).
+
+Then a second table, "engines": the latencies, the paced conversations, the cold start and the flood errors side by
+side for SQLite (one polling process, the run above), PostgreSQL with one polling process, and PostgreSQL with two
+processes in webhook mode behind a round-robin balancer, on a throwaway server the bench starts and stops itself
+(bench/engines.py).
 """
 
 from __future__ import annotations
@@ -28,7 +33,6 @@ import itertools
 import json
 import math
 import os
-import signal
 import statistics
 import sys
 import tempfile
@@ -40,6 +44,7 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from bench.engines import Column, engines_table, print_table, spawn, start_instances, stop, throwaway_postgres  # noqa: E402
 from bot.platform.clock import to_db  # noqa: E402
 from bot.platform.db import Database  # noqa: E402
 from devtools.emulator import BotAPIEmulator  # noqa: E402
@@ -98,22 +103,6 @@ def env_for(emulator: BotAPIEmulator, database: Path) -> dict[str, str]:
         "REPORTS_PER_HOUR": "1000",
         "REPORTS_PER_DAY": "1000",
     }
-
-
-async def spawn(args: list[str], env: dict[str, str], cwd: Path) -> asyncio.subprocess.Process:
-    return await asyncio.create_subprocess_exec(
-        *args, cwd=cwd, env=env, stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.DEVNULL
-    )
-
-
-async def stop(process: asyncio.subprocess.Process) -> None:
-    if process.returncode is None:
-        process.send_signal(signal.SIGTERM)
-        try:
-            await asyncio.wait_for(process.wait(), 30)
-        except TimeoutError:
-            process.kill()
-            await process.wait()
 
 
 def rss_mb(pid: int) -> float:
@@ -351,7 +340,40 @@ async def broadcast_latency(work: Path, subscribers: int, residents: int = 10) -
     )
 
 
-async def run(quick: bool) -> list[Row]:
+async def at_work(emulator: BotAPIEmulator, conversations: int) -> tuple[float, float, float]:
+    """p99 with 10 and with 50 people at once, then updates/s of paced report conversations, on a bot answering."""
+    _p50, p99_10 = await latency(emulator, 10)
+    _p50, p99_50 = await latency(emulator, 50)
+    return p99_10, p99_50, await throughput(emulator, conversations, report_conversation)
+
+
+async def on_postgresql(work: Path, database_url: str, count: int, conversations: int) -> Column:
+    """The engines table's measures of ``count`` bot processes on a fresh PostgreSQL database (more than one:
+    webhook mode behind a balancer), against an emulator of their own enforcing Telegram's limits."""
+    emulator = BotAPIEmulator()
+    emulator.flood_limit = TELEGRAM_PER_SECOND
+    await emulator.start()
+    env = {**env_for(emulator, work / "unused.sqlite3"), "DATABASE_URL": database_url}
+
+    async def ask() -> None:
+        probe = person(emulator)
+        await probe.send("/start")
+        await probe.expect_message(timeout=120)
+
+    started = time.perf_counter()
+    bots = await start_instances(env, work, count)
+    try:
+        await ask()
+        cold = time.perf_counter() - started
+        await bots.all_answering(ask)
+        p99_10, p99_50, paced = await at_work(emulator, conversations)
+    finally:  # never leave bots behind on the server that is about to stop
+        await bots.stop()
+        await emulator.stop()
+    return Column(p99_10, p99_50, paced, cold, emulator.flood_errors)
+
+
+async def run(quick: bool) -> tuple[list[Row], list[Column]]:
     conversations = 40 if quick else 200
     drafts = 2_000 if quick else 10_000
     rows: list[Row] = []
@@ -367,8 +389,9 @@ async def run(quick: bool) -> list[Row]:
         bot = await answering(emulator, await spawn([sys.executable, "-m", "bot"], env_for(emulator, database), work))
         cold = time.perf_counter() - started
 
-        for users, target_ms in ((10, 100), (50, 1_200)):
-            _p50, p99 = await latency(emulator, users)
+        p99_10, p99_50, paced = await at_work(emulator, conversations)
+        sqlite = Column(p99_10, p99_50, paced, cold, emulator.flood_errors)
+        for users, target_ms, p99 in ((10, 100, p99_10), (50, 1_200, p99_50)):
             rows.append(
                 (
                     f"latency p99, {users} people at once",
@@ -377,7 +400,6 @@ async def run(quick: bool) -> list[Row]:
                     verdict(p99 * 1000 <= target_ms),
                 )
             )
-        paced = await throughput(emulator, conversations, report_conversation)
         await stop(bot)
 
         # Memory: the same database with thousands of people mid-wizard, restored at start.
@@ -406,17 +428,21 @@ async def run(quick: bool) -> list[Row]:
             (f"RSS with {drafts:,} people mid-conversation", f"{memory:.0f} MB", "≤ 150 MB", verdict(memory <= 150))
         )
         rows.append(("flood errors", f"{floods}", "0", verdict(floods == 0)))  # every paced run, Telegram's limits on
-    return rows
+
+        async with throwaway_postgres() as new_database:
+            one = await on_postgresql(work, await new_database("one_instance"), 1, conversations)
+            two = await on_postgresql(work, await new_database("two_instances"), 2, conversations)
+    return rows, [sqlite, one, two]
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--quick", action="store_true", help="a smaller, faster run")
     args = parser.parse_args()
-    rows = asyncio.run(run(args.quick))
-    widths = [max(len(row[i]) for row in rows) for i in range(4)]
-    for row in [("measure", "measured", "target", ""), *rows]:
-        print("  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)))
+    rows, columns = asyncio.run(run(args.quick))
+    print_table([("measure", "measured", "target", ""), *rows])
+    print()
+    print_table(engines_table(columns))
 
 
 if __name__ == "__main__":
