@@ -126,8 +126,8 @@ async def _refuse_data(conn: asyncpg.Connection, url: str) -> None:
 
 
 async def _copy_all(reader: sqlite3.Connection, conn: asyncpg.Connection, url: str, version: int) -> CopyResult:
-    tables = await _target_tables(conn)
     source_tables, skipped = _source_tables(reader)
+    tables = {name: table for name, table in (await _target_tables(conn)).items() if name not in INSTANCE_TABLES}
     missing = sorted(set(tables) - source_tables)
     extra = sorted(source_tables - set(tables))
     if missing or extra:
@@ -200,13 +200,21 @@ async def _target_tables(conn: asyncpg.Connection) -> dict[str, _Table]:
     return tables
 
 
+# Migration 0012: the updates, chat leases and heartbeats of running instances; SQLite's stay empty.
+INSTANCE_TABLES = frozenset({"inbound_updates", "chat_leases", "instances"})
+
+
 def _source_tables(reader: sqlite3.Connection) -> tuple[set[str], dict[str, str]]:
     """The file's tables to copy, and those left out with the reason (R*Tree indexes and their shadow tables)."""
     rows = reader.execute("SELECT name, sql FROM sqlite_master WHERE type = 'table'").fetchall()
     rtrees = {name for name, sql in rows if sql and "USING RTREE" in sql.upper()}
     shadows = {f"{rtree}_{part}" for rtree in rtrees for part in ("node", "parent", "rowid")}
     skipped = {rtree: f"a view of {rtree.removesuffix('_rtree')} on PostgreSQL, nothing to copy" for rtree in rtrees}
-    tables = {name for name, _ in rows if not name.startswith("sqlite_") and name not in rtrees | shadows}
+    names = {name for name, _ in rows}
+    skipped |= {name: "what running instances share, empty on SQLite" for name in INSTANCE_TABLES & names}
+    tables = {
+        name for name in names if not name.startswith("sqlite_") and name not in rtrees | shadows | INSTANCE_TABLES
+    }
     return tables, dict(sorted(skipped.items()))
 
 
