@@ -234,7 +234,10 @@ class Reporter(Actor):
         super().notice(messages)
         for message in messages:
             text = text_of(message)
-            if any(told in text for told in ("Your report number is", "was already sent", "Your latest report is")):
+            # News about the report ("Your report R… has been accepted") tells its number too: the thanks may have
+            # been lost in a kill between the commit and the reply, and a person who reads the news knows it is filed.
+            told_by = ("Your report number is", "was already sent", "Your latest report is", "Your report R")
+            if any(told in text for told in told_by):
                 self.journal.told += REPORT_NUMBER.findall(text)[:1]
                 self.journal.finished = True
             if "You have an unfinished report" in text:
