@@ -217,3 +217,16 @@ async def test_the_instances_divide_telegrams_budget(pair: Pair) -> None:
     await stop_webhook(second.application)
     second.application = None
     assert await eventually(whole)  # the one left has the whole budget again
+
+
+async def test_replies_from_both_instances_into_one_chat_keep_its_limit(pair: Pair) -> None:
+    """Each instance's pacer allows a chat a burst of three; the shared bucket keeps the two together to that."""
+    pair.emulator.flood_limit = 30  # Telegram's limits on: a chat takes a burst of three, then one a second
+    bed = pair.instances[0]
+    bo = bed.person(8105, "Bo", language_code="en")
+    for _ in range(6):  # the instances answer in turn
+        await bo.send("/help")
+        await bo.expect_message(contains="/language", timeout=15)
+        await settled(pair, bo.id)
+    assert pair.balancer.routed == [0, 1, 0, 1, 0, 1]
+    assert pair.emulator.flood_errors_by_scope["chat"] == 0

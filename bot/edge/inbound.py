@@ -29,6 +29,7 @@ from typing import Any
 from telegram import Update
 from telegram.ext import Application
 
+from bot.edge.chat_pace import ChatPace
 from bot.edge.pacing import Pacer
 from bot.edge.persistence import SQLitePersistence
 from bot.platform.db import Database, Row
@@ -186,6 +187,9 @@ class SharedInbound:
 
     # --------------------------------------------------------- heartbeat
     async def start(self) -> None:
+        pacer = self.application.bot.rate_limiter
+        if isinstance(pacer, Pacer):  # what the instances send into one chat keeps the chat's limits together
+            pacer.chat_slot = ChatPace(self.db).wait_for_slot
         # Chats this name held before a restart (INSTANCE_NAME) are its own again at once, not after the lease.
         await self.db.execute("DELETE FROM chat_leases WHERE owner = ?", (self.instance_id,))
         await self.beat()

@@ -260,6 +260,8 @@ class Pacer(BaseRateLimiter[Paced]):
         self._timer: asyncio.TimerHandle | None = None
         self._turns: dict[Waiter, asyncio.Future[None]] = {}
         self._pruned_at = 0.0
+        # Several instances on one database: the chat's slot in the shared bucket too (bot/edge/chat_pace.py).
+        self.chat_slot: Callable[[int], Coroutine[Any, Any, None]] | None = None
 
     async def initialize(self) -> None:
         return None
@@ -292,9 +294,11 @@ class Pacer(BaseRateLimiter[Paced]):
         chat_id = chat_of(data)
         for attempt in range(retries + 1):
             waiter = await self._turn(lane, chat_id)
-            if rate_limit_args is not None:
-                rate_limit_args.let_through.set()
             try:
+                if self.chat_slot is not None and chat_id is not None:
+                    await self.chat_slot(chat_id)
+                if rate_limit_args is not None:
+                    rate_limit_args.let_through.set()
                 return await callback(*args, **kwargs)
             except RetryAfter as error:
                 now = self.clock()

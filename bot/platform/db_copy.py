@@ -200,8 +200,8 @@ async def _target_tables(conn: asyncpg.Connection) -> dict[str, _Table]:
     return tables
 
 
-# Migration 0012: the updates, chat leases and heartbeats of running instances; SQLite's stay empty.
-INSTANCE_TABLES = frozenset({"inbound_updates", "chat_leases", "instances"})
+# Migrations 0012 and 0013: the updates, chat leases, heartbeats and chat paces of running instances; empty on SQLite.
+INSTANCE_TABLES = frozenset({"inbound_updates", "chat_leases", "instances", "chat_pace"})
 
 
 def _source_tables(reader: sqlite3.Connection) -> tuple[set[str], dict[str, str]]:
