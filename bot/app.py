@@ -257,7 +257,7 @@ def build_application(
     `more_reminder_kinds` adds reminder kinds of a test's own."""
     services = services or Services(settings)
     # Several instances share the work only on PostgreSQL in webhook mode (see bot/edge/inbound.py).
-    shared = settings.database_url is not None and settings.use_webhook
+    shared = settings.shares_instances
     application: BotApplication = (
         ApplicationBuilder()
         .token(settings.bot_token)
@@ -304,7 +304,7 @@ def build_application(
     for handler in conversations(lambda: [*report.build_handlers(settings), *my_reports.build_handlers()]):
         application.add_handler(handler)
     # /alerts: the place it asks for is claimed ahead of the journeys (a vendor's search also takes locations).
-    for handler in conversations(alerts.build_place_handlers):
+    for handler in conversations(lambda: alerts.build_place_handlers(settings)):
         application.add_handler(handler, alerts.PLACE_GROUP)
     for handler in alerts.build_handlers():
         application.add_handler(handler)

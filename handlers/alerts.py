@@ -24,6 +24,7 @@ from bot import wire
 from bot.cases import area_alerts, grids
 from bot.cases.area_alerts import AlertRefused, Subscription
 from bot.edge import calls as edge
+from bot.platform.config import Settings
 from bot.platform.i18n import N_, Lang
 from bot.platform.text import escape
 from handlers.common import MENU_LABELS, BotContext, lang_of, main_menu, stale_button, translations_of
@@ -298,7 +299,7 @@ async def leave_place(update: Update, context: BotContext) -> int:
     return ConversationHandler.END
 
 
-def build_place_handlers() -> list[BaseHandler[Any, Any, Any]]:
+def build_place_handlers(settings: Settings) -> list[BaseHandler[Any, Any, Any]]:
     """The place conversation, entered by the "near a place" button. It runs in PLACE_GROUP, ahead of the journeys:
     what it answers stops there; a command or a menu button ends it and goes on to the journey it is for."""
     cancel = filters.ChatType.PRIVATE & filters.Text(translations_of(CANCEL))
@@ -319,7 +320,8 @@ def build_place_handlers() -> list[BaseHandler[Any, Any, Any]]:
             allow_reentry=True,
             name="alerts_place",
             persistent=True,
-            conversation_timeout=PLACE_TIMEOUT,
+            # Several instances: a timer on one instance would end a question answered at another (as in report.py).
+            conversation_timeout=None if settings.shares_instances else PLACE_TIMEOUT,
         )
     ]
 

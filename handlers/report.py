@@ -433,7 +433,9 @@ def build_handler(settings: Settings) -> ConversationHandler[Any]:
         ],
         name="report",
         persistent=True,
-        conversation_timeout=settings.report_idle_timeout,
+        # Several instances: an idle timer runs on the instance whose step set it and would pause a wizard going on
+        # at another; the draft's nudge (a durable reminder, fired once) speaks for an unfinished report instead.
+        conversation_timeout=None if settings.shares_instances else settings.report_idle_timeout,
     )
 
 

@@ -55,6 +55,7 @@ async def start_instance(emulator: BotAPIEmulator, tmp_path: Path, url: str) -> 
         "WEBHOOK_LISTEN": "127.0.0.1",
         "WEBHOOK_PORT": str(port),
         "WEBHOOK_SECRET": SECRET,
+        "REPORT_IDLE_TIMEOUT": "2s",  # were the wizard's idle timer on, it would pause a wizard gone to the other
     }
     bed.settings = bed.make_settings()
     bed.services = Services(bed.settings)
@@ -230,3 +231,18 @@ async def test_replies_from_both_instances_into_one_chat_keep_its_limit(pair: Pa
         await settled(pair, bo.id)
     assert pair.balancer.routed == [0, 1, 0, 1, 0, 1]
     assert pair.emulator.flood_errors_by_scope["chat"] == 0
+
+
+async def test_a_wizard_continued_at_the_other_instance_is_not_paused_by_the_first_ones_timer(pair: Pair) -> None:
+    bed = pair.instances[0]
+    cai = bed.person(8106, "Cai", language_code="en")
+    await cai.send("/report")  # the first instance asks; its idle timer would fire two seconds on
+    prompt = await cai.expect_message(contains="What kind of problem")
+    await settled(pair, cai.id)
+    await cai.press(prompt, "Exposed garbage")  # the second instance takes the step
+    await cai.expect_message(contains="Where is it?")
+    await cai.expect_no_message(3.0)  # no "paused" from the first instance's timer
+    await settled(pair, cai.id)
+    await cai.share_location(*HOME)
+    await cai.expect_message(contains="Location received")
+    await cai.expect_message(contains="describe the problem")

@@ -220,6 +220,11 @@ class Settings:
         return self.webhook_url is not None
 
     @property
+    def shares_instances(self) -> bool:
+        """PostgreSQL fed by the webhook: several instances may handle this bot's updates (bot/edge/inbound.py)."""
+        return self.database_url is not None and self.use_webhook
+
+    @property
     def database_target(self) -> str | Path:
         """What Database.open takes: the PostgreSQL URL when DATABASE_URL names one, else the SQLite file."""
         return self.database_url or self.database_path
