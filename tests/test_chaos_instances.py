@@ -117,9 +117,9 @@ async def test_two_instances_on_postgresql_survive_sigkill_of_either(
         for bot in instances:
             await bot.start()
         monkey_rng = random.Random(rng.random())
-        played = await play(
-            emulator, rng, lambda done: chaos_monkey(instances, monkey_rng, done), tmp_path / "people.txt"
-        )
+        # The desk's cards come at one private chat's pace, shared by the two instances and held up by each kill.
+        killing = lambda done: chaos_monkey(instances, monkey_rng, done)  # noqa: E731
+        played = await play(emulator, rng, killing, tmp_path / "people.txt", desk_wait=120.0)
         kills = sum(bot.kills for bot in instances)
         db = await Database.open(url)
         try:

@@ -54,9 +54,12 @@ async def all_answered(desk: Dispatcher) -> bool:
     return len(desk.actions) >= desk.wanted and all(action.answer for action in desk.actions.values())
 
 
-async def play(emulator: BotAPIEmulator, rng: random.Random, monkey: Monkey, record: Path) -> Played:
+async def play(
+    emulator: BotAPIEmulator, rng: random.Random, monkey: Monkey, record: Path, desk_wait: float = 30.0
+) -> Played:
     """Runs 200 conversations and the desk's accepts while ``monkey`` kills the bot; writes every person's
-    history to ``record`` (for reading a failed run)."""
+    history to ``record`` (for reading a failed run). ``desk_wait``: the least time the desk has after the
+    conversations to see its cards, which reach it at one private chat's pace."""
     started = time.monotonic()
     deadline = started + TIME_LIMIT
     area = load_service_area()
@@ -90,7 +93,7 @@ async def play(emulator: BotAPIEmulator, rng: random.Random, monkey: Monkey, rec
         )
         # The cards reach the desk behind the residents' answers (one pace for all); the desk works on meanwhile.
         try:
-            await eventually(lambda: all_answered(desk), timeout=max(30.0, deadline - time.monotonic()))
+            await eventually(lambda: all_answered(desk), timeout=max(desk_wait, deadline - time.monotonic()))
         except AssertionError as late:
             answered = sum(1 for action in desk.actions.values() if action.answer)
             raise AssertionError(
