@@ -118,7 +118,10 @@ async def test_two_instances_on_postgresql_survive_sigkill_of_either(
             await bot.start()
         monkey_rng = random.Random(rng.random())
         # The desk's cards come at one private chat's pace, shared by the two instances and held up by each kill.
-        killing = lambda done: chaos_monkey(instances, monkey_rng, done)  # noqa: E731
+
+        async def killing(done: asyncio.Event) -> None:
+            await chaos_monkey(instances, monkey_rng, done)
+
         played = await play(emulator, rng, killing, tmp_path / "people.txt", desk_wait=120.0)
         kills = sum(bot.kills for bot in instances)
         db = await Database.open(url)
