@@ -20,7 +20,7 @@ log = logging.getLogger(__name__)
 
 # (burst, messages a second), a little under Telegram's: a slot is taken a moment before its message is sent, and
 # the moments differ by instance (a reply waits for its HTTP call, a taker on another machine does not).
-PRIVATE = (3.0, 0.8)
+PRIVATE = (3.0, 0.9)
 GROUP = (10.0, 9 / 60)
 
 _TAKE = """

@@ -120,11 +120,11 @@ async def settled(db: Database) -> bool:
     return due is not None and waiting is not None and due[0] == 0 and waiting[0] == 0
 
 
-async def settle(db: Database) -> None:
+async def settle(db: Database, per_message: float = 1.1) -> None:
     """Waits until every due reminder fired and every queued message is out. The desk is one private chat, which
-    takes about a message a second after a burst: a second for each of its queued messages."""
+    takes about a message a second after a burst: ``per_message`` seconds for each of its queued messages."""
     queued = await db.fetchone("SELECT COUNT(*) FROM outbox WHERE state = 'pending' AND chat_id = ?", (DESK,))
-    await eventually(lambda: settled(db), timeout=30 + 1.1 * (queued[0] if queued else 0))
+    await eventually(lambda: settled(db), timeout=30 + per_message * (queued[0] if queued else 0))
 
 
 async def check_invariants(db: Database, played: Played, emulator: BotAPIEmulator, kills: int) -> dict[str, int]:
