@@ -100,7 +100,10 @@ async def write_draft(conn: aiosqlite.Connection, telegram_id: int, draft: Draft
 
 
 async def delete_draft(conn: aiosqlite.Connection, telegram_id: int) -> None:
+    """The draft goes (filed or discarded), and its nudge with it: a nudge left pending would settle only after
+    the next retention run had passed it by, keeping the person's id in the reminders a day longer."""
     await conn.execute("DELETE FROM report_drafts WHERE telegram_id = ?", (telegram_id,))
+    await reminders.cancel(conn, draft_target(telegram_id), (DRAFT_NUDGE,))
 
 
 async def discard_draft(db: Database, telegram_id: int) -> None:
