@@ -11,9 +11,6 @@ throwaway one started by scripts/postgres.sh for this module.
 from __future__ import annotations
 
 import asyncio
-import os
-import subprocess
-import tempfile
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from dataclasses import dataclass
@@ -36,7 +33,8 @@ from bot.platform.reminders import Reminder, ReminderKinds, fire_due, next_due, 
 from bot.platform.services import Services
 from devtools.emulator import BotAPIEmulator
 from tests.support.driver import eventually
-from tests.support.pg import TEST_DATABASE_URL, create_database, drop_database
+from tests.support.pg import create_database, drop_database
+from tests.support.pg_server import postgres_server
 from tests.test_spots import load, offset, record
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -46,17 +44,8 @@ EMULATOR_TOKEN = "123456:emulator-token-aaaaaaaaaaaaaaaaaaaa"
 @pytest.fixture(scope="module")
 def server_url() -> Iterator[str]:
     """A PostgreSQL server: TEST_DATABASE_URL's, or a throwaway one for this module."""
-    if TEST_DATABASE_URL is not None:
-        yield TEST_DATABASE_URL
-        return
-    folder = tempfile.mkdtemp(prefix="citybot-instances-")
-    env = {**os.environ, "PG_DIR": folder, "PG_PORT": str(20000 + os.getpid() % 20000)}
-    script = str(ROOT / "scripts" / "postgres.sh")
-    started = subprocess.run(["bash", script], env=env, capture_output=True, text=True, timeout=300, check=True)
-    try:
-        yield started.stdout.strip()
-    finally:
-        subprocess.run(["bash", script, "stop"], env=env, capture_output=True, timeout=120, check=False)
+    with postgres_server() as url:
+        yield url
 
 
 @pytest.fixture
