@@ -15,7 +15,6 @@ import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from pathlib import Path
 
 import aiosqlite
 import asyncpg
@@ -37,7 +36,6 @@ from tests.support.pg import create_database, drop_database
 from tests.support.pg_server import postgres_server
 from tests.test_spots import load, offset, record
 
-ROOT = Path(__file__).resolve().parent.parent
 EMULATOR_TOKEN = "123456:emulator-token-aaaaaaaaaaaaaaaaaaaa"
 
 
