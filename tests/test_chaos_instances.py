@@ -65,7 +65,10 @@ async def sent_out_of_order(db: Database, emulator: BotAPIEmulator) -> dict[int,
     )
     queued: dict[int, list[tuple[int, str]]] = defaultdict(list)
     for row in rows:
-        queued[row["chat_id"]].append((row["id"], plain(json.loads(row["params"])["text"])))
+        params = json.loads(row["params"])
+        if "copy_of" in params:  # a record of a copy someone pressed (outbox.record_copy), never sent from the row
+            continue
+        queued[row["chat_id"]].append((row["id"], plain(params["text"])))
     received: dict[int, list[str]] = defaultdict(list)  # what each chat was sent, as sent (edits come later)
     for call in emulator.calls:
         if call.method.lower() == "sendmessage" and call.error is None and "text" in call.params:
