@@ -61,7 +61,7 @@ async def enqueue_text(
 
 async def enqueue_texts(conn: aiosqlite.Connection, messages: list[tuple[int, str, str, str]], now: datetime) -> None:
     """Queues many text messages at once — (chat id, text, dedupe key, ref) each — for a push to many people
-    (area alerts): one statement, where :func:`enqueue_text` per person would be one each."""
+    (spot news, area alerts): one statement, where :func:`enqueue_text` per person would be one each."""
     await conn.executemany(
         """INSERT INTO outbox (chat_id, method, params, dedupe_key, ref, next_attempt_at, created_at)
            VALUES (?, 'sendMessage', ?, ?, ?, ?, ?) ON CONFLICT (dedupe_key) DO NOTHING""",
