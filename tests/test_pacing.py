@@ -13,7 +13,7 @@ import pytest
 from telegram.error import RetryAfter
 
 from bot.edge.courier import OutboxRow, lane_of
-from bot.edge.pacing import Lane, Paced, Pacer, Schedule, Waiter, paced_method
+from bot.edge.pacing import Lane, Limits, Paced, Pacer, Schedule, Waiter, paced_method
 from bot.platform.clock import to_db
 from bot.vending import staff_actions
 from bot.vending.reminders import Timing
@@ -197,6 +197,36 @@ async def test_the_pacer_retries_a_reply_after_retry_after_and_hands_an_outbox_c
     paused_at = time.monotonic()
     answered = await pacer.process_request(telegram, ("answer",), {}, "answerCallbackQuery", {}, None)
     assert answered == {"ok": "answer"} and time.monotonic() - paused_at < 0.5  # not a message: never waits
+    await pacer.shutdown()
+
+
+async def test_a_call_waiting_for_its_chats_shared_slot_does_not_hold_up_other_chats() -> None:
+    """With several instances a chat's slot may be a second away (another instance wrote to it): meanwhile this
+    instance's overall budget, one token here, serves the other chats."""
+    pacer = Pacer(Limits(overall=(1, 1.0)))
+    slots = {5: 0.6}  # chat 5's shared slot comes in 0.6 s; the others' now
+    taken: list[int] = []
+
+    async def chat_slot(chat_id: int) -> float:
+        taken.append(chat_id)
+        return slots.pop(chat_id, 0.0)
+
+    pacer.chat_slot = chat_slot
+    sent: dict[int, float] = {}
+
+    async def telegram(chat_id: int) -> dict[str, Any]:
+        sent[chat_id] = time.monotonic()
+        return {"ok": chat_id}
+
+    started = time.monotonic()
+    first = asyncio.create_task(pacer.process_request(telegram, (5,), {}, "sendMessage", {"chat_id": 5}, None))
+    await asyncio.sleep(0.05)  # chat 5 took the one token, then gave it back to wait for its slot
+    await pacer.process_request(telegram, (6,), {}, "sendMessage", {"chat_id": 6}, None)
+    assert sent[6] - started < 0.3  # not behind chat 5's wait
+    assert await first == {"ok": 5}
+    assert sent[5] - started >= 1.0  # its slot, then the token chat 6 spent came back a period after it
+    assert taken == [5, 6]  # the slot chat 5 waited for is its own: not taken again
+    assert pacer.schedule.overall.in_flight == 0
     await pacer.shutdown()
 
 

@@ -4,14 +4,13 @@ Each instance's pacer (bot/edge/pacing.py) keeps the limits of what it sends its
 database, the replies of one and the pushes of another may go into the same chat. So before a new message leaves,
 the instance takes the chat's next slot from the ``chat_pace`` row (migration 0013) in one statement, whose row
 lock makes the instances take turns: the bucket refills at the chat's rate up to its burst, a taker below zero
-holds a slot ahead and waits for it. A private chat: a burst of 3, then about one a second, as the pacer's bucket;
-a group: a burst of 10, then about one every 6 s, so no rolling minute holds more than Telegram's 20. The rates are
-a little under Telegram's (below).
+holds a slot ahead and waits for it (without holding the instance's overall budget meanwhile). A private chat: a
+burst of 3, then about one a second, as the pacer's bucket; a group: a burst of 10, then about one every 6 s, so no
+rolling minute holds more than Telegram's 20. The rates are a little under Telegram's (below).
 """
 
 from __future__ import annotations
 
-import asyncio
 import logging
 
 from bot.platform.db import Database
@@ -37,15 +36,14 @@ class ChatPace:
     def __init__(self, db: Database) -> None:
         self.db = db
 
-    async def wait_for_slot(self, chat_id: int) -> None:
-        """Takes the chat's next slot and waits for it; if the database does not answer, the own pacer's limits
-        are what is left (a missed slot costs at most a RetryAfter, never a message)."""
+    async def take_slot(self, chat_id: int) -> float:
+        """Takes the chat's next slot and says in how many seconds it comes (0: now); if the database does not
+        answer, the own pacer's limits are what is left (a missed slot costs at most a RetryAfter, never a message)."""
         burst, rate = GROUP if chat_id < 0 else PRIVATE
         try:
             row = await self.db.fetchone(_TAKE, (chat_id, burst, burst, rate))
         except Exception:
             log.warning("the shared pace of chat %s could not be read; sending on the instance's own pace", chat_id)
-            return
+            return 0.0
         tokens = float(row[0]) if row is not None else 0.0
-        if tokens < 0:
-            await asyncio.sleep(-tokens / rate)
+        return -tokens / rate if tokens < 0 else 0.0

@@ -189,7 +189,7 @@ class SharedInbound:
     async def start(self) -> None:
         pacer = self.application.bot.rate_limiter
         if isinstance(pacer, Pacer):  # what the instances send into one chat keeps the chat's limits together
-            pacer.chat_slot = ChatPace(self.db).wait_for_slot
+            pacer.chat_slot = ChatPace(self.db).take_slot
         # Chats this name held before a restart (INSTANCE_NAME) are its own again at once, not after the lease.
         await self.db.execute("DELETE FROM chat_leases WHERE owner = ?", (self.instance_id,))
         await self.beat()

@@ -187,6 +187,15 @@ class Schedule:
         chat = self.chats.get(chat_id)
         return chat is None or chat.free(now) > 0
 
+    def give_back(self, waiter: Waiter) -> None:
+        """A granted call that did not go (it must wait for its chat's shared slot first): its tokens are free again
+        at once, for the calls behind it."""
+        self.overall.in_flight -= 1
+        chat = self.chats.get(waiter.chat_id) if waiter.chat_id is not None else None
+        if chat is not None:
+            chat.in_flight -= 1
+        waiter.granted = False
+
     def answered(self, waiter: Waiter, now: float) -> None:
         """Telegram answered a granted call (whatever it said): its tokens start their way back."""
         self.overall.answered(now)
@@ -260,8 +269,9 @@ class Pacer(BaseRateLimiter[Paced]):
         self._timer: asyncio.TimerHandle | None = None
         self._turns: dict[Waiter, asyncio.Future[None]] = {}
         self._pruned_at = 0.0
-        # Several instances on one database: the chat's slot in the shared bucket too (bot/edge/chat_pace.py).
-        self.chat_slot: Callable[[int], Coroutine[Any, Any, None]] | None = None
+        # Several instances on one database: takes the chat's slot in the shared bucket (bot/edge/chat_pace.py) and
+        # says in how many seconds it comes.
+        self.chat_slot: Callable[[int], Coroutine[Any, Any, float]] | None = None
 
     async def initialize(self) -> None:
         return None
@@ -293,10 +303,8 @@ class Pacer(BaseRateLimiter[Paced]):
         retries = 0 if rate_limit_args is not None else self.max_retries
         chat_id = chat_of(data)
         for attempt in range(retries + 1):
-            waiter = await self._turn(lane, chat_id)
+            waiter = await self._shared_turn(lane, chat_id)
             try:
-                if self.chat_slot is not None and chat_id is not None:
-                    await self.chat_slot(chat_id)
                 if rate_limit_args is not None:
                     rate_limit_args.let_through.set()
                 return await callback(*args, **kwargs)
@@ -310,6 +318,27 @@ class Pacer(BaseRateLimiter[Paced]):
                 self.schedule.answered(waiter, self.clock())
                 self._run()
         raise AssertionError("unreachable: the last attempt returns or raises")
+
+    async def _shared_turn(self, lane: Lane, chat_id: int | None) -> Waiter:
+        """This instance's turn, and with several instances the chat's shared slot too; a call whose slot is still
+        to come gives its turn back while it waits, so the other chats' calls are not held up by it."""
+        waiter = await self._turn(lane, chat_id)
+        if self.chat_slot is None or chat_id is None:
+            return waiter
+        try:
+            delay = await self.chat_slot(chat_id)
+        except BaseException:
+            self._give_back(waiter)
+            raise
+        if delay <= 0:
+            return waiter
+        self._give_back(waiter)
+        await asyncio.sleep(delay)
+        return await self._turn(lane, chat_id)
+
+    def _give_back(self, waiter: Waiter) -> None:
+        self.schedule.give_back(waiter)
+        self._run()
 
     async def _turn(self, lane: Lane, chat_id: int | None) -> Waiter:
         """Waits until the schedule lets this call through; a caller that gives up leaves no token spent."""
