@@ -38,7 +38,9 @@ FREE_HEAD_SQL = "(o.claimed_by IS NULL OR o.claimed_by = ? OR o.lease_until < ?)
 
 
 def shared(db: Database) -> bool:
-    """Whether several instances may share the database, so rows are claimed before they are sent or fired."""
+    """Whether several instances may share the database, so rows are claimed before they are sent or fired: on
+    PostgreSQL always, cheap and safe even for one instance (a restart overlapping the old process sends nothing
+    twice); the updates themselves are shared only in webhook mode (Settings.shares_instances)."""
     return db.engine == "postgres"
 
 
