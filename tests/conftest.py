@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -12,6 +12,7 @@ from bot.platform.db import Database
 from devtools.emulator import BotAPIEmulator
 from tests.support.driver import TestBed
 from tests.support.pg import TEST_DATABASE_URL, create_database, drop_database
+from tests.support.pg_server import postgres_server
 
 logging.getLogger("httpx").setLevel(logging.WARNING)
 
@@ -25,6 +26,28 @@ async def database_url() -> AsyncIterator[str | None]:
     url = await create_database(TEST_DATABASE_URL)
     yield url
     await drop_database(TEST_DATABASE_URL, url)
+
+
+@pytest.fixture(scope="module")
+def pg_server() -> Iterator[str]:
+    """For the tests about PostgreSQL itself, whatever the run's engine: TEST_DATABASE_URL's server, or a throwaway
+    one for the module."""
+    with postgres_server() as url:
+        yield url
+
+
+@pytest.fixture
+async def new_pg_database(pg_server: str) -> AsyncIterator[Callable[[], Awaitable[str]]]:
+    """Makes new, empty databases on :func:`pg_server`, each dropped after the test."""
+    made: list[str] = []
+
+    async def make() -> str:
+        made.append(await create_database(pg_server))
+        return made[-1]
+
+    yield make
+    for url in made:
+        await drop_database(pg_server, url)
 
 
 @pytest.fixture

@@ -8,37 +8,26 @@ import asyncio
 import shutil
 import subprocess
 import sys
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 
 import pytest
 
 from bot.platform.db import Database
-from tests.support.pg import create_database, drop_database, with_database
-from tests.support.pg_server import postgres_server
+from tests.support.pg import with_database
 from tests.test_backup import write_pairs
 from tests.test_db_copy import TOKEN, VERSION, postgres_counts
 from tests.test_process import bot_env
 
 
-@pytest.fixture(scope="module")
-def server() -> Iterator[str]:
-    with postgres_server() as url:
-        yield url
+@pytest.fixture
+async def source(new_pg_database: Callable[[], Awaitable[str]]) -> str:
+    return await new_pg_database()
 
 
 @pytest.fixture
-async def source(server: str) -> AsyncIterator[str]:
-    url = await create_database(server)
-    yield url
-    await drop_database(server, url)
-
-
-@pytest.fixture
-async def fresh(server: str) -> AsyncIterator[str]:
-    url = await create_database(server)
-    yield url
-    await drop_database(server, url)
+async def fresh(new_pg_database: Callable[[], Awaitable[str]]) -> str:
+    return await new_pg_database()
 
 
 async def backup(tmp_path: Path, url: str, file: Path, **env: str) -> tuple[int, str, str]:
@@ -64,7 +53,7 @@ def restore(file: Path, url: str) -> None:
 
 
 async def test_a_backup_while_the_bot_writes_restores_into_a_fresh_database(
-    tmp_path: Path, source: str, fresh: str, server: str
+    tmp_path: Path, source: str, fresh: str, new_pg_database: Callable[[], Awaitable[str]]
 ) -> None:
     db = await Database.open(source)
     stop = asyncio.Event()
@@ -85,15 +74,12 @@ async def test_a_backup_while_the_bot_writes_restores_into_a_fresh_database(
 
     code, out, err = await backup(tmp_path, source, tmp_path / "after.dump")
     assert code == 0, err
-    again = await create_database(server)
-    try:
-        restore(tmp_path / "after.dump", again)
-        assert await postgres_counts(again) == await postgres_counts(source)
-        restored = await Database.open(again)  # the bot starts on it: schema current, sequences past the ids
-        await a_new_row_gets_a_new_id(restored)
-        await restored.close()
-    finally:
-        await drop_database(server, again)
+    again = await new_pg_database()
+    restore(tmp_path / "after.dump", again)
+    assert await postgres_counts(again) == await postgres_counts(source)
+    restored = await Database.open(again)  # the bot starts on it: schema current, sequences past the ids
+    await a_new_row_gets_a_new_id(restored)
+    await restored.close()
     await db.close()
     left = sorted(path.name for path in await asyncio.to_thread(lambda: list(tmp_path.iterdir())))
     assert left == ["after.dump", "during.dump"]  # no partial file, no lock file
@@ -123,9 +109,9 @@ async def test_pg_dump_missing_is_one_line_and_exit_2(tmp_path: Path, source: st
     assert not (tmp_path / "x.dump").exists()
 
 
-async def test_pg_dump_failing_is_one_line_and_exit_2(tmp_path: Path, server: str) -> None:
+async def test_pg_dump_failing_is_one_line_and_exit_2(tmp_path: Path, pg_server: str) -> None:
     assert shutil.which("pg_dump") is not None
-    missing = with_database(server, "no_such_database")
+    missing = with_database(pg_server, "no_such_database")
     code, out, err = await backup(tmp_path, missing, tmp_path / "x.dump")
     assert code == 2 and out == "" and "Traceback" not in err
     assert len(err.strip().splitlines()) == 1 and err.startswith("error: pg_dump failed: ")

@@ -9,7 +9,7 @@ import re
 import sqlite3
 import subprocess
 import sys
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import Awaitable, Callable
 from contextlib import closing
 from pathlib import Path
 
@@ -20,8 +20,6 @@ from bot.platform.db import load_migrations
 from bot.platform.db_copy import INSTANCE_TABLES
 from devtools.emulator import BotAPIEmulator
 from tests.support.driver import TestBed, text_of
-from tests.support.pg import create_database, drop_database
-from tests.support.pg_server import postgres_server
 from tests.support.report_steps import STAFF_CHAT, walk_to
 from tests.test_process import bot_env
 from tests.test_spots_import import spot_feature, write_geojson, zone_feature
@@ -30,18 +28,10 @@ TOKEN = "123456:" + "A" * 30
 VERSION = len(load_migrations())  # this bot's schema version
 
 
-@pytest.fixture(scope="module")
-def server() -> Iterator[str]:
-    with postgres_server() as url:
-        yield url
-
-
 @pytest.fixture
-async def target(server: str) -> AsyncIterator[str]:
+async def target(new_pg_database: Callable[[], Awaitable[str]]) -> str:
     """A new, empty PostgreSQL database."""
-    url = await create_database(server)
-    yield url
-    await drop_database(server, url)
+    return await new_pg_database()
 
 
 def run_bot(tmp_path: Path, *args: str, **env: str) -> subprocess.CompletedProcess[str]:

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -32,28 +32,18 @@ from bot.platform.reminders import Reminder, ReminderKinds, fire_due, next_due, 
 from bot.platform.services import Services
 from devtools.emulator import BotAPIEmulator
 from tests.support.driver import eventually
-from tests.support.pg import create_database, drop_database
-from tests.support.pg_server import postgres_server
 from tests.test_spots import load, offset, record
 
 EMULATOR_TOKEN = "123456:emulator-token-aaaaaaaaaaaaaaaaaaaa"
 
 
-@pytest.fixture(scope="module")
-def server_url() -> Iterator[str]:
-    """A PostgreSQL server: TEST_DATABASE_URL's, or a throwaway one for this module."""
-    with postgres_server() as url:
-        yield url
-
-
 @pytest.fixture
-async def shared_url(server_url: str) -> AsyncIterator[str]:
+async def shared_url(new_pg_database: Callable[[], Awaitable[str]]) -> str:
     """A fresh database on the server, migrated, that the instances of one test share."""
-    url = await create_database(server_url)
+    url = await new_pg_database()
     db = await Database.open(url)
     await db.close()
-    yield url
-    await drop_database(server_url, url)
+    return url
 
 
 @dataclass

@@ -1,6 +1,6 @@
-"""A PostgreSQL server for the tests that are about PostgreSQL itself (db copy, pg_dump backups): the one
-TEST_DATABASE_URL names, or else a throwaway one started with scripts/postgres.sh in a folder of its own and stopped
-after (so these tests run on every machine, not only where a server was set up)."""
+"""A PostgreSQL server for the tests that are about PostgreSQL itself (db copy, pg_dump backups, the instances'
+claims): the one TEST_DATABASE_URL names, or else a throwaway one started with scripts/postgres.sh in a folder of its
+own and stopped after (so these tests run on every machine, not only where a server was set up)."""
 
 from __future__ import annotations
 
