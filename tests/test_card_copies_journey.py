@@ -9,6 +9,7 @@ from typing import Any
 
 import pytest
 
+from bot.cases import config, service
 from bot.cases.card import button_data
 from bot.cases.states import ReportState
 from tests.support.driver import Person, TestBed, eventually, text_of
@@ -102,6 +103,26 @@ async def test_a_copy_that_arrives_after_the_retry_is_removed(bed: TestBed) -> N
     assert labels(room.current(retried)) == ACCEPTED_BUTTONS
     edits = [c for c in bed.emulator.calls_of("editMessageText") if c.params.get("message_id") == late["message_id"]]
     assert edits == []  # nothing is sent to the removed copy
+
+
+async def test_a_card_brought_up_to_date_while_its_send_was_on_the_way_is_edited_to_match(bed: TestBed) -> None:
+    """A card waits its turn in the courier, read with the text of that moment; a resident's "mine too" rewrites
+    the queued card meanwhile. The message that lands says what was read, so an edit must follow with the change."""
+    room = await dispatcher(bed)
+    assert bed.services is not None
+    services = bed.services
+    bed.emulator.inject("sendMessage", "slow", delay=3.0)  # on its way for 3 s: within the courier's 5 s wait
+    report = await file_case(bed, 5105)
+    await bed.emulator.wait_for(lambda: not bed.emulator.faults.get("sendMessage"), 10)  # the card is on its way
+    policy = config.policy_from(services.settings, services.lang("en"), services.service_area)
+    await service.follow(services.db, report.id, 5106, services.clock.now(), config.desk_for(policy))
+
+    (card,) = await cards(bed, report.public_no, 1)
+    assert "1 resident follows it" in text_of(card)  # as the courier read it
+    await room.expect_edit(card, "2 residents follow it")
+    assert labels(room.current(card)) == labels(card) and "✅ Accept" in labels(card)  # its buttons kept
+    row = await card_row(bed, report.id)
+    assert row["state"] == "sent" and "2 residents follow it" in row["params"]
 
 
 async def test_a_press_on_a_message_of_another_case_changes_nothing(bed: TestBed) -> None:

@@ -59,7 +59,8 @@ async def chaos_monkey(instances: list[BotProcess], rng: random.Random, done: as
 async def sent_out_of_order(db: Database, emulator: BotAPIEmulator) -> dict[int, str]:
     """Chats whose queued texts did not first reach Telegram in the order they were queued: each chat's texts, in
     the outbox's id order, must be found in that order among the messages Telegram took for the chat (a message
-    sent again after a kill, the edge repeat the invariant allows, may stand later too)."""
+    sent again after a kill, the edge repeat the invariant allows, may stand later too). A row rewritten while its
+    send was on the way (a card brought up to date) matches the message it was then edited into."""
     rows = await db.fetchall(
         "SELECT id, chat_id, params FROM outbox WHERE state = 'sent' AND method = 'sendMessage' ORDER BY id"
     )
@@ -69,15 +70,23 @@ async def sent_out_of_order(db: Database, emulator: BotAPIEmulator) -> dict[int,
         if "copy_of" in params:  # a record of a copy someone pressed (outbox.record_copy), never sent from the row
             continue
         queued[row["chat_id"]].append((row["id"], plain(params["text"])))
-    received: dict[int, list[str]] = defaultdict(list)  # what each chat was sent, as sent (edits come later)
+    received: dict[int, list[set[str]]] = defaultdict(list)  # each message of a chat, as sent: the texts it carried
+    carried: dict[tuple[int, int], set[str]] = {}
     for call in emulator.calls:
-        if call.method.lower() == "sendmessage" and call.error is None and "text" in call.params:
-            received[int(call.params["chat_id"])].append(plain(str(call.params["text"])))
+        method = call.method.lower()
+        if call.error is not None or "text" not in call.params:
+            continue
+        chat_id, text = int(call.params["chat_id"]), plain(str(call.params["text"]))
+        if method == "sendmessage":
+            texts = carried[(chat_id, int(call.result["message_id"]))] = {text}
+            received[chat_id].append(texts)
+        elif method == "editmessagetext" and (chat_id, int(call.params["message_id"])) in carried:
+            carried[(chat_id, int(call.params["message_id"]))].add(text)
     wrong: dict[int, str] = {}
     for chat_id, texts in queued.items():
         seen = iter(received[chat_id])
         for row_id, text in texts:
-            if not any(got == text for got in seen):  # consumes the received messages up to the match
+            if not any(text in got for got in seen):  # consumes the received messages up to the match
                 wrong[chat_id] = f"outbox row {row_id} ({text[:60]!r}) not received after the rows before it"
                 break
     return wrong

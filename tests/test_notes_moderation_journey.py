@@ -178,6 +178,7 @@ async def test_a_hidden_description_is_absent_from_open311_and_followers_until_s
     report = await file_case(bed, 5030, description=description)
     await follow(bed, report, wang)
     card = await card_of(sam, report)
+    card = await wait_for_card(bed, sam, card, "2 residents follow it")  # Wang's, even if the card was on its way
     assert (await published(open311, report))["description"] == description
 
     await sam.expect_answer(await sam.press(card, "🛡 Moderate"))

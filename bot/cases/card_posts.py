@@ -17,7 +17,7 @@ from bot.cases.config import Desk, lang_of_user
 from bot.cases.states import Report, Transition, category_of
 from bot.platform.db import Database, read_rows
 from bot.platform.i18n import Lang
-from bot.platform.outbox import card_ref, copies, enqueue, enqueue_text, record_copy
+from bot.platform.outbox import card_ref, copies, enqueue, enqueue_edit, enqueue_text, record_copy
 
 
 # ------------------------------------------------------------------ queuing cards
@@ -143,15 +143,15 @@ async def refresh_copies(
     )
     for row in waiting:
         params = {**json.loads(row["params"]), "text": text, "reply_markup": markup}
+        # Still pending: one the courier marked sent meanwhile is among the copies below (and it edits a row
+        # rewritten while its send was on the way itself: bot/edge/courier.py).
         await conn.execute(
-            "UPDATE outbox SET params = ? WHERE id = ?", (json.dumps(params, ensure_ascii=False), row["id"])
+            "UPDATE outbox SET params = ? WHERE id = ? AND state = 'pending'",
+            (json.dumps(params, ensure_ascii=False), row["id"]),
         )
     sent = await copies(conn, ref, chat_id)
     for message_id in sent:
-        edit: dict[str, Any] = {"message_id": message_id, "text": text, "parse_mode": "HTML"}
-        if markup["inline_keyboard"]:
-            edit["reply_markup"] = markup  # without one, the edit takes the buttons away
-        await enqueue(conn, chat_id, "editMessageText", edit, now, ref=f"{ref}:edit")
+        await enqueue_edit(conn, chat_id, message_id, text, markup, now, ref)
     return bool(waiting or sent)
 
 

@@ -29,7 +29,7 @@ from bot.edge import calls as edge
 from bot.edge.pacing import Lane, Paced
 from bot.platform import claims
 from bot.platform.clock import from_db, to_db
-from bot.platform.outbox import duplicate_removal, is_known_copy
+from bot.platform.outbox import duplicate_removal, enqueue_edit, is_known_copy
 from bot.platform.services import Services
 
 log = logging.getLogger(__name__)
@@ -326,8 +326,11 @@ class Notifier:
                 "result_message_id = ? WHERE id = ? AND state IN ('pending', 'failed')",
                 (0 if late else 1, to_db(now), delivery.message_id, row.id),
             )
-            if cursor.rowcount or not edge.creates_message(row.method):
-                return bool(cursor.rowcount)
+            if cursor.rowcount:
+                await self._changed_on_the_way(conn, row, delivery.message_id, now)
+                return True
+            if not edge.creates_message(row.method):
+                return False
             async with conn.execute("SELECT state, result_message_id FROM outbox WHERE id = ?", (row.id,)) as found:
                 settled = await found.fetchone()
             if settled is None or settled["state"] != "sent":
@@ -339,6 +342,22 @@ class Notifier:
                 log.info("outbox row %s arrived twice; removing the later copy, message %s", row.id, message_id)
                 await duplicate_removal(conn, row.chat_id, message_id, row.ref, now)
         return False
+
+    async def _changed_on_the_way(self, conn: Any, row: OutboxRow, message_id: int | None, now: datetime) -> None:
+        """A message rewritten in its row while its send was on the way (a card brought up to date) went out as it
+        was read: an edit brings it to what the row holds now."""
+        if row.method != "sendMessage" or message_id is None:
+            return
+        async with conn.execute("SELECT params FROM outbox WHERE id = ?", (row.id,)) as found:
+            current = await found.fetchone()
+        params = json.loads(current["params"]) if current is not None else row.params
+        if (params.get("text"), params.get("reply_markup")) == (row.params.get("text"), row.params.get("reply_markup")):
+            return
+        log.info("outbox row %s changed while it was sent; its message %s is edited to match", row.id, message_id)
+        await enqueue_edit(
+            conn, row.chat_id, message_id, params["text"], params.get("reply_markup"), now, row.ref or "push"
+        )
+        self.wake()
 
     async def _retry(self, row: OutboxRow, delay: timedelta, error: str, count: bool = True) -> None:
         next_at = self.services.clock.now() + delay

@@ -1,6 +1,6 @@
 """Queuing outbound pushes in the caller's transaction, so a change and its notification commit together.
 
-Delivery (rate limits, retries, blocked users) is bot/notify.py's job; this module only writes rows.
+Delivery (rate limits, retries, blocked users) is bot/edge/courier.py's job; this module only writes rows.
 """
 
 from __future__ import annotations
@@ -77,6 +77,23 @@ async def enqueue_texts(conn: aiosqlite.Connection, messages: list[tuple[int, st
             for chat_id, text, key, ref in messages
         ],
     )
+
+
+async def enqueue_edit(
+    conn: aiosqlite.Connection,
+    chat_id: int,
+    message_id: int,
+    text: str,
+    markup: dict[str, Any] | None,
+    now: datetime,
+    ref: str,
+) -> int | None:
+    """Queues the edit of a sent message to ``text`` and ``markup``; a markup without buttons (or none) takes the
+    message's buttons away, since an edit that names no markup removes it."""
+    edit: dict[str, Any] = {"message_id": message_id, "text": text, "parse_mode": "HTML"}
+    if markup and markup.get("inline_keyboard"):
+        edit["reply_markup"] = markup
+    return await enqueue(conn, chat_id, "editMessageText", edit, now, ref=f"{ref}:edit")
 
 
 def card_ref(report_id: int) -> str:
