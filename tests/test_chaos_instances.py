@@ -74,7 +74,7 @@ async def sent_out_of_order(db: Database, emulator: BotAPIEmulator) -> dict[int,
     carried: dict[tuple[int, int], set[str]] = {}
     for call in emulator.calls:
         method = call.method.lower()
-        if call.error is not None or "text" not in call.params:
+        if method not in ("sendmessage", "editmessagetext") or call.error is not None or "text" not in call.params:
             continue
         chat_id, text = int(call.params["chat_id"]), plain(str(call.params["text"]))
         if method == "sendmessage":
