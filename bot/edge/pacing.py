@@ -86,6 +86,10 @@ class Bucket:
     def spend(self) -> None:
         self.in_flight += 1
 
+    def unspend(self) -> None:
+        """A spent token that was not used after all: free again at once."""
+        self.in_flight -= 1
+
     def answered(self, now: float) -> None:
         self.in_flight -= 1
         if self.refilling:
@@ -190,10 +194,10 @@ class Schedule:
     def give_back(self, waiter: Waiter) -> None:
         """A granted call that did not go (it must wait for its chat's shared slot first): its tokens are free again
         at once, for the calls behind it."""
-        self.overall.in_flight -= 1
+        self.overall.unspend()
         chat = self.chats.get(waiter.chat_id) if waiter.chat_id is not None else None
         if chat is not None:
-            chat.in_flight -= 1
+            chat.unspend()
         waiter.granted = False
 
     def answered(self, waiter: Waiter, now: float) -> None:
